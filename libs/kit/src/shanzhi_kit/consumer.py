@@ -1,0 +1,232 @@
+"""The idempotent consumer runner.
+
+One thread per consumer polls Kafka (kafka-python's consumer is synchronous and
+not thread-safe, so it stays on its own thread). Each record is applied on the
+service's event loop in one database transaction that also writes the event id
+to the ``inbox`` table; the offset is committed to Kafka only after that
+transaction commits. A consumer that dies between the two gets the record again,
+finds its id in the inbox and changes nothing.
+
+Outcomes recorded in the inbox: ``applied``; ``ignored`` (no handler for the
+type: other services' events on a shared topic); ``rejected`` (the handler raised
+a :class:`~shanzhi_kit.errors.ServiceError`: the event cannot be applied, and the
+reason is kept). Any other error (database away, a bug) is retried with backoff
+and never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer
+from opentelemetry import propagate, trace
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shanzhi.common.v1 import event_pb2
+from shanzhi_kit.db import insert_ignoring_conflicts
+from shanzhi_kit.errors import ServiceError
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+EventEnvelope = event_pb2.EventEnvelope
+Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+
+class EventConsumer:
+    """Applies the events of ``topics`` with ``handlers`` (by event type), each at most once."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        inbox: Table,
+        bootstrap_servers: str,
+        group_id: str,
+        loop: asyncio.AbstractEventLoop,
+        on_applied: Callable[[EventEnvelope], None] | None = None,
+        crash_after_apply: Callable[[EventEnvelope], bool] | None = None,
+    ) -> None:
+        self.name = name
+        self.topics = topics
+        self.handlers = dict(handlers)
+        self._sessionmaker = sessionmaker
+        self._inbox = inbox
+        self._bootstrap = [s.strip() for s in bootstrap_servers.split(",")]
+        self._group_id = group_id
+        self._loop = loop
+        self._on_applied = on_applied
+        # Fault injection for tests: return True to stop as if the process died
+        # after the database commit and before the offset commit.
+        self._crash_after_apply = crash_after_apply
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.applied = 0
+        self.ready = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"consumer-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- polling thread ----------------------------------------------------------------
+
+    def _new_consumer(self) -> KafkaConsumer:
+        return KafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group_id,
+            client_id=f"{self._group_id}-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=500,
+            max_poll_records=200,
+        )
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                consumer = self._new_consumer()
+            except Exception as exc:
+                log.warning("consumer %s cannot reach the broker: %s", self.name, exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            try:
+                self._poll_loop(consumer)
+                return
+            except _Crash:
+                consumer.close(autocommit=False)
+                return
+            except Exception:
+                log.exception("consumer %s failed; reconnecting", self.name)
+                consumer.close(autocommit=False)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        return
+
+    def _poll_loop(self, consumer: KafkaConsumer) -> None:
+        self.ready.set()
+        while not self._stop.is_set():
+            batch = consumer.poll(timeout_ms=300)
+            if not batch:
+                continue
+            for tp, records in batch.items():
+                for record in records:
+                    if not self._apply_with_retry(record):
+                        consumer.seek(tp, record.offset)
+                        break
+            consumer.commit()
+        consumer.close(autocommit=False)
+
+    def _apply_with_retry(self, record: Any) -> bool:
+        """Apply one record, retrying transient failures until stopped. False if stopped."""
+        backoff = 0.2
+        while not self._stop.is_set():
+            future = asyncio.run_coroutine_threadsafe(self.apply(record), self._loop)
+            try:
+                env = future.result()
+            except Exception:
+                log.exception(
+                    "consumer %s could not apply %s[%s]@%s; retrying",
+                    self.name, record.topic, record.partition, record.offset,
+                )
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if env is not None and self._crash_after_apply and self._crash_after_apply(env):
+                raise _Crash()
+            return True
+        return False
+
+    # -- one record, on the event loop -----------------------------------------------
+
+    async def apply(self, record: Any) -> EventEnvelope | None:
+        """Apply a Kafka record once; returns its envelope (None if unreadable)."""
+        try:
+            env = EventEnvelope.FromString(record.value)
+        except Exception as exc:
+            log.error("consumer %s: unreadable record %s[%s]@%s: %s", self.name,
+                      record.topic, record.partition, record.offset, exc)
+            await self._record_outcome(
+                f"{record.topic}:{record.partition}:{record.offset}", "unreadable", "rejected",
+                f"not an EventEnvelope: {exc}",
+            )
+            return None
+        carrier = {"traceparent": env.traceparent, "tracestate": env.tracestate}
+        ctx = propagate.extract(carrier)
+        with tracer.start_as_current_span(
+            f"{env.type} process", context=ctx, kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
+                        "messaging.message.id": env.id, "messaging.consumer.group.name":
+                        self._group_id},
+        ):
+            handler = self.handlers.get(env.type)
+            if handler is None:
+                await self._record_outcome(env.id, env.type, "ignored", "")
+                return env
+            try:
+                async with self._sessionmaker() as session, session.begin():
+                    if not await self._claim(session, env.id, env.type, "applied", ""):
+                        log.info("consumer %s: event %s already applied", self.name, env.id)
+                        return env
+                    await handler(session, env)
+            except ServiceError as exc:
+                log.warning("consumer %s rejected event %s (%s): %s", self.name, env.id,
+                            env.type, exc.message)
+                await self._record_outcome(env.id, env.type, "rejected", exc.message)
+                return env
+        self.applied += 1
+        if self._on_applied is not None:
+            self._on_applied(env)
+        return env
+
+    async def _claim(
+        self, session: AsyncSession, event_id: str, event_type: str, outcome: str, detail: str
+    ) -> bool:
+        dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
+        result = await session.execute(
+            insert_ignoring_conflicts(
+                dialect,
+                self._inbox,
+                {
+                    "consumer": self.name,
+                    "event_id": event_id,
+                    "event_type": event_type,
+                    "outcome": outcome,
+                    "detail": detail,
+                    "received_at": datetime.now(UTC),
+                },
+                ["consumer", "event_id"],
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def _record_outcome(self, event_id: str, event_type: str, outcome: str, detail: str) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            await self._claim(session, event_id, event_type, outcome, detail)
+
+
+class _Crash(Exception):
+    """Raised by the fault-injection hook to stop as a dead process would."""

@@ -1,0 +1,92 @@
+"""Database engine and sessions (SQLAlchemy 2, async).
+
+PostgreSQL through asyncpg is the production target; SQLite through aiosqlite is
+the zero-setup local default. The same code runs on both; the URL decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.expression import Insert
+
+#: Constraint names Alembic can rely on, the same in every service.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def wait_for_database(engine: AsyncEngine, *, attempts: int | None = None) -> None:
+    """Retry ``SELECT 1`` with backoff until the database answers."""
+    delay, tried = 0.2, 0
+    while True:
+        try:
+            await ping(engine)
+            return
+        except Exception:
+            tried += 1
+            if attempts is not None and tried >= attempts:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def insert_ignoring_conflicts(
+    engine_or_dialect: str, table: Any, values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    index_elements: Sequence[str],
+) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` for PostgreSQL or SQLite."""
+    dialect = postgresql if engine_or_dialect == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(values)
+    return stmt.on_conflict_do_nothing(index_elements=list(index_elements))

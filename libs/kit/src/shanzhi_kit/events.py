@@ -1,0 +1,89 @@
+"""Building and reading event envelopes (shanzhi.common.v1.EventEnvelope)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf.message import Message
+from opentelemetry import propagate
+from shanzhi.common.v1 import event_pb2
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shanzhi_kit.auth import current_caller
+
+EventEnvelope = event_pb2.EventEnvelope
+
+
+def event_type(message: Message) -> str:
+    return message.DESCRIPTOR.full_name
+
+
+def envelope(
+    data: Message,
+    *,
+    source: str,
+    subject: str,
+    region_code: str,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> EventEnvelope:
+    """Wrap ``data`` with a new id, the time, the caller and the current trace context."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    payload = any_pb2.Any()
+    payload.Pack(data)
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(now or datetime.now(UTC))
+    if actor is None:
+        try:
+            actor = current_caller().subject
+        except Exception:
+            actor = "system"
+    return EventEnvelope(
+        id=str(uuid.uuid4()),
+        type=event_type(data),
+        source=source,
+        time=stamp,
+        subject=subject,
+        region_code=region_code,
+        traceparent=carrier.get("traceparent", ""),
+        tracestate=carrier.get("tracestate", ""),
+        data=payload,
+        actor=actor,
+    )
+
+
+class Outbox:
+    """Adds events to a service's outbox inside the caller's transaction."""
+
+    def __init__(self, table: Table, *, source: str, topic: str) -> None:
+        self.table = table
+        self.source = source
+        self.topic = topic
+
+    async def add(
+        self, session: AsyncSession, data: Message, *, subject: str, region_code: str
+    ) -> EventEnvelope:
+        env = envelope(data, source=self.source, subject=subject, region_code=region_code)
+        await session.execute(
+            self.table.insert().values(
+                event_id=env.id,
+                topic=self.topic,
+                key=subject,
+                event_type=env.type,
+                payload=env.SerializeToString(),
+                created_at=env.time.ToDatetime(tzinfo=UTC),
+                published_at=None,
+            )
+        )
+        return env
+
+
+def unpack(env: EventEnvelope, message_type: type[Message]) -> Message:
+    msg = message_type()
+    if not env.data.Unpack(msg):
+        raise ValueError(f"event {env.id} holds {env.data.type_url}, not {event_type(msg)}")
+    return msg

@@ -1,0 +1,105 @@
+"""Idempotent writes: a request id makes a retried write return the first answer.
+
+The key row is inserted first, in the same transaction as the write. A
+concurrent request with the same key waits on that row (PostgreSQL) and then
+finds the committed answer, so two racing retries still make one change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy import Table, and_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shanzhi_kit.auth import current_caller
+from shanzhi_kit.errors import Aborted, InvalidArgument
+
+R = TypeVar("R", bound=Message)
+
+MAX_REQUEST_ID = 200
+
+
+def request_hash(request: Message) -> str:
+    return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+
+
+class IdempotentWriter:
+    """Runs write handlers at most once per (caller, method, request_id)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        table: Table,
+        *,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._table = table
+        self._after_commit = after_commit
+
+    async def run(
+        self,
+        method: str,
+        request: Message,
+        response_type: type[R],
+        work: Callable[[AsyncSession], Awaitable[R]],
+    ) -> R:
+        request_id = getattr(request, "request_id", "")
+        if not request_id or not request_id.strip():
+            raise InvalidArgument.field(
+                "request_id", "is required: a caller-chosen id that makes retries safe"
+            )
+        if len(request_id) > MAX_REQUEST_ID:
+            raise InvalidArgument.field("request_id", f"must be at most {MAX_REQUEST_ID} characters")
+        caller = current_caller().subject
+        digest = request_hash(request)
+        t = self._table
+        key = and_(t.c.caller == caller, t.c.method == method, t.c.request_id == request_id)
+
+        async with self._sessionmaker() as session:
+            try:
+                async with session.begin():
+                    found = await self._lookup(session, key, digest, response_type)
+                    if found is not None:
+                        return found
+                    await session.execute(
+                        t.insert().values(
+                            caller=caller, method=method, request_id=request_id,
+                            request_hash=digest, response=None, created_at=datetime.now(UTC),
+                        )
+                    )
+                    response = await work(session)
+                    await session.execute(
+                        update(t).where(key).values(response=response.SerializeToString())
+                    )
+            except IntegrityError:
+                await session.rollback()
+                async with session.begin():
+                    found = await self._lookup(session, key, digest, response_type)
+                if found is not None:
+                    return found
+                raise
+        if self._after_commit is not None:
+            self._after_commit()
+        return response
+
+    async def _lookup(
+        self, session: AsyncSession, key: object, digest: str, response_type: type[R]
+    ) -> R | None:
+        t = self._table
+        row = (await session.execute(select(t.c.request_hash, t.c.response).where(key))).first()
+        if row is None:
+            return None
+        if row.request_hash != digest:
+            raise InvalidArgument.field(
+                "request_id", "was already used for a different request; choose a new id"
+            )
+        if row.response is None:
+            raise Aborted("a request with this request_id is still in progress; retry")
+        return response_type.FromString(row.response)

@@ -1,0 +1,214 @@
+"""gRPC server bootstrap shared by every service.
+
+:class:`ServiceHost` starts a ``grpc.aio`` server with the standard health
+service, server reflection and the interceptors (tracing, caller identity,
+error mapping, one log line per call). Health reports NOT_SERVING until the
+database answers, then SERVING; background work (the outbox relay, event
+consumers) starts at the same moment. On SIGTERM or SIGINT health turns
+NOT_SERVING, consumers stop, and ``server.stop(grace)`` lets in-flight calls
+finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shanzhi_kit import telemetry
+from shanzhi_kit.auth import TokenVerifier, reset_current_caller, set_current_caller
+from shanzhi_kit.consumer import EventConsumer
+from shanzhi_kit.db import wait_for_database
+from shanzhi_kit.errors import InvalidArgument, ServiceError
+from shanzhi_kit.settings import ServiceSettings
+
+log = logging.getLogger("shanzhi.grpc")
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def status_for(error: ServiceError) -> grpc.Status:
+    """The gRPC status for an error, with google.rpc.BadRequest for invalid input."""
+    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    if isinstance(error, InvalidArgument):
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description
+                    )
+                    for v in error.violations
+                ]
+            )
+        )
+        status.details.append(detail)
+    return rpc_status.to_status(status)
+
+
+INTERNAL_STATUS = rpc_status.to_status(
+    status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+)
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    """Authenticates the caller, maps errors to statuses and logs each call."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith("/grpc.") or handler.unary_unary is None:
+            return handler
+        behavior = handler.unary_unary
+        verifier = self._verifier
+
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            failure: grpc.Status | None = None
+            subject = "-"
+            try:
+                metadata = {k: v for k, v in context.invocation_metadata() or ()}
+                caller = verifier.from_authorization(metadata.get("authorization"))
+                subject = caller.subject
+                token = set_current_caller(caller)
+                try:
+                    return await behavior(request, context)
+                finally:
+                    reset_current_caller(token)
+            except ServiceError as exc:
+                failure = status_for(exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed", method)
+                failure = INTERNAL_STATUS
+            finally:
+                code = failure.code.name if failure else "OK"
+                log.info("%s %s caller=%s %.1fms", method, code, subject,
+                         (time.perf_counter() - started) * 1000)
+            assert failure is not None
+            await context.abort(failure.code, failure.details, failure.trailing_metadata)
+
+        return grpc.unary_unary_rpc_method_handler(
+            call,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+Background = Callable[[asyncio.Event], Awaitable[None]]
+
+
+class ServiceHost:
+    """Runs one service: gRPC server, health, reflection, background work, shutdown."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        settings: ServiceSettings,
+        engine: AsyncEngine,
+        service_names: Sequence[str],
+        register: Callable[[grpc.aio.Server], None],
+        background: Sequence[Background] = (),
+        consumers: Callable[[asyncio.AbstractEventLoop], Sequence[EventConsumer]] | None = None,
+        before_ready: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.engine = engine
+        self.service_names = list(service_names)
+        self._register = register
+        self._background = list(background)
+        self._consumer_factory = consumers
+        self._before_ready = before_ready
+        self.health = health_aio.HealthServicer()
+        self.server: grpc.aio.Server | None = None
+        self.port: int | None = None
+        self.consumers: list[EventConsumer] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ready = asyncio.Event()
+
+    async def _set_all(self, status: Any) -> None:
+        for service in ["", *self.service_names]:
+            await self.health.set(service, status)
+
+    async def start(self) -> int:
+        verifier = TokenVerifier(self.settings.auth)
+        server = grpc.aio.server(
+            interceptors=[*telemetry.server_interceptors(), CallInterceptor(verifier)],
+            options=[("grpc.so_reuseport", 0)],
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        self._register(server)
+        reflection.enable_server_reflection(
+            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            server,
+        )
+        await self._set_all(NOT_SERVING)
+        self.port = server.add_insecure_port(f"{self.settings.grpc_host}:{self.settings.grpc_port}")
+        await server.start()
+        self.server = server
+        log.info("%s listening on %s:%s", self.name, self.settings.grpc_host, self.port)
+        self._tasks.append(asyncio.create_task(self._become_ready(), name="ready"))
+        return self.port
+
+    async def _become_ready(self) -> None:
+        await wait_for_database(self.engine)
+        if self._before_ready is not None:
+            await self._before_ready()
+        for work in self._background:
+            self._tasks.append(asyncio.create_task(work(self._stop)))
+        if self._consumer_factory is not None:
+            self.consumers = list(self._consumer_factory(asyncio.get_running_loop()))
+            for consumer in self.consumers:
+                consumer.start()
+        await self._set_all(SERVING)
+        self.ready.set()
+        log.info("%s is SERVING", self.name)
+
+    async def stop(self) -> None:
+        log.info("%s shutting down", self.name)
+        await self.health.enter_graceful_shutdown()
+        self._stop.set()
+        await asyncio.gather(*(asyncio.to_thread(c.stop) for c in self.consumers))
+        if self.server is not None:
+            await self.server.stop(self.settings.shutdown_grace_seconds)
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.engine.dispose()
+        log.info("%s stopped", self.name)
+
+    async def run_until_signal(self) -> None:
+        await self.start()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await self.stop()
+        telemetry.shutdown_telemetry()

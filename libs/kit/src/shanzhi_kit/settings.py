@@ -1,0 +1,66 @@
+"""Settings read from the environment (pydantic-settings).
+
+Every service reads the same ``SHANZHI_*`` variables; a service that needs more
+subclasses :class:`ServiceSettings`. Telemetry reads only the standard ``OTEL_*``
+variables (see :mod:`shanzhi_kit.telemetry`).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuthSettings(BaseSettings):
+    """How bearer tokens (JWT) are verified, the same at the gateway and in services."""
+
+    model_config = SettingsConfigDict(env_prefix="SHANZHI_JWT_", extra="ignore")
+
+    #: Shared secret for HS256 tokens (development and tests).
+    secret: SecretStr | None = None
+    #: PEM public key for RS256/ES256 tokens from a real identity provider.
+    public_key: str | None = None
+    #: Accepted algorithms, comma separated.
+    algorithms: str = "HS256"
+    #: Expected ``iss`` and ``aud``; unchecked when empty.
+    issuer: str = ""
+    audience: str = ""
+
+    def verification_key(self) -> str:
+        if self.public_key:
+            return self.public_key
+        if self.secret is not None:
+            return self.secret.get_secret_value()
+        raise RuntimeError("set SHANZHI_JWT_SECRET or SHANZHI_JWT_PUBLIC_KEY")
+
+    def algorithm_list(self) -> list[str]:
+        return [a.strip() for a in self.algorithms.split(",") if a.strip()]
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service process reads."""
+
+    model_config = SettingsConfigDict(env_prefix="SHANZHI_", extra="ignore")
+
+    #: SQLAlchemy URL: ``postgresql+asyncpg://…`` in production, ``sqlite+aiosqlite:///…`` locally.
+    database_url: str = "sqlite+aiosqlite:///var/service.db"
+    #: Kafka bootstrap servers, comma separated.
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    #: Address the gRPC server binds.
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    #: Seconds in-flight calls get to finish on shutdown.
+    shutdown_grace_seconds: float = 10.0
+    #: How often the outbox relay looks for unpublished events when not woken.
+    relay_poll_seconds: float = 0.5
+    #: Kafka consumer group prefix; the consumer name is appended.
+    consumer_group_prefix: str = "shanzhi"
+    #: Log level name.
+    log_level: str = "INFO"
+    #: Whether to run the outbox relay and consumers in this process.
+    run_relay: bool = True
+    run_consumers: bool = True
+    #: Create the schema with Alembic at start-up (``upgrade head``).
+    migrate_on_start: bool = False
+
+    auth: AuthSettings = Field(default_factory=AuthSettings)
