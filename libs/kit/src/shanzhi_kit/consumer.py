@@ -25,10 +25,10 @@ from typing import Any
 
 from kafka import KafkaConsumer
 from opentelemetry import propagate, trace
+from shanzhi.common.v1 import event_pb2
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shanzhi.common.v1 import event_pb2
 from shanzhi_kit.db import insert_ignoring_conflicts
 from shanzhi_kit.errors import ServiceError
 

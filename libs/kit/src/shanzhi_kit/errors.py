@@ -8,6 +8,7 @@ field violation, so clients can point at the field that is wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import grpc
 
@@ -101,6 +102,16 @@ class Validator:
     def check(self, ok: bool, field: str, description: str) -> None:
         if not ok:
             self.add(field, description)
+
+    def date_field(self, field: str, value: str, *, required: bool = True) -> date | None:
+        """Parse a "YYYY-MM-DD" field, recording a violation instead of raising."""
+        from shanzhi_kit.values import parse_date
+
+        try:
+            return parse_date(value, field, required=required)
+        except InvalidArgument as exc:
+            self.violations.extend(exc.violations)
+            return None
 
     def raise_if_any(self) -> None:
         if self.violations:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import Table, and_, select, update
+from sqlalchemy import ColumnElement, Table, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -90,7 +90,7 @@ class IdempotentWriter:
         return response
 
     async def _lookup(
-        self, session: AsyncSession, key: object, digest: str, response_type: type[R]
+        self, session: AsyncSession, key: ColumnElement[bool], digest: str, response_type: type[R]
     ) -> R | None:
         t = self._table
         row = (await session.execute(select(t.c.request_hash, t.c.response).where(key))).first()

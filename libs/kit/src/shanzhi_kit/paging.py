@@ -31,7 +31,7 @@ class Page:
         if self.after is None:
             return None
         if len(columns) == 1:
-            return columns[0] > self.after[0]  # type: ignore[no-any-return]
+            return columns[0] > self.after[0]
         return tuple_(*columns) > tuple_(*self.after)
 
     def info(self, rows: Sequence[Any], key: Any) -> paging_pb2.PageInfo:

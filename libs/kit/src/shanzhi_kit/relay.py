@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kafka import KafkaProducer
+from shanzhi.common.v1 import event_pb2
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from shanzhi.common.v1 import event_pb2
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ class OutboxRelay:
             raise RuntimeError(f"published {len(sent)} of {len(rows)} outbox rows; will retry")
         return len(sent)
 
-    def _send_all(self, producer: Producer, rows: list[Any]) -> list[int]:
+    def _send_all(self, producer: Producer, rows: Sequence[Any]) -> list[int]:
         futures = []
         for row in rows:
             env = event_pb2.EventEnvelope.FromString(row.payload)

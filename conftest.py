@@ -1,0 +1,3 @@
+"""Shared pytest set-up for every test folder of the repository."""
+
+pytest_plugins = ["shanzhi_kit.pytest_plugin"]

@@ -1,0 +1,73 @@
+"""Small value helpers shared by the services: ids, times, dates and ids lists."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+from google.protobuf import timestamp_pb2
+
+from shanzhi_kit.errors import InvalidArgument
+
+MAX_BATCH = 1000
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    """A protobuf Timestamp; naive datetimes (SQLite) are taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def parse_date(value: str, field: str, *, required: bool = True) -> date | None:
+    """Parse an ISO 8601 calendar date ("YYYY-MM-DD")."""
+    if not value:
+        if required:
+            raise InvalidArgument.field(field, "is required (YYYY-MM-DD)")
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument.field(field, f"{value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def format_date(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def valid_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def require_id(value: str, field: str = "id") -> str:
+    if not value:
+        raise InvalidArgument.field(field, "is required")
+    if not valid_uuid(value):
+        raise InvalidArgument.field(field, f"{value!r} is not a valid id (UUID)")
+    return value.lower()
+
+
+def batch_ids(ids: Sequence[str], field: str = "ids") -> list[str]:
+    """Validate a batch of ids: at most MAX_BATCH, each a UUID; duplicates kept once."""
+    if len(ids) > MAX_BATCH:
+        raise InvalidArgument.field(field, f"at most {MAX_BATCH} ids per call")
+    bad = [i for i, v in enumerate(ids) if not valid_uuid(v)]
+    if bad:
+        raise InvalidArgument.field(f"{field}[{bad[0]}]", f"{ids[bad[0]]!r} is not a valid id (UUID)")
+    return list(dict.fromkeys(v.lower() for v in ids))
