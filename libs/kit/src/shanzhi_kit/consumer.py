@@ -71,6 +71,7 @@ class EventConsumer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.applied = 0
+        self.duplicates = 0
         self.ready = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -190,6 +191,7 @@ class EventConsumer:
                 async with self._sessionmaker() as session, session.begin():
                     if not await self._claim(session, env.id, env.type, "applied", ""):
                         log.info("consumer %s: event %s already applied", self.name, env.id)
+                        self.duplicates += 1
                         return env
                     await handler(session, env)
             except ServiceError as exc:

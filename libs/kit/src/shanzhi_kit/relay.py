@@ -37,8 +37,9 @@ class Producer(Protocol):
     def close(self, timeout: float | None = None) -> None: ...
 
 
-def kafka_producer(bootstrap_servers: str, client_id: str) -> KafkaProducer:
-    return KafkaProducer(
+def kafka_producer(bootstrap_servers: str, client_id: str, **overrides: Any) -> KafkaProducer:
+    """An idempotent producer that waits for every in-sync replica (``acks=all``)."""
+    config: dict[str, Any] = dict(
         bootstrap_servers=[s.strip() for s in bootstrap_servers.split(",")],
         client_id=client_id,
         acks="all",
@@ -47,6 +48,8 @@ def kafka_producer(bootstrap_servers: str, client_id: str) -> KafkaProducer:
         retries=5,
         request_timeout_ms=15000,
     )
+    config.update(overrides)
+    return KafkaProducer(**config)
 
 
 def headers_for(envelope: event_pb2.EventEnvelope) -> list[tuple[str, bytes]]:

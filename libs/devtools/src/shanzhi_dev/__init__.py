@@ -1,0 +1,1 @@
+"""Development tooling for Shanzhi (善治): the local suite, demo data, benchmarks."""

@@ -1,0 +1,118 @@
+"""Demo data for one sample county (示范县, division code 130123).
+
+Three townships, a few villages each, people in posts, households, list items
+and an inspection round. Every write uses a request id derived from its content,
+so loading twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import grpc
+from shanzhi.audit.v1 import audit_pb2, audit_pb2_grpc
+from shanzhi.lists.v1 import lists_pb2, lists_pb2_grpc
+from shanzhi.points.v1 import points_pb2, points_pb2_grpc
+from shanzhi.talent.v1 import talent_pb2, talent_pb2_grpc
+
+COUNTY = "130123"
+COUNTY_CODE = f"{COUNTY}000000"
+TOWNSHIPS = {"101": "城关镇", "102": "河东乡", "103": "柳林镇"}
+VILLAGES = {
+    "101": {"201": "东关村", "202": "西关村", "203": "南街社区"},
+    "102": {"201": "河东村", "202": "李家庄村"},
+    "103": {"201": "柳林村", "202": "前进村", "203": "新民村"},
+}
+SURNAMES = "王李张刘陈杨赵黄周吴"
+GIVEN = ["建国", "秀英", "志强", "桂兰", "海燕", "文博", "丽娟", "国庆", "春梅", "晓东"]
+NAMESPACE = uuid.UUID("6f1c2f0e-5b7e-4a4e-9a51-2d1d7f3c9a10")
+
+
+def request_id(*parts: object) -> str:
+    return str(uuid.uuid5(NAMESPACE, "/".join(str(p) for p in parts)))
+
+
+def village_codes() -> list[str]:
+    return [f"{COUNTY}{t}{v}" for t, vs in VILLAGES.items() for v in vs]
+
+
+@dataclass
+class Clients:
+    talent: talent_pb2_grpc.TalentServiceStub
+    audit: audit_pb2_grpc.AuditServiceStub
+    points: points_pb2_grpc.PointsServiceStub
+    lists: lists_pb2_grpc.ListsServiceStub
+
+
+def load(clients: Clients, token: str) -> dict[str, int]:
+    """Load the sample county; returns how many records of each kind it asked for."""
+    md = (("authorization", f"Bearer {token}"),)
+    counts = {"people": 0, "posts": 0, "households": 0, "list_items": 0, "rounds": 0}
+    roles = [
+        (talent_pb2.POST_ROLE_PARTY_SECRETARY, talent_pb2.GENDER_MALE, "1972"),
+        (talent_pb2.POST_ROLE_COMMITTEE_DIRECTOR, talent_pb2.GENDER_FEMALE, "1980"),
+        (talent_pb2.POST_ROLE_TWO_COMMITTEE_MEMBER, talent_pb2.GENDER_FEMALE, "1994"),
+        (talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, talent_pb2.GENDER_MALE, "1965"),
+        (talent_pb2.POST_ROLE_GRID_WORKER, talent_pb2.GENDER_MALE, "1990"),
+    ]
+    for vi, code in enumerate(village_codes()):
+        for ri, (role, gender, year) in enumerate(roles):
+            name = SURNAMES[(vi + ri) % len(SURNAMES)] + GIVEN[(vi * 3 + ri) % len(GIVEN)]
+            person = clients.talent.RegisterPerson(talent_pb2.RegisterPersonRequest(
+                request_id=request_id("person", code, ri), region_code=code, name=name,
+                gender=gender, birth_date=f"{year}-0{1 + ri}-1{ri}", party_member=ri < 3,
+                education=talent_pb2.EDUCATION_JUNIOR_COLLEGE if ri % 2 else
+                talent_pb2.EDUCATION_SENIOR_SECONDARY), metadata=md).person
+            counts["people"] += 1
+            clients.talent.AppointPerson(talent_pb2.AppointPersonRequest(
+                request_id=request_id("post", code, ri), person_id=person.id, region_code=code,
+                role=role, method=talent_pb2.APPOINTMENT_METHOD_ELECTION,
+                start_date="2024-01-15"), metadata=md)
+            counts["posts"] += 1
+        for h in range(1, 6):
+            head = SURNAMES[(vi + h) % len(SURNAMES)] + GIVEN[(vi + 2 * h) % len(GIVEN)]
+            clients.points.CreateHousehold(points_pb2.CreateHouseholdRequest(
+                request_id=request_id("household", code, h), region_code=code,
+                household_number=f"{h:04d}", head_name=head, member_count=2 + h % 4,
+                villager_group=f"第{(h + 1) // 2}组"), metadata=md)
+            counts["households"] += 1
+    items = [
+        (lists_pb2.LIST_KIND_MAIN_RESPONSIBILITY, "ZR-001", "组织召开村民代表会议",
+         ["提出议题", "两委商议", "代表会议表决", "结果公开"]),
+        (lists_pb2.LIST_KIND_ASSISTED_ADMISSION, "XB-001", "协助开展城乡居民医保参保动员",
+         ["接收部门通知", "入户宣传", "汇总上报"]),
+        (lists_pb2.LIST_KIND_NEGATIVE, "FM-001", "不得要求村级组织出具超出职责范围的证明", []),
+        (lists_pb2.LIST_KIND_DISCLOSURE, "GK-001", "村级财务收支每季度公开",
+         ["村务监督委员会审核", "公开栏张贴", "三资平台发布"]),
+        (lists_pb2.LIST_KIND_PUBLIC_SERVICE, "FW-001", "老年人高龄津贴申请帮办代办",
+         ["受理登记", "材料代办", "办结回访"]),
+    ]
+    for kind, code, title, steps in items:
+        clients.lists.CreateListItem(lists_pb2.CreateListItemRequest(
+            request_id=request_id("list-item", code), region_code=COUNTY_CODE, kind=kind,
+            code=code, title=title, steps=steps, time_limit_days=15 if steps else 0,
+            responsible_body="村党组织", supervisor="乡镇党委", legal_basis="县五项清单(试行)"),
+            metadata=md)
+        counts["list_items"] += 1
+    clients.audit.CreateInspectionRound(audit_pb2.CreateInspectionRoundRequest(
+        request_id=request_id("round", 2026, 1), region_code=COUNTY_CODE,
+        name="2026年第一轮村级巡察", kind=audit_pb2.INSPECTION_KIND_POLITICAL,
+        target_region_codes=village_codes()[:4], start_date="2026-03-01",
+        end_date="2026-04-30", team_leader="县委第一巡察组"), metadata=md)
+    counts["rounds"] += 1
+    return counts
+
+
+def clients_for(ports: dict[str, int]) -> tuple[Clients, list[grpc.Channel]]:
+    channels = {s: grpc.insecure_channel(f"127.0.0.1:{ports[s]}")
+                for s in ("talent", "audit", "points", "lists")}
+    return (
+        Clients(
+            talent=talent_pb2_grpc.TalentServiceStub(channels["talent"]),
+            audit=audit_pb2_grpc.AuditServiceStub(channels["audit"]),
+            points=points_pb2_grpc.PointsServiceStub(channels["points"]),
+            lists=lists_pb2_grpc.ListsServiceStub(channels["lists"]),
+        ),
+        list(channels.values()),
+    )

@@ -1,0 +1,224 @@
+"""The outbox, relay, idempotent writes and the consumer runner on real PostgreSQL and Tansu.
+
+A small table of effects stands in for a service's domain tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from kafka import KafkaConsumer
+from shanzhi.common.v1 import event_pb2, region_pb2
+from shanzhi_kit.auth import SYSTEM, reset_current_caller, set_current_caller
+from shanzhi_kit.consumer import EventConsumer
+from shanzhi_kit.db import make_engine, make_sessionmaker, new_metadata
+from shanzhi_kit.events import Outbox, unpack
+from shanzhi_kit.idempotency import IdempotentWriter
+from shanzhi_kit.messaging import MessagingTables
+from shanzhi_kit.pytest_plugin import wait_until
+from shanzhi_kit.relay import OutboxRelay, kafka_producer
+from shanzhi_kit.testing import Broker, fresh_database
+from sqlalchemy import Column, Integer, String, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+pytestmark = [pytest.mark.postgres, pytest.mark.broker]
+
+metadata = new_metadata()
+effects = Table("effects", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
+                Column("event_id", String(36), nullable=False), Column("code", String(12)))
+messaging = MessagingTables(metadata)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def engine(postgres: None) -> AsyncIterator[AsyncEngine]:
+    url = await fresh_database("shanzhi_test_kit")
+    eng = make_engine(url)
+    async with eng.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield eng
+    await eng.dispose()
+
+
+def topic() -> str:
+    return f"kit-test-{uuid.uuid4().hex[:8]}"
+
+
+async def write_events(engine: AsyncEngine, outbox: Outbox, n: int) -> list[str]:
+    """Commit ``n`` changes, each with its event, with no relay running."""
+    ids = []
+    sessionmaker = make_sessionmaker(engine)
+    token = set_current_caller(SYSTEM)
+    try:
+        for i in range(n):
+            async with sessionmaker() as session, session.begin():
+                env = await outbox.add(session, region_pb2.RegionScope(code_prefix=f"13012310{i:04d}"),
+                                       subject=f"s{i}", region_code="130123101201")
+                ids.append(env.id)
+    finally:
+        reset_current_caller(token)
+    return ids
+
+
+def consume_all(bootstrap: str, name: str, expect: int, timeout: float = 20.0) -> list[str]:
+    consumer = KafkaConsumer(name, bootstrap_servers=[bootstrap], auto_offset_reset="earliest",
+                             group_id=None, consumer_timeout_ms=int(timeout * 1000))
+    ids: list[str] = []
+    try:
+        for record in consumer:
+            ids.append(event_pb2.EventEnvelope.FromString(record.value).id)
+            if len(ids) >= expect:
+                # Read a little longer so duplicates would show.
+                extra = consumer.poll(timeout_ms=1500)
+                ids += [event_pb2.EventEnvelope.FromString(r.value).id
+                        for rs in extra.values() for r in rs]
+                break
+    finally:
+        consumer.close()
+    return ids
+
+
+async def test_events_committed_while_the_relay_is_down_are_published_once_it_is_back(
+    engine: AsyncEngine, broker: Broker,
+) -> None:
+    name = topic()
+    outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
+    written = await write_events(engine, outbox, 25)
+
+    # The "relay" that died: nothing was published, every row is still pending.
+    async with engine.connect() as conn:
+        pending = (await conn.execute(select(func.count()).select_from(messaging.outbox).where(
+            messaging.outbox.c.topic == name, messaging.outbox.c.published_at.is_(None)))).scalar_one()
+    assert pending == 25
+
+    relay = OutboxRelay(make_sessionmaker(engine), messaging.outbox,
+                        lambda: kafka_producer(broker.bootstrap, "kit-test"), poll_seconds=0.1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+
+    async def stamped() -> bool:
+        async with engine.connect() as conn:
+            left = (await conn.execute(select(func.count()).select_from(messaging.outbox).where(
+                messaging.outbox.c.published_at.is_(None)))).scalar_one()
+        return left == 0
+
+    await wait_until(stamped, within=20)
+    stop.set()
+    await task
+    received = await asyncio.to_thread(consume_all, broker.bootstrap, name, 25)
+    assert sorted(received) == sorted(written)
+
+
+async def test_a_publish_that_fails_leaves_the_rows_for_the_next_pass(engine: AsyncEngine) -> None:
+    name = topic()
+    outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
+    await write_events(engine, outbox, 3)
+    relay = OutboxRelay(make_sessionmaker(engine), messaging.outbox,
+                        lambda: kafka_producer("127.0.0.1:1", "kit-test-down", max_block_ms=1000, bootstrap_timeout_ms=1000,
+                                               request_timeout_ms=1000),
+                        send_timeout_seconds=2)
+    with pytest.raises(Exception):  # noqa: B017 - the broker is unreachable
+        await relay.publish_pending()
+    async with engine.connect() as conn:
+        pending = (await conn.execute(select(func.count()).select_from(messaging.outbox).where(
+            messaging.outbox.c.topic == name, messaging.outbox.c.published_at.is_(None)))).scalar_one()
+    assert pending == 3
+    async with engine.begin() as conn:  # leave nothing for the other tests' relays
+        await conn.execute(messaging.outbox.delete().where(messaging.outbox.c.topic == name))
+
+
+async def apply_effect(session: AsyncSession, env: event_pb2.EventEnvelope) -> None:
+    scope = unpack(env, region_pb2.RegionScope)
+    await session.execute(effects.insert().values(event_id=env.id, code=scope.code_prefix))
+
+
+async def effect_count(engine: AsyncEngine, event_id: str) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(effects).where(
+            effects.c.event_id == event_id))).scalar_one())
+
+
+async def test_a_consumer_killed_before_committing_its_offset_applies_the_event_once(
+    engine: AsyncEngine, broker: Broker,
+) -> None:
+    name = topic()
+    outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
+    [event_id] = await write_events(engine, outbox, 1)
+    relay = OutboxRelay(make_sessionmaker(engine), messaging.outbox,
+                        lambda: kafka_producer(broker.bootstrap, "kit-test"))
+    while await relay.publish_pending():
+        pass
+    await relay.close()
+    loop = asyncio.get_running_loop()
+    group = f"kit-test-{uuid.uuid4().hex[:8]}"
+    handlers = {"shanzhi.common.v1.RegionScope": apply_effect}
+
+    def consumer(crash: bool) -> EventConsumer:
+        return EventConsumer(
+            name="kit-effects", topics=[name], handlers=handlers,
+            sessionmaker=make_sessionmaker(engine), inbox=messaging.inbox,
+            bootstrap_servers=broker.bootstrap, group_id=group, loop=loop,
+            crash_after_apply=(lambda env: env.id == event_id) if crash else None,
+        )
+
+    first = consumer(crash=True)
+    first.start()
+    await wait_until(lambda: _count_is(engine, event_id, 1), within=30)
+    await wait_until(lambda: _dead(first), within=10)
+
+    second = consumer(crash=False)
+    second.start()
+    # The record comes again (its offset was never committed), and changes nothing.
+    await wait_until(lambda: _inbox_seen_again(second), within=30)
+    second.stop()
+    assert await effect_count(engine, event_id) == 1
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(messaging.inbox.c.outcome).where(
+            messaging.inbox.c.event_id == event_id))).scalars().all()
+    assert rows == ["applied"]
+
+
+async def _count_is(engine: AsyncEngine, event_id: str, n: int) -> bool:
+    return await effect_count(engine, event_id) == n
+
+
+async def _dead(consumer: EventConsumer) -> bool:
+    return not consumer.alive
+
+
+async def _inbox_seen_again(consumer: EventConsumer) -> bool:
+    return consumer.duplicates >= 1
+
+
+async def test_idempotent_writes_apply_once_under_concurrency(engine: AsyncEngine) -> None:
+    from shanzhi.common.v1 import paging_pb2
+
+    writer = IdempotentWriter(make_sessionmaker(engine), messaging.idempotency_keys)
+    calls = 0
+
+    async def work(session: AsyncSession) -> paging_pb2.PageInfo:
+        nonlocal calls
+        calls += 1
+        await session.execute(effects.insert().values(event_id="idem", code="x"))
+        await asyncio.sleep(0.05)
+        return paging_pb2.PageInfo(next_page_token=f"call-{calls}")
+
+    class Request:
+        request_id = str(uuid.uuid4())
+
+        def SerializeToString(self, deterministic: bool = False) -> bytes:
+            return b"same"
+
+    token = set_current_caller(SYSTEM)
+    try:
+        request = Request()
+        replies = await asyncio.gather(
+            *(writer.run("M", request, paging_pb2.PageInfo, work)  # type: ignore[arg-type]
+              for _ in range(5)))
+    finally:
+        reset_current_caller(token)
+    assert {r.next_page_token for r in replies} == {"call-1"}
+    assert await effect_count(engine, "idem") == 1

@@ -1,0 +1,119 @@
+"""Unit tests of the kit's pure parts: regions, validation, paging, tokens, redaction."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import jwt
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from shanzhi.common.v1 import paging_pb2
+from shanzhi_kit.auth import TokenVerifier, issue_token
+from shanzhi_kit.errors import InvalidArgument, PermissionDenied, Unauthenticated, Validator
+from shanzhi_kit.logs import redact
+from shanzhi_kit.paging import page_of
+from shanzhi_kit.regions import RegionScope, code_problem, is_village_code, scope_prefix
+from shanzhi_kit.server import status_for
+from shanzhi_kit.settings import AuthSettings
+from shanzhi_kit.values import batch_ids, parse_date
+
+SECRET = "unit-test-secret-of-at-least-32-bytes"
+
+
+@pytest.mark.parametrize(
+    ("code", "ok"),
+    [("130123101201", True), ("13012310120", False), ("1301231012010", False),
+     ("13012310120X", False), ("000000101201", False), ("130123000000", True)],
+)
+def test_division_codes(code: str, ok: bool) -> None:
+    assert (code_problem(code) is None) is ok
+
+
+def test_village_codes_and_scope_prefixes() -> None:
+    assert is_village_code("130123101201")
+    assert not is_village_code("130123101000")
+    assert scope_prefix("130123000000") == "130123"
+
+
+def test_an_empty_scope_sees_nothing() -> None:
+    scope = RegionScope(None)
+    assert not scope.covers("130123101201")
+    assert scope.narrow("") is None
+
+
+def test_scope_narrows_filters_and_refuses_outside() -> None:
+    scope = RegionScope("130123101")
+    assert scope.narrow("") == "130123101"
+    assert scope.narrow("130123") == "130123101"
+    assert scope.narrow("130123101202") == "130123101202"
+    with pytest.raises(PermissionDenied):
+        scope.narrow("130124")
+    with pytest.raises(InvalidArgument):
+        scope.narrow("13a")
+    with pytest.raises(PermissionDenied):
+        scope.require_covers("130123102201")
+
+
+def test_validator_collects_every_violation() -> None:
+    v = Validator()
+    v.require("name", " ")
+    v.date_field("start_date", "2026-02-30")
+    v.check(False, "kind", "is required")
+    with pytest.raises(InvalidArgument) as err:
+        v.raise_if_any()
+    assert [x.field for x in err.value.violations] == ["name", "start_date", "kind"]
+
+
+def test_invalid_argument_status_carries_bad_request_details() -> None:
+    status = status_for(InvalidArgument.field("region_code", "must be 12 digits"))
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT
+    details = dict(status.trailing_metadata)["grpc-status-details-bin"]
+    proto = status_pb2.Status.FromString(details)
+    bad = error_details_pb2.BadRequest()
+    assert proto.details[0].Unpack(bad)
+    assert bad.field_violations[0].field == "region_code"
+
+
+def test_dates_and_batches() -> None:
+    assert str(parse_date("2024-02-29", "d")) == "2024-02-29"
+    for wrong in ["2023-02-29", "2024-2-1", "yesterday"]:
+        with pytest.raises(InvalidArgument):
+            parse_date(wrong, "d")
+    with pytest.raises(InvalidArgument, match=r"ids\[1\]"):
+        batch_ids(["5b1c3f1e-8f0e-4d39-9d4a-7d5e5cbd9a01", "x"])
+    with pytest.raises(InvalidArgument, match="at most"):
+        batch_ids(["5b1c3f1e-8f0e-4d39-9d4a-7d5e5cbd9a01"] * 1001)
+
+
+def test_page_tokens_round_trip_and_bad_ones_are_refused() -> None:
+    page = page_of(paging_pb2.PageRequest(page_size=2))
+    info = page.info([("a",), ("b",), ("c",)], lambda r: [r[0]])
+    again = page_of(paging_pb2.PageRequest(page_size=2, page_token=info.next_page_token))
+    assert again.after == ["b"]
+    assert page.info([("a",)], lambda r: [r[0]]).next_page_token == ""
+    with pytest.raises(InvalidArgument, match=r"page\.page_token"):
+        page_of(paging_pb2.PageRequest(page_token="%%%"))
+    with pytest.raises(InvalidArgument, match=r"page\.page_size"):
+        page_of(paging_pb2.PageRequest(page_size=501))
+
+
+def test_tokens_are_verified() -> None:
+    verifier = TokenVerifier(AuthSettings(secret=SECRET))
+    caller = verifier.from_authorization(
+        "Bearer " + issue_token(SECRET, "u1", ["village_clerk"], "130123101201"))
+    assert caller.subject == "u1" and caller.scope.prefix == "130123101201"
+    assert caller.has_any_role(["village_clerk"])
+    forged = issue_token("another-secret-of-thirty-two-bytes!", "u1", ["admin"], "")
+    expired = jwt.encode({"sub": "u", "exp": int(time.time()) - 10}, SECRET)
+    bad_region = issue_token(SECRET, "u1", [], "13a")
+    for header in [None, "Basic x", f"Bearer {forged}", f"Bearer {expired}",
+                   f"Bearer {bad_region}"]:
+        with pytest.raises(Unauthenticated):
+            verifier.from_authorization(header)
+
+
+def test_personal_numbers_are_masked_in_text() -> None:
+    text = redact("身份证 11010519491231002X 手机 13812345678 金额 20000")
+    assert "11010519491231002X" not in text and "13812345678" not in text
+    assert "20000" in text
