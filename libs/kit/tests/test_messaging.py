@@ -117,8 +117,8 @@ async def test_a_publish_that_fails_leaves_the_rows_for_the_next_pass(engine: As
     outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
     await write_events(engine, outbox, 3)
     relay = OutboxRelay(make_sessionmaker(engine), messaging.outbox,
-                        lambda: kafka_producer("127.0.0.1:1", "kit-test-down", max_block_ms=1000, bootstrap_timeout_ms=1000,
-                                               request_timeout_ms=1000),
+                        lambda: kafka_producer("127.0.0.1:1", "kit-test-down", max_block_ms=1000,
+                                               bootstrap_timeout_ms=1000, request_timeout_ms=1000),
                         send_timeout_seconds=2)
     with pytest.raises(Exception):  # noqa: B017 - the broker is unreachable
         await relay.publish_pending()
