@@ -1,0 +1,131 @@
+"""Benchmarks (``make bench``): figures printed beside a pgbench baseline of the same run.
+
+Machines are noisy, so every figure is read against what ``pgbench -N`` reaches
+on the same PostgreSQL in the same run. Each benchmark module exposes
+``async def run(ctx: BenchContext) -> list[Figure]``; :mod:`shanzhi_dev.bench.__main__`
+runs them, prints one table and writes it under ``bench-results/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import psutil
+from sqlalchemy.engine import make_url
+
+from shanzhi_kit.auth import ROLE_ADMIN, issue_token
+from shanzhi_kit.migrations import upgrade_async
+from shanzhi_kit.testing import fresh_database, free_port, postgres_admin_url
+
+
+@dataclass
+class Figure:
+    """One measured figure; ``ratio_to`` names the baseline it is read against."""
+
+    benchmark: str
+    metric: str
+    value: float
+    unit: str
+    ratio_to: str | None = None
+    note: str = ""
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def latency_figures(benchmark: str, seconds: list[float]) -> list[Figure]:
+    ms = [s * 1000 for s in seconds]
+    return [
+        Figure(benchmark, "latency p50", percentile(ms, 50), "ms"),
+        Figure(benchmark, "latency p99", percentile(ms, 99), "ms"),
+        Figure(benchmark, "latency mean", statistics.fmean(ms) if ms else float("nan"), "ms"),
+    ]
+
+
+def pgbench_tps(database: str, seconds: int = 10, clients: int = 4) -> float:
+    """Transactions per second of ``pgbench -N`` (simple updates) against ``database``."""
+    url = make_url(postgres_admin_url())
+    base = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
+    pgbench = shutil.which("pgbench")
+    if pgbench is None:
+        raise RuntimeError("pgbench is not installed (Debian package postgresql-contrib / postgresql-client)")
+    subprocess.run([pgbench, *base, "-i", "-q", "-s", "2", database], check=True, capture_output=True)
+    out = subprocess.run(
+        [pgbench, *base, "-N", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), database],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    match = re.search(r"tps = ([\d.]+)", out)
+    if not match:
+        raise RuntimeError(f"cannot read pgbench output: {out}")
+    return float(match.group(1))
+
+
+@dataclass
+class BenchContext:
+    """What a benchmark needs: fresh databases, service processes, a token."""
+
+    secret: str = "bench-secret-not-for-production-use-000"
+    county: str = "130123"
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    log_dir: Path = Path("bench-results/logs")
+
+    @property
+    def token(self) -> str:
+        return issue_token(self.secret, "bench", [ROLE_ADMIN], self.county, ttl_seconds=6 * 3600)
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token}"),)
+
+    async def database(self, name: str, migrations: Path) -> str:
+        url = await fresh_database(f"shanzhi_bench_{name}")
+        await upgrade_async(migrations, url)
+        return url
+
+    def start_service(self, module: str, database_url: str) -> tuple[int, psutil.Process]:
+        """Start ``python -m module`` on a free port; returns the port once it is SERVING."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        port = free_port()
+        env = dict(os.environ, SHANZHI_DATABASE_URL=database_url, SHANZHI_GRPC_PORT=str(port),
+                   SHANZHI_JWT_SECRET=self.secret, SHANZHI_LOG_LEVEL="WARNING",
+                   SHANZHI_RUN_RELAY="false", SHANZHI_RUN_CONSUMERS="false")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{module}.log", "ab")  # noqa: SIM115
+        process = subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                    reply = health_pb2_grpc.HealthStub(channel).Check(
+                        health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return port, psutil.Process(process.pid)
+            except grpc.RpcError:
+                time.sleep(0.2)
+        raise TimeoutError(f"{module} did not become SERVING")
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()

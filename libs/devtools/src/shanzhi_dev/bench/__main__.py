@@ -1,0 +1,70 @@
+"""Run the benchmarks: ``python -m shanzhi_dev.bench [names…]`` (``make bench``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shanzhi_kit.testing import fresh_database
+
+from shanzhi_dev.bench import BenchContext, Figure, pgbench_tps
+
+#: Benchmark modules under shanzhi_dev.bench, in the order they run.
+MODULES = ["talent"]
+
+
+def table(figures: list[Figure], baseline_tps: float) -> str:
+    lines = [
+        "| benchmark | metric | value | unit | vs pgbench -N |",
+        "|---|---|---:|---|---:|",
+        f"| pgbench -N (baseline) | transactions | {baseline_tps:,.0f} | tx/s | 1.00 |",
+    ]
+    for f in figures:
+        ratio = f"{f.value / baseline_tps:.2f}" if f.ratio_to == "pgbench" and baseline_tps else ""
+        note = f" ({f.note})" if f.note else ""
+        lines.append(f"| {f.benchmark} | {f.metric}{note} | {f.value:,.2f} | {f.unit} | {ratio} |")
+    return "\n".join(lines)
+
+
+async def main_async(names: list[str], pgbench_seconds: int) -> str:
+    ctx = BenchContext()
+    figures: list[Figure] = []
+    await fresh_database("shanzhi_bench_pgbench")
+    print("running pgbench -N (before) …", flush=True)
+    before = await asyncio.to_thread(pgbench_tps, "shanzhi_bench_pgbench", pgbench_seconds)
+    try:
+        for name in names:
+            module = importlib.import_module(f"shanzhi_dev.bench.{name}")
+            print(f"running {name} …", flush=True)
+            figures += await module.run(ctx)
+    finally:
+        ctx.close()
+    print("running pgbench -N (after) …", flush=True)
+    after = await asyncio.to_thread(pgbench_tps, "shanzhi_bench_pgbench", pgbench_seconds)
+    return table(figures, (before + after) / 2) + (
+        f"\n\npgbench -N before the benchmarks: {before:,.0f} tx/s, after: {after:,.0f} tx/s; "
+        "ratios use their mean.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", default=MODULES, help=f"benchmarks (default: {MODULES})")
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    args = parser.parse_args()
+    started = time.monotonic()
+    text = asyncio.run(main_async(args.names, args.pgbench_seconds))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = (f"# Shanzhi benchmarks {stamp}\n\n{text}\n\n"
+              f"(total {time.monotonic() - started:.0f} s)\n")
+    (args.out / f"bench-{stamp}.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Wiring of the points service: database, outbox relay, gRPC API, host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shanzhi.points.v1 import points_pb2, points_pb2_grpc
+from shanzhi_kit import telemetry
+from shanzhi_kit.db import make_engine, make_sessionmaker
+from shanzhi_kit.events import Outbox
+from shanzhi_kit.idempotency import IdempotentWriter
+from shanzhi_kit.migrations import upgrade_async
+from shanzhi_kit.relay import OutboxRelay, kafka_producer
+from shanzhi_kit.server import ServiceHost
+from shanzhi_kit.settings import ServiceSettings
+
+from shanzhi_points import SERVICE, TOPIC
+from shanzhi_points.api import PointsApi
+from shanzhi_points.tables import messaging
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SERVICE_NAME = points_pb2.DESCRIPTOR.services_by_name["PointsService"].full_name
+
+
+def build(settings: ServiceSettings) -> ServiceHost:
+    engine = make_engine(settings.database_url)
+    telemetry.instrument_engine(engine)
+    sessionmaker = make_sessionmaker(engine)
+    relay = OutboxRelay(
+        sessionmaker, messaging.outbox,
+        lambda: kafka_producer(settings.kafka_bootstrap_servers, SERVICE),
+        poll_seconds=settings.relay_poll_seconds,
+    )
+    writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake)
+    api = PointsApi(sessionmaker, writer, Outbox(messaging.outbox, source=SERVICE, topic=TOPIC))
+
+    async def migrate() -> None:
+        if settings.migrate_on_start:
+            await upgrade_async(MIGRATIONS, settings.database_url)
+
+    return ServiceHost(
+        name=SERVICE,
+        settings=settings,
+        engine=engine,
+        service_names=[SERVICE_NAME],
+        register=lambda server: points_pb2_grpc.add_PointsServiceServicer_to_server(api, server),
+        background=[relay.run] if settings.run_relay else [],
+        before_ready=migrate,
+    )
