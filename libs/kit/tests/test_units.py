@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
 import grpc
@@ -24,7 +26,8 @@ SECRET = "unit-test-secret-of-at-least-32-bytes"
 @pytest.mark.parametrize(
     ("code", "ok"),
     [("130123101201", True), ("13012310120", False), ("1301231012010", False),
-     ("13012310120X", False), ("000000101201", False), ("130123000000", True)],
+     ("13012310120X", False), ("000000101201", False), ("130123000000", True),
+     ("130123000201", False)],
 )
 def test_division_codes(code: str, ok: bool) -> None:
     assert (code_problem(code) is None) is ok
@@ -94,6 +97,10 @@ def test_page_tokens_round_trip_and_bad_ones_are_refused() -> None:
     assert page.info([("a",)], lambda r: [r[0]]).next_page_token == ""
     with pytest.raises(InvalidArgument, match=r"page\.page_token"):
         page_of(paging_pb2.PageRequest(page_token="%%%"))
+    for wrong in ([1], [], [{}], ["a", "b"]):
+        token = base64.urlsafe_b64encode(json.dumps(wrong).encode()).decode()
+        with pytest.raises(InvalidArgument, match=r"page\.page_token"):
+            page_of(paging_pb2.PageRequest(page_token=token))
     with pytest.raises(InvalidArgument, match=r"page\.page_size"):
         page_of(paging_pb2.PageRequest(page_size=501))
 

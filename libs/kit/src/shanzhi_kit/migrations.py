@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
@@ -50,6 +50,9 @@ def run_env(target_metadata: MetaData, url_from_env: str | None = None) -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together migrate one at a time.
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('alembic:' || current_database()))"))
             context.run_migrations()
 
     if context.is_offline_mode():

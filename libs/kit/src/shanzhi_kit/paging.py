@@ -43,7 +43,10 @@ class Page:
         return paging_pb2.PageInfo(next_page_token=token)
 
 
-def page_of(request: paging_pb2.PageRequest, field: str = "page") -> Page:
+def page_of(
+    request: paging_pb2.PageRequest, field: str = "page", key_types: tuple[type, ...] = (str,)
+) -> Page:
+    """The page a request asks for; ``key_types`` are the types of the sort key's parts."""
     size = request.page_size or DEFAULT_PAGE_SIZE
     if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
         raise InvalidArgument.field(f"{field}.page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
@@ -51,7 +54,11 @@ def page_of(request: paging_pb2.PageRequest, field: str = "page") -> Page:
     if request.page_token:
         try:
             after = json.loads(base64.urlsafe_b64decode(request.page_token.encode()))
-            if not isinstance(after, list):
+            if (
+                not isinstance(after, list)
+                or len(after) != len(key_types)
+                or not all(isinstance(v, t) for v, t in zip(after, key_types, strict=True))
+            ):
                 raise ValueError
         except ValueError:
             raise InvalidArgument.field(

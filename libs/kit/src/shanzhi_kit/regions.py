@@ -23,6 +23,8 @@ def code_problem(code: str) -> str | None:
         return "must be a 12-digit division code (行政区划代码), e.g. 130123101201"
     if code[:6] == "000000":
         return "must name a county: its first 6 digits cannot all be zero"
+    if code[6:9] == "000" and code[9:] != "000":
+        return "village digits are set but the township digits are 000"
     return None
 
 

@@ -47,6 +47,10 @@ def kafka_producer(bootstrap_servers: str, client_id: str, **overrides: Any) -> 
         linger_ms=5,
         retries=5,
         request_timeout_ms=15000,
+        # Give up on an unreachable broker soon, so the relay backs off and a
+        # shutdown is not held up by a producer still trying to connect.
+        bootstrap_timeout_ms=5000,
+        max_block_ms=10000,
     )
     config.update(overrides)
     return KafkaProducer(**config)
