@@ -20,11 +20,10 @@ from pathlib import Path
 
 import grpc
 import psutil
-from sqlalchemy.engine import make_url
-
 from shanzhi_kit.auth import ROLE_ADMIN, issue_token
 from shanzhi_kit.migrations import upgrade_async
-from shanzhi_kit.testing import fresh_database, free_port, postgres_admin_url
+from shanzhi_kit.testing import free_port, fresh_database, postgres_admin_url
+from sqlalchemy.engine import make_url
 
 
 @dataclass
