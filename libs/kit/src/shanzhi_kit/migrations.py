@@ -18,6 +18,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 
+MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('alembic:' || current_database()))")
+
+
 def alembic_config(script_location: Path, url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
@@ -52,7 +55,7 @@ def run_env(target_metadata: MetaData, url_from_env: str | None = None) -> None:
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":
                 # Replicas starting together migrate one at a time.
-                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('alembic:' || current_database()))"))
+                connection.execute(MIGRATION_LOCK)
             context.run_migrations()
 
     if context.is_offline_mode():
