@@ -17,7 +17,6 @@ from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
-
 MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('alembic:' || current_database()))")
 
 
