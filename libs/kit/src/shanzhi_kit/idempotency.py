@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import ColumnElement, Table, and_, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shanzhi_kit.auth import current_caller
+from shanzhi_kit.db import insert_ignoring_conflicts
 from shanzhi_kit.errors import Aborted, InvalidArgument
 
 R = TypeVar("R", bound=Message)
@@ -42,6 +43,14 @@ class IdempotentWriter:
         self._sessionmaker = sessionmaker
         self._table = table
         self._after_commit = after_commit
+        t = table
+        key = and_(
+            t.c.caller == bindparam("k_caller"),
+            t.c.method == bindparam("k_method"),
+            t.c.request_id == bindparam("k_request_id"),
+        )
+        self._select = select(t.c.request_hash, t.c.response).where(key)
+        self._store = update(t).where(key).values(response=bindparam("response"))
 
     async def run(
         self,
@@ -59,24 +68,20 @@ class IdempotentWriter:
             raise InvalidArgument.field("request_id", f"must be at most {MAX_REQUEST_ID} characters")
         caller = current_caller().subject
         digest = request_hash(request)
-        t = self._table
-        key = and_(t.c.caller == caller, t.c.method == method, t.c.request_id == request_id)
+        key = {"k_caller": caller, "k_method": method, "k_request_id": request_id}
 
         async with self._sessionmaker() as session:
             try:
                 async with session.begin():
-                    found = await self._lookup(session, key, digest, response_type)
-                    if found is not None:
-                        return found
-                    await session.execute(
-                        t.insert().values(
-                            caller=caller, method=method, request_id=request_id,
-                            request_hash=digest, response=None, created_at=datetime.now(UTC),
-                        )
-                    )
+                    # Claim the key first: a concurrent request with the same key waits
+                    # here until this transaction ends, then finds the answer.
+                    if not await self._claim(session, caller, method, request_id, digest):
+                        found = await self._lookup(session, key, digest, response_type)
+                        if found is not None:
+                            return found
                     response = await work(session)
                     await session.execute(
-                        update(t).where(key).values(response=response.SerializeToString())
+                        self._store, {**key, "response": response.SerializeToString()}
                     )
             except IntegrityError:
                 await session.rollback()
@@ -89,11 +94,25 @@ class IdempotentWriter:
             self._after_commit()
         return response
 
-    async def _lookup(
-        self, session: AsyncSession, key: ColumnElement[bool], digest: str, response_type: type[R]
-    ) -> R | None:
+    async def _claim(
+        self, session: AsyncSession, caller: str, method: str, request_id: str, digest: str
+    ) -> bool:
+        dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
         t = self._table
-        row = (await session.execute(select(t.c.request_hash, t.c.response).where(key))).first()
+        result = await session.execute(
+            insert_ignoring_conflicts(
+                dialect, t,
+                {"caller": caller, "method": method, "request_id": request_id,
+                 "request_hash": digest, "response": None, "created_at": datetime.now(UTC)},
+                ["caller", "method", "request_id"],
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def _lookup(
+        self, session: AsyncSession, key: dict[str, str], digest: str, response_type: type[R]
+    ) -> R | None:
+        row = (await session.execute(self._select, key)).first()
         if row is None:
             return None
         if row.request_hash != digest:
