@@ -1,0 +1,198 @@
+"""Per-request context: the caller (verified on first use) and the DataLoaders.
+
+Each DataLoader is backed by a batch RPC, so a query that touches many rows
+calls each service once per level instead of once per row. Batch answers leave
+out ids that are unknown or outside the caller's region scope; the loaders map
+answers back by id and give ``None`` (or an empty list) for those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from shanzhi.audit.v1 import audit_pb2
+from shanzhi.common.v1 import paging_pb2
+from shanzhi.lists.v1 import lists_pb2
+from shanzhi.points.v1 import points_pb2
+from shanzhi.talent.v1 import talent_pb2
+from shanzhi_kit.auth import Caller, TokenVerifier
+from shanzhi_kit.errors import Unauthenticated
+from starlette.requests import HTTPConnection
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from shanzhi_gateway.clients import ServiceClients
+from shanzhi_gateway.errors import unauthenticated
+
+#: Most ids one batch RPC accepts.
+MAX_BATCH = 1000
+#: Page size and page cap when the gateway walks a list RPC to the end for one key.
+WALK_PAGE_SIZE = 500
+WALK_MAX_PAGES = 20
+#: Concurrent list calls one loader batch may make.
+WALK_CONCURRENCY = 8
+
+Resp = TypeVar("Resp")
+Keyed = TypeVar("Keyed", bound="_HasId")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def by_id(ids: Sequence[str], found: Iterable[Keyed]) -> list[Keyed | None]:
+    """``found`` put back in the order of ``ids``, ``None`` where one is missing."""
+    index = {item.id: item for item in found}
+    return [index.get(i) for i in ids]
+
+
+class GatewayContext(BaseContext):
+    """What resolvers of one request share."""
+
+    def __init__(
+        self,
+        clients: ServiceClients,
+        verifier: TokenVerifier | None,
+        authorization: str | None,
+    ) -> None:
+        super().__init__()
+        self.clients = clients
+        self._verifier = verifier
+        self._authorization = authorization
+        self._caller: Caller | None = None
+        self.loaders = Loaders(self)
+
+    @property
+    def caller(self) -> Caller:
+        """The authenticated caller; a GraphQL error with code UNAUTHENTICATED if none."""
+        if self._caller is None:
+            if self._verifier is None:
+                raise unauthenticated("token verification is not configured")
+            try:
+                self._caller = self._verifier.from_authorization(self._authorization)
+            except Unauthenticated as exc:
+                raise unauthenticated(exc.message) from None
+        return self._caller
+
+    async def call(self, method: Callable[..., Awaitable[Resp]], request: Any) -> Resp:
+        """Call a service as the caller, with the deadline."""
+        return await self.clients.call(method, request, token=self.caller.token)
+
+
+def _loader(
+    load: Callable[[list[str]], Awaitable[Sequence[Any]]],
+) -> DataLoader[str, Any]:
+    return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
+
+
+class Loaders:
+    """The DataLoaders of one request (a cache that lives as long as the request)."""
+
+    def __init__(self, ctx: GatewayContext) -> None:
+        self._ctx = ctx
+        #: talent.Person by id (TalentService.BatchGetPeople).
+        self.people: DataLoader[str, talent_pb2.Person | None] = _loader(self._people)
+        #: talent.Post by id (TalentService.BatchGetPosts).
+        self.posts: DataLoader[str, talent_pb2.Post | None] = _loader(self._posts)
+        #: A person's posts by person id (TalentService.ListPosts, one walk per key).
+        self.posts_of_person: DataLoader[str, list[talent_pb2.Post]] = _loader(self._posts_of_people)
+        #: points.Household by id (PointsService.BatchGetHouseholds).
+        self.households: DataLoader[str, points_pb2.Household | None] = _loader(self._households)
+        #: lists.ListItem by id (ListsService.BatchGetListItems).
+        self.list_items: DataLoader[str, lists_pb2.ListItem | None] = _loader(self._list_items)
+        #: audit.InspectionRound by id (AuditService.BatchGetInspectionRounds).
+        self.inspection_rounds: DataLoader[str, audit_pb2.InspectionRound | None] = _loader(
+            self._inspection_rounds
+        )
+        #: audit.AuditScheduleEntry by id (AuditService.BatchGetAuditScheduleEntries).
+        self.audit_schedule_entries: DataLoader[str, audit_pb2.AuditScheduleEntry | None] = _loader(
+            self._audit_schedule_entries
+        )
+        #: A cadre's schedule entries by person id (AuditService.BatchGetCadreAuditSchedules).
+        self.cadre_audit_schedules: DataLoader[str, list[audit_pb2.AuditScheduleEntry]] = _loader(
+            self._cadre_audit_schedules
+        )
+
+    async def _people(self, ids: list[str]) -> list[talent_pb2.Person | None]:
+        talent = self._ctx.clients.talent
+        answer = await self._ctx.call(talent.BatchGetPeople, talent_pb2.BatchGetPeopleRequest(ids=ids))
+        return by_id(ids, answer.people)
+
+    async def _posts(self, ids: list[str]) -> list[talent_pb2.Post | None]:
+        talent = self._ctx.clients.talent
+        answer = await self._ctx.call(talent.BatchGetPosts, talent_pb2.BatchGetPostsRequest(ids=ids))
+        return by_id(ids, answer.posts)
+
+    async def _posts_of_people(self, person_ids: list[str]) -> list[list[talent_pb2.Post] | BaseException]:
+        talent = self._ctx.clients.talent
+        limit = asyncio.Semaphore(WALK_CONCURRENCY)
+
+        async def walk(person_id: str) -> list[talent_pb2.Post]:
+            posts: list[talent_pb2.Post] = []
+            token = ""
+            async with limit:
+                for _ in range(WALK_MAX_PAGES):
+                    answer = await self._ctx.call(
+                        talent.ListPosts,
+                        talent_pb2.ListPostsRequest(
+                            person_id=person_id,
+                            page=paging_pb2.PageRequest(page_size=WALK_PAGE_SIZE, page_token=token),
+                        ),
+                    )
+                    posts.extend(answer.posts)
+                    token = answer.page_info.next_page_token
+                    if not token:
+                        break
+            return posts
+
+        results = await asyncio.gather(*(walk(p) for p in person_ids), return_exceptions=True)
+        return list(results)
+
+    async def _households(self, ids: list[str]) -> list[points_pb2.Household | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(
+            points.BatchGetHouseholds, points_pb2.BatchGetHouseholdsRequest(ids=ids)
+        )
+        return by_id(ids, answer.households)
+
+    async def _list_items(self, ids: list[str]) -> list[lists_pb2.ListItem | None]:
+        lists = self._ctx.clients.lists
+        answer = await self._ctx.call(lists.BatchGetListItems, lists_pb2.BatchGetListItemsRequest(ids=ids))
+        return by_id(ids, answer.items)
+
+    async def _inspection_rounds(self, ids: list[str]) -> list[audit_pb2.InspectionRound | None]:
+        audit = self._ctx.clients.audit
+        answer = await self._ctx.call(
+            audit.BatchGetInspectionRounds, audit_pb2.BatchGetInspectionRoundsRequest(ids=ids)
+        )
+        return by_id(ids, answer.rounds)
+
+    async def _audit_schedule_entries(self, ids: list[str]) -> list[audit_pb2.AuditScheduleEntry | None]:
+        audit = self._ctx.clients.audit
+        answer = await self._ctx.call(
+            audit.BatchGetAuditScheduleEntries,
+            audit_pb2.BatchGetAuditScheduleEntriesRequest(ids=ids),
+        )
+        return by_id(ids, answer.entries)
+
+    async def _cadre_audit_schedules(self, person_ids: list[str]) -> list[list[audit_pb2.AuditScheduleEntry]]:
+        audit = self._ctx.clients.audit
+        answer = await self._ctx.call(
+            audit.BatchGetCadreAuditSchedules,
+            audit_pb2.BatchGetCadreAuditSchedulesRequest(cadre_person_ids=person_ids),
+        )
+        schedules = {s.cadre_person_id: list(s.entries) for s in answer.schedules}
+        return [schedules.get(p, []) for p in person_ids]
+
+
+def context_getter(connection: HTTPConnection) -> GatewayContext:
+    """FastAPI dependency building the context of one GraphQL request."""
+    state = connection.app.state
+    return GatewayContext(
+        clients=state.clients,
+        verifier=state.verifier,
+        authorization=connection.headers.get("authorization"),
+    )
