@@ -40,6 +40,7 @@ fmt: setup ## Fix what ruff can fix
 
 proto: setup ## Regenerate the Python code from proto/ (and the GraphQL SDL)
 	$(RUN) python scripts/gen_protos.py
+	$(RUN) python -m shanzhi_gateway.export_schema
 
 proto-check: setup ## Fail if the generated code differs from proto/
 	$(RUN) python scripts/gen_protos.py --check

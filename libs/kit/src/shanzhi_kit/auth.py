@@ -12,6 +12,7 @@ an empty scope, which sees nothing.
 from __future__ import annotations
 
 import contextvars
+from collections import OrderedDict
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -77,13 +78,28 @@ def reset_current_caller(token: contextvars.Token[Caller | None]) -> None:
 class TokenVerifier:
     """Verifies bearer tokens with the configured key and returns the caller."""
 
+    #: Verified tokens kept, so a caller's repeated calls skip the signature check.
+    CACHE_SIZE = 4096
+
     def __init__(self, settings: AuthSettings) -> None:
+        self._cache: OrderedDict[str, tuple[float, Caller]] = OrderedDict()
         self._key = settings.verification_key()
         self._algorithms = settings.algorithm_list()
         self._issuer = settings.issuer or None
         self._audience = settings.audience or None
 
     def verify(self, token: str) -> Caller:
+        cached = self._cache.get(token)
+        if cached is not None and cached[0] > time.time():
+            self._cache.move_to_end(token)
+            return cached[1]
+        caller, expires = self._verify(token)
+        self._cache[token] = (expires, caller)
+        if len(self._cache) > self.CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return caller
+
+    def _verify(self, token: str) -> tuple[Caller, float]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -105,13 +121,14 @@ class TokenVerifier:
             scope = RegionScope(region)
         except ValueError:
             raise Unauthenticated("invalid bearer token: region is not a division code") from None
-        return Caller(
+        caller = Caller(
             subject=str(claims["sub"]),
             roles=frozenset(roles),
             scope=scope,
             name=str(claims.get("name", "")),
             token=token,
         )
+        return caller, float(claims["exp"])
 
     def from_authorization(self, header: str | None) -> Caller:
         if not header:

@@ -93,10 +93,17 @@ async def wait_for_database(engine: AsyncEngine, *, attempts: int | None = None)
 
 
 def insert_ignoring_conflicts(
-    engine_or_dialect: str, table: Any, values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    engine_or_dialect: str, table: Any,
+    values: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
     index_elements: Sequence[str],
 ) -> Insert:
-    """``INSERT … ON CONFLICT DO NOTHING`` for PostgreSQL or SQLite."""
+    """``INSERT … ON CONFLICT DO NOTHING`` for PostgreSQL or SQLite.
+
+    With ``values=None`` the statement takes its values as execution parameters,
+    so it can be built once and reused.
+    """
     dialect = postgresql if engine_or_dialect == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(values)
+    stmt = dialect.insert(table)
+    if values is not None:
+        stmt = stmt.values(values)
     return stmt.on_conflict_do_nothing(index_elements=list(index_elements))

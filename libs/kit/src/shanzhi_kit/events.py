@@ -63,23 +63,26 @@ class Outbox:
         self.table = table
         self.source = source
         self.topic = topic
+        self._insert = table.insert()
 
     async def add(
         self, session: AsyncSession, data: Message, *, subject: str, region_code: str
     ) -> EventEnvelope:
         env = envelope(data, source=self.source, subject=subject, region_code=region_code)
-        await session.execute(
-            self.table.insert().values(
-                event_id=env.id,
-                topic=self.topic,
-                key=subject,
-                event_type=env.type,
-                payload=env.SerializeToString(),
-                created_at=env.time.ToDatetime(tzinfo=UTC),
-                published_at=None,
-            )
-        )
+        await session.execute(self._insert, self.row(env))
         return env
+
+    def row(self, env: EventEnvelope) -> dict[str, object]:
+        """The outbox row of an envelope (for bulk inserts of many events)."""
+        return {
+            "event_id": env.id,
+            "topic": self.topic,
+            "key": env.subject,
+            "event_type": env.type,
+            "payload": env.SerializeToString(),
+            "created_at": env.time.ToDatetime(tzinfo=UTC),
+            "published_at": None,
+        }
 
 
 def unpack(env: EventEnvelope, message_type: type[Message]) -> Message:

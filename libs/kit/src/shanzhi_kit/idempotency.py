@@ -15,6 +15,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import Insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shanzhi_kit.auth import current_caller
@@ -51,6 +52,7 @@ class IdempotentWriter:
         )
         self._select = select(t.c.request_hash, t.c.response).where(key)
         self._store = update(t).where(key).values(response=bindparam("response"))
+        self._claims: dict[str, Insert] = {}
 
     async def run(
         self,
@@ -98,14 +100,15 @@ class IdempotentWriter:
         self, session: AsyncSession, caller: str, method: str, request_id: str, digest: str
     ) -> bool:
         dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
-        t = self._table
-        result = await session.execute(
-            insert_ignoring_conflicts(
-                dialect, t,
-                {"caller": caller, "method": method, "request_id": request_id,
-                 "request_hash": digest, "response": None, "created_at": datetime.now(UTC)},
-                ["caller", "method", "request_id"],
+        statement = self._claims.get(dialect)
+        if statement is None:
+            statement = self._claims[dialect] = insert_ignoring_conflicts(
+                dialect, self._table, None, ["caller", "method", "request_id"]
             )
+        result = await session.execute(
+            statement,
+            {"caller": caller, "method": method, "request_id": request_id,
+             "request_hash": digest, "response": None, "created_at": datetime.now(UTC)},
         )
         return bool(getattr(result, "rowcount", 0))
 

@@ -17,7 +17,7 @@ class TalentRepository:
         self.session = session
 
     async def add_person(self, **values: Any) -> None:
-        await self.session.execute(people.insert().values(**values))
+        await self.session.execute(people.insert(), values)
 
     async def people_by_ids(self, ids: Sequence[str]) -> dict[str, Row[Any]]:
         if not ids:
@@ -33,7 +33,7 @@ class TalentRepository:
         return list((await self.session.execute(query.order_by(people.c.id).limit(page.size + 1))).all())
 
     async def add_post(self, **values: Any) -> None:
-        await self.session.execute(posts.insert().values(**values))
+        await self.session.execute(posts.insert(), values)
 
     async def posts_by_ids(self, ids: Sequence[str]) -> dict[str, Row[Any]]:
         if not ids:
