@@ -12,8 +12,8 @@ an empty scope, which sees nothing.
 from __future__ import annotations
 
 import contextvars
-from collections import OrderedDict
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any

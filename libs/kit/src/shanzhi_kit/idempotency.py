@@ -15,8 +15,8 @@ from typing import TypeVar
 from google.protobuf.message import Message
 from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.expression import Insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.expression import Insert
 
 from shanzhi_kit.auth import current_caller
 from shanzhi_kit.db import insert_ignoring_conflicts
