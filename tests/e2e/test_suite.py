@@ -1,0 +1,137 @@
+"""End to end, every process really started: GraphQL in, gRPC and Kafka across, GraphQL out."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2
+from shanzhi_dev import demo
+from shanzhi_dev.suite import Suite
+from shanzhi_kit.pytest_plugin import token_for, wait_until
+
+from .conftest import GraphQL
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.broker]
+
+REGISTER = """
+mutation Register($rid: String!, $region: String!, $name: String!) {
+  registerPerson(requestId: $rid, input: {regionCode: $region, name: $name, gender: FEMALE,
+                 birthDate: "1988-08-08", partyMember: true}) { id name regionCode }
+}"""
+
+APPOINT = """
+mutation Appoint($rid: String!, $person: ID!, $region: String!, $role: PostRole!) {
+  appointPerson(requestId: $rid, input: {personId: $person, regionCode: $region, role: $role,
+                method: ELECTION, startDate: "2026-01-10"}) { id role startDate person { name } }
+}"""
+
+SCHEDULE = """
+query Schedule($id: ID!) {
+  person(id: $id) {
+    name
+    auditSchedule { kind dueDate status cadre { name } post { role } }
+  }
+}"""
+
+
+def village() -> str:
+    return f"130123{uuid.uuid4().int % 900 + 100:03d}{uuid.uuid4().int % 900 + 100:03d}"
+
+
+async def test_appointing_a_secretary_puts_the_cadre_on_the_audit_schedule(
+    gql: GraphQL, county_token: str,
+) -> None:
+    region = village()
+    person = (await gql(REGISTER, county_token, rid=str(uuid.uuid4()), region=region,
+                        name="周海燕"))["data"]["registerPerson"]
+    post = await gql(APPOINT, county_token, rid=str(uuid.uuid4()), person=person["id"],
+                     region=region, role="PARTY_SECRETARY")
+    assert post["data"]["appointPerson"]["person"]["name"] == "周海燕"
+
+    async def scheduled() -> bool:
+        reply = await gql(SCHEDULE, county_token, id=person["id"])
+        return bool(reply["data"]["person"]["auditSchedule"])
+
+    await wait_until(scheduled, within=30, interval=0.3)
+    reply = await gql(SCHEDULE, county_token, id=person["id"])
+    assert "errors" not in reply
+    [entry] = reply["data"]["person"]["auditSchedule"]
+    assert entry == {"kind": "IN_OFFICE", "dueDate": "2029-01-10", "status": "DUE",
+                     "cadre": {"name": "周海燕"}, "post": {"role": "PARTY_SECRETARY"}}
+
+
+async def test_a_retried_mutation_changes_nothing(gql: GraphQL, county_token: str) -> None:
+    region, rid = village(), str(uuid.uuid4())
+    first = await gql(REGISTER, county_token, rid=rid, region=region, name="吴国庆")
+    again = await gql(REGISTER, county_token, rid=rid, region=region, name="吴国庆")
+    assert first["data"] == again["data"]
+    listed = await gql("query($p: String!) { people(regionCodePrefix: $p) { items { id } } }",
+                       county_token, p=region)
+    assert len(listed["data"]["people"]["items"]) == 1
+
+
+async def test_bad_input_gets_a_clear_error_and_changes_nothing(
+    gql: GraphQL, county_token: str,
+) -> None:
+    region = village()
+    bad = await gql(REGISTER, county_token, rid=str(uuid.uuid4()), region="13012X", name="")
+    [error] = bad["errors"]
+    assert error["extensions"]["code"] == "INVALID_ARGUMENT"
+    fields = {v["field"] for v in error["extensions"]["fieldViolations"]}
+    assert {"regionCode", "name"} <= fields
+
+    unknown = await gql(SCHEDULE, county_token, id=str(uuid.uuid4()))
+    assert unknown["data"]["person"] is None
+
+    clerk = token_for(region, roles=("village_clerk",), subject="clerk")
+    outside = await gql(REGISTER, clerk, rid=str(uuid.uuid4()), region=village(), name="郑八")
+    assert outside["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+
+    missing = await gql(APPOINT, county_token, rid=str(uuid.uuid4()), person=str(uuid.uuid4()),
+                        region=region, role="COMMITTEE_DIRECTOR")
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+    anonymous = await gql("{ people { items { id } } }")
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+    listed = await gql("query($p: String!) { people(regionCodePrefix: $p) { items { id } } }",
+                       county_token, p=region)
+    assert listed["data"]["people"]["items"] == []
+
+
+async def test_demo_data_loads_twice_without_duplicates(suite: Suite, gql: GraphQL,
+                                                         county_token: str) -> None:
+    clients, channels = demo.clients_for(suite.config.ports)
+    token = token_for(demo.COUNTY, roles=("admin",), subject="demo")
+    try:
+        first = demo.load(clients, token)
+        demo.load(clients, token)
+    finally:
+        for channel in channels:
+            channel.close()
+    prefix = f"{demo.COUNTY}101201"
+    reply = await gql("query($p: String!) { households(regionCodePrefix: $p) { items { id } } }",
+                      county_token, p=prefix)
+    assert len(reply["data"]["households"]["items"]) == 5
+    assert first["people"] == 5 * len(demo.village_codes())
+
+
+def test_every_service_is_serving(suite: Suite) -> None:
+    for name in ("points", "lists", "audit", "talent"):
+        assert suite.health(name) == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_service_stopping_reports_not_serving_then_drains(suite: Suite) -> None:
+    port = suite.config.ports["lists"]
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        from grpc_health.v1 import health_pb2_grpc
+
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""))
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        suite.processes["lists"].terminate()
+        assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert suite.stop_process("lists") == 0
+    suite.start_service("lists")
+    suite.wait_serving("lists")
