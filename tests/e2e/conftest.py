@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from shanzhi_dev.suite import SERVICES, Suite, SuiteConfig
 from shanzhi_kit.pytest_plugin import token_for
-from shanzhi_kit.testing import fresh_database, free_port
+from shanzhi_kit.testing import free_port, fresh_database
 
 
 @pytest_asyncio.fixture(scope="session")
