@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 UV_VERSION := 0.13.9
 TOOLS := .tools
-UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
@@ -17,7 +17,7 @@ $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-setup: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv) ## Create .venv with every package from the lock file
+setup: $(UV) ## Create .venv with every package from the lock file
 	$(UV) sync --frozen --all-packages
 
 run: setup ## Run the broker, the four services and the gateway locally, with demo data
@@ -59,4 +59,4 @@ bench: setup ## Benchmarks against PostgreSQL, beside a pgbench baseline
 	$(RUN) python -m shanzhi_dev.bench
 
 clean: ## Remove local data and caches
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var bench-results .pytest_cache .mypy_cache .ruff_cache
