@@ -97,7 +97,9 @@ def check_new_appointment(req: talent_pb2.AppointPersonRequest) -> NewAppointmen
     return NewAppointment(req.person_id.lower(), req.region_code, req.role, req.method, start)
 
 
-def check_can_hold(role: talent_pb2.PostRole.ValueType, region_code: str, active_holder_ids: list[str], person_id: str) -> None:
+def check_can_hold(
+    role: talent_pb2.PostRole.ValueType, region_code: str, active_holder_ids: list[str], person_id: str
+) -> None:
     """A single-holder post must be free; nobody holds the same post twice at once."""
     if person_id in active_holder_ids:
         raise FailedPrecondition(
