@@ -35,7 +35,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 started = time.perf_counter()
                 reply = await stub.RegisterPerson(talent_pb2.RegisterPersonRequest(
                     request_id=str(uuid.uuid4()), region_code=village, name=f"村民{i}",
-                    gender=1 + i % 2, birth_date="1985-06-01"), metadata=ctx.metadata)
+                    gender=talent_pb2.GENDER_MALE if i % 2 else talent_pb2.GENDER_FEMALE,
+                    birth_date="1985-06-01"), metadata=ctx.metadata)
                 latencies.append(time.perf_counter() - started)
                 ids.append(reply.person.id)
 
