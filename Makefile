@@ -46,7 +46,7 @@ proto-check: setup ## Fail if the generated code differs from proto/
 	$(RUN) python scripts/gen_protos.py --check
 
 node_modules/.bin/buf: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 buf-lint: node_modules/.bin/buf ## buf lint (STANDARD rules) over proto/
