@@ -22,15 +22,46 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from shanzhi.points.v1 import points_pb2 as shanzhi_dot_points_dot_v1_dot_points__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshanzhi/points/v1/events.proto\x12\x11shanzhi.points.v1\"\\\n\x15HouseholdCreatedEvent\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x18\n\x10household_number\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshanzhi/points/v1/events.proto\x12\x11shanzhi.points.v1\x1a\x1eshanzhi/points/v1/points.proto\"\\\n\x15HouseholdCreatedEvent\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x18\n\x10household_number\x18\x03 \x01(\t\"k\n\x19HouseholdMemberAddedEvent\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12\x10\n\x08moved_in\x18\x04 \x01(\x08\"i\n\x18HouseholdMemberLeftEvent\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12\x0f\n\x07left_on\x18\x04 \x01(\t\"Y\n\x16HouseholdMovedOutEvent\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x14\n\x0cmoved_out_on\x18\x03 \x01(\t\"\x87\x01\n\x12\x41\x63\x63ountOpenedEvent\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x34\n\x0csubject_kind\x18\x02 \x01(\x0e\x32\x1e.shanzhi.points.v1.SubjectKind\x12\x12\n\nsubject_id\x18\x03 \x01(\t\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\"\xe1\x02\n\x10\x45ntryPostedEvent\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x34\n\x0csubject_kind\x18\x03 \x01(\x0e\x32\x1e.shanzhi.points.v1.SubjectKind\x12\x12\n\nsubject_id\x18\x04 \x01(\t\x12\x13\n\x0bregion_code\x18\x05 \x01(\t\x12*\n\x04kind\x18\x06 \x01(\x0e\x32\x1c.shanzhi.points.v1.EntryKind\x12\x0e\n\x06\x61mount\x18\x07 \x01(\x03\x12\r\n\x05score\x18\x08 \x01(\x03\x12\x15\n\rbalance_after\x18\t \x01(\x03\x12\x12\n\nentry_date\x18\n \x01(\t\x12\x11\n\tscheme_id\x18\x0b \x01(\t\x12\x11\n\titem_code\x18\x0c \x01(\t\x12\x11\n\tsource_id\x18\r \x01(\t\x12\x19\n\x11reverses_entry_id\x18\x0e \x01(\t\"\x84\x01\n\x1cSchemeVersionPublicizedEvent\x12\x11\n\tscheme_id\x18\x01 \x01(\t\x12\x12\n\nversion_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x17\n\x0f\x63omment_ends_on\x18\x05 \x01(\t\"\x9f\x01\n\x19SchemeVersionAdoptedEvent\x12\x11\n\tscheme_id\x18\x01 \x01(\t\x12\x12\n\nversion_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x05 \x01(\t\x12\x1d\n\x15superseded_version_id\x18\x06 \x01(\t\"s\n\x13\x43laimSubmittedEvent\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12\x11\n\titem_code\x18\x04 \x01(\t\x12\x0e\n\x06points\x18\x05 \x01(\x03\"\xa0\x01\n\x12\x43laimReviewedEvent\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x33\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32!.shanzhi.points.v1.ReviewDecision\x12.\n\x06status\x18\x04 \x01(\x0e\x32\x1e.shanzhi.points.v1.ClaimStatus\"Q\n\x12\x43laimObjectedEvent\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x14\n\x0cobjection_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\"K\n\x10\x43laimPostedEvent\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x10\n\x08\x65ntry_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\"{\n\x17RedemptionReservedEvent\x12\x15\n\rredemption_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x10\n\x08goods_id\x18\x03 \x01(\t\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x0e\n\x06points\x18\x05 \x01(\x03\"E\n\x17RedemptionPickedUpEvent\x12\x15\n\rredemption_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\"_\n\x18RedemptionCancelledEvent\x12\x15\n\rredemption_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x17\n\x0fpoints_returned\x18\x03 \x01(\x03\"\xa0\x01\n\x10\x43ycleClosedEvent\x12\x10\n\x08\x63lose_id\x18\x01 \x01(\t\x12\x11\n\tscheme_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12\x0c\n\x04year\x18\x04 \x01(\x05\x12.\n\x06policy\x18\x05 \x01(\x0e\x32\x1e.shanzhi.points.v1.CyclePolicy\x12\x14\n\x0cpoints_reset\x18\x06 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'shanzhi.points.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_HOUSEHOLDCREATEDEVENT']._serialized_start=53
-  _globals['_HOUSEHOLDCREATEDEVENT']._serialized_end=145
+  _globals['_HOUSEHOLDCREATEDEVENT']._serialized_start=85
+  _globals['_HOUSEHOLDCREATEDEVENT']._serialized_end=177
+  _globals['_HOUSEHOLDMEMBERADDEDEVENT']._serialized_start=179
+  _globals['_HOUSEHOLDMEMBERADDEDEVENT']._serialized_end=286
+  _globals['_HOUSEHOLDMEMBERLEFTEVENT']._serialized_start=288
+  _globals['_HOUSEHOLDMEMBERLEFTEVENT']._serialized_end=393
+  _globals['_HOUSEHOLDMOVEDOUTEVENT']._serialized_start=395
+  _globals['_HOUSEHOLDMOVEDOUTEVENT']._serialized_end=484
+  _globals['_ACCOUNTOPENEDEVENT']._serialized_start=487
+  _globals['_ACCOUNTOPENEDEVENT']._serialized_end=622
+  _globals['_ENTRYPOSTEDEVENT']._serialized_start=625
+  _globals['_ENTRYPOSTEDEVENT']._serialized_end=978
+  _globals['_SCHEMEVERSIONPUBLICIZEDEVENT']._serialized_start=981
+  _globals['_SCHEMEVERSIONPUBLICIZEDEVENT']._serialized_end=1113
+  _globals['_SCHEMEVERSIONADOPTEDEVENT']._serialized_start=1116
+  _globals['_SCHEMEVERSIONADOPTEDEVENT']._serialized_end=1275
+  _globals['_CLAIMSUBMITTEDEVENT']._serialized_start=1277
+  _globals['_CLAIMSUBMITTEDEVENT']._serialized_end=1392
+  _globals['_CLAIMREVIEWEDEVENT']._serialized_start=1395
+  _globals['_CLAIMREVIEWEDEVENT']._serialized_end=1555
+  _globals['_CLAIMOBJECTEDEVENT']._serialized_start=1557
+  _globals['_CLAIMOBJECTEDEVENT']._serialized_end=1638
+  _globals['_CLAIMPOSTEDEVENT']._serialized_start=1640
+  _globals['_CLAIMPOSTEDEVENT']._serialized_end=1715
+  _globals['_REDEMPTIONRESERVEDEVENT']._serialized_start=1717
+  _globals['_REDEMPTIONRESERVEDEVENT']._serialized_end=1840
+  _globals['_REDEMPTIONPICKEDUPEVENT']._serialized_start=1842
+  _globals['_REDEMPTIONPICKEDUPEVENT']._serialized_end=1911
+  _globals['_REDEMPTIONCANCELLEDEVENT']._serialized_start=1913
+  _globals['_REDEMPTIONCANCELLEDEVENT']._serialized_end=2008
+  _globals['_CYCLECLOSEDEVENT']._serialized_start=2011
+  _globals['_CYCLECLOSEDEVENT']._serialized_end=2171
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from shanzhi.points.v1 import points_pb2 as _points_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -49,3 +50,562 @@ class HouseholdCreatedEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HouseholdCreatedEvent: _TypeAlias = HouseholdCreatedEvent  # noqa: Y015
+
+@_typing.final
+class HouseholdMemberAddedEvent(_message.Message):
+    """HouseholdMemberAddedEvent: a member was recorded in a household (家庭成员登记)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    MOVED_IN_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    """The household's id."""
+    member_id: _builtins.str
+    """The member's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    moved_in: _builtins.bool
+    """True when the member is new to the household (迁入/出生)."""
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        moved_in: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "member_id", b"member_id", "moved_in", b"moved_in", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HouseholdMemberAddedEvent: _TypeAlias = HouseholdMemberAddedEvent  # noqa: Y015
+
+@_typing.final
+class HouseholdMemberLeftEvent(_message.Message):
+    """HouseholdMemberLeftEvent: a member left a household (迁出/去世)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    LEFT_ON_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    """The household's id."""
+    member_id: _builtins.str
+    """The member's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    left_on: _builtins.str
+    """Day the member left, "YYYY-MM-DD"."""
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        left_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "left_on", b"left_on", "member_id", b"member_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HouseholdMemberLeftEvent: _TypeAlias = HouseholdMemberLeftEvent  # noqa: Y015
+
+@_typing.final
+class HouseholdMovedOutEvent(_message.Message):
+    """HouseholdMovedOutEvent: a whole household left the village (整户迁出)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    MOVED_OUT_ON_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    """The household's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    moved_out_on: _builtins.str
+    """Day it moved out, "YYYY-MM-DD"."""
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        moved_out_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "moved_out_on", b"moved_out_on", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HouseholdMovedOutEvent: _TypeAlias = HouseholdMovedOutEvent  # noqa: Y015
+
+@_typing.final
+class AccountOpenedEvent(_message.Message):
+    """AccountOpenedEvent: a points account (积分账户) was opened."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_KIND_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account's id."""
+    subject_kind: _points_pb2.SubjectKind.ValueType
+    """The subject's kind."""
+    subject_id: _builtins.str
+    """The subject's id (household id or talent person id)."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        subject_kind: _points_pb2.SubjectKind.ValueType = ...,
+        subject_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "region_code", b"region_code", "subject_id", b"subject_id", "subject_kind", b"subject_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountOpenedEvent: _TypeAlias = AccountOpenedEvent  # noqa: Y015
+
+@_typing.final
+class EntryPostedEvent(_message.Message):
+    """EntryPostedEvent: one entry was written to the ledger (积分入账). Every entry has
+    exactly one such event; the record key is the account id, so one account's
+    entries arrive in order.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_KIND_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    BALANCE_AFTER_FIELD_NUMBER: _builtins.int
+    ENTRY_DATE_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    SOURCE_ID_FIELD_NUMBER: _builtins.int
+    REVERSES_ENTRY_ID_FIELD_NUMBER: _builtins.int
+    entry_id: _builtins.str
+    """The entry's id."""
+    account_id: _builtins.str
+    """The account's id."""
+    subject_kind: _points_pb2.SubjectKind.ValueType
+    """The subject's kind."""
+    subject_id: _builtins.str
+    """The subject's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    kind: _points_pb2.EntryKind.ValueType
+    """What made the entry."""
+    amount: _builtins.int
+    """Change of the spendable balance."""
+    score: _builtins.int
+    """Change of the ranking score."""
+    balance_after: _builtins.int
+    """The balance after the entry."""
+    entry_date: _builtins.str
+    """The business date, "YYYY-MM-DD"."""
+    scheme_id: _builtins.str
+    """The scheme, for scored entries."""
+    item_code: _builtins.str
+    """The item's code, for scored entries."""
+    source_id: _builtins.str
+    """The claim, redemption, batch or cycle close behind the entry."""
+    reverses_entry_id: _builtins.str
+    """The entry reversed, for reversals."""
+    def __init__(
+        self,
+        *,
+        entry_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        subject_kind: _points_pb2.SubjectKind.ValueType = ...,
+        subject_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        kind: _points_pb2.EntryKind.ValueType = ...,
+        amount: _builtins.int = ...,
+        score: _builtins.int = ...,
+        balance_after: _builtins.int = ...,
+        entry_date: _builtins.str = ...,
+        scheme_id: _builtins.str = ...,
+        item_code: _builtins.str = ...,
+        source_id: _builtins.str = ...,
+        reverses_entry_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "balance_after", b"balance_after", "entry_date", b"entry_date", "entry_id", b"entry_id", "item_code", b"item_code", "kind", b"kind", "region_code", b"region_code", "reverses_entry_id", b"reverses_entry_id", "scheme_id", b"scheme_id", "score", b"score", "source_id", b"source_id", "subject_id", b"subject_id", "subject_kind", b"subject_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EntryPostedEvent: _TypeAlias = EntryPostedEvent  # noqa: Y015
+
+@_typing.final
+class SchemeVersionPublicizedEvent(_message.Message):
+    """SchemeVersionPublicizedEvent: a scheme version went up for comment (方案公示)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    COMMENT_ENDS_ON_FIELD_NUMBER: _builtins.int
+    scheme_id: _builtins.str
+    """The scheme's id."""
+    version_id: _builtins.str
+    """The version's id."""
+    version: _builtins.int
+    """The version number."""
+    region_code: _builtins.str
+    """12-digit code of the scheme."""
+    comment_ends_on: _builtins.str
+    """Last day of the comment period, "YYYY-MM-DD"."""
+    def __init__(
+        self,
+        *,
+        scheme_id: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        region_code: _builtins.str = ...,
+        comment_ends_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment_ends_on", b"comment_ends_on", "region_code", b"region_code", "scheme_id", b"scheme_id", "version", b"version", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SchemeVersionPublicizedEvent: _TypeAlias = SchemeVersionPublicizedEvent  # noqa: Y015
+
+@_typing.final
+class SchemeVersionAdoptedEvent(_message.Message):
+    """SchemeVersionAdoptedEvent: a scheme version was adopted (村民代表会议通过)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    SUPERSEDED_VERSION_ID_FIELD_NUMBER: _builtins.int
+    scheme_id: _builtins.str
+    """The scheme's id."""
+    version_id: _builtins.str
+    """The version's id."""
+    version: _builtins.int
+    """The version number."""
+    region_code: _builtins.str
+    """12-digit code of the scheme."""
+    effective_from: _builtins.str
+    """First day in force, "YYYY-MM-DD"."""
+    superseded_version_id: _builtins.str
+    """The version it supersedes, if any."""
+    def __init__(
+        self,
+        *,
+        scheme_id: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        region_code: _builtins.str = ...,
+        effective_from: _builtins.str = ...,
+        superseded_version_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_from", b"effective_from", "region_code", b"region_code", "scheme_id", b"scheme_id", "superseded_version_id", b"superseded_version_id", "version", b"version", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SchemeVersionAdoptedEvent: _TypeAlias = SchemeVersionAdoptedEvent  # noqa: Y015
+
+@_typing.final
+class ClaimSubmittedEvent(_message.Message):
+    """ClaimSubmittedEvent: a claim was put in (积分申报)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    claim_id: _builtins.str
+    """The claim's id."""
+    account_id: _builtins.str
+    """The account's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    item_code: _builtins.str
+    """The item's code."""
+    points: _builtins.int
+    """Signed points the claim would post."""
+    def __init__(
+        self,
+        *,
+        claim_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        item_code: _builtins.str = ...,
+        points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "claim_id", b"claim_id", "item_code", b"item_code", "points", b"points", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimSubmittedEvent: _TypeAlias = ClaimSubmittedEvent  # noqa: Y015
+
+@_typing.final
+class ClaimReviewedEvent(_message.Message):
+    """ClaimReviewedEvent: the review group decided a claim (评议)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    claim_id: _builtins.str
+    """The claim's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    decision: _points_pb2.ReviewDecision.ValueType
+    """The decision."""
+    status: _points_pb2.ClaimStatus.ValueType
+    """The claim's status after the decision."""
+    def __init__(
+        self,
+        *,
+        claim_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        decision: _points_pb2.ReviewDecision.ValueType = ...,
+        status: _points_pb2.ClaimStatus.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "decision", b"decision", "region_code", b"region_code", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimReviewedEvent: _TypeAlias = ClaimReviewedEvent  # noqa: Y015
+
+@_typing.final
+class ClaimObjectedEvent(_message.Message):
+    """ClaimObjectedEvent: someone objected to a claim in publicity (异议)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    OBJECTION_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    claim_id: _builtins.str
+    """The claim's id."""
+    objection_id: _builtins.str
+    """The objection's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    def __init__(
+        self,
+        *,
+        claim_id: _builtins.str = ...,
+        objection_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "objection_id", b"objection_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimObjectedEvent: _TypeAlias = ClaimObjectedEvent  # noqa: Y015
+
+@_typing.final
+class ClaimPostedEvent(_message.Message):
+    """ClaimPostedEvent: a claim's publicity window closed unopposed and its points
+    were posted (公示期满入账).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    claim_id: _builtins.str
+    """The claim's id."""
+    entry_id: _builtins.str
+    """The ledger entry's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    def __init__(
+        self,
+        *,
+        claim_id: _builtins.str = ...,
+        entry_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "entry_id", b"entry_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimPostedEvent: _TypeAlias = ClaimPostedEvent  # noqa: Y015
+
+@_typing.final
+class RedemptionReservedEvent(_message.Message):
+    """RedemptionReservedEvent: goods were reserved for points (兑换预约)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    GOODS_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    redemption_id: _builtins.str
+    """The redemption's id."""
+    account_id: _builtins.str
+    """The account's id."""
+    goods_id: _builtins.str
+    """The goods' id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    points: _builtins.int
+    """Points taken."""
+    def __init__(
+        self,
+        *,
+        redemption_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        goods_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "goods_id", b"goods_id", "points", b"points", "redemption_id", b"redemption_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedemptionReservedEvent: _TypeAlias = RedemptionReservedEvent  # noqa: Y015
+
+@_typing.final
+class RedemptionPickedUpEvent(_message.Message):
+    """RedemptionPickedUpEvent: reserved goods were handed over (领取)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    redemption_id: _builtins.str
+    """The redemption's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    def __init__(
+        self,
+        *,
+        redemption_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption_id", b"redemption_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedemptionPickedUpEvent: _TypeAlias = RedemptionPickedUpEvent  # noqa: Y015
+
+@_typing.final
+class RedemptionCancelledEvent(_message.Message):
+    """RedemptionCancelledEvent: a reservation was cancelled; points and stock returned."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    POINTS_RETURNED_FIELD_NUMBER: _builtins.int
+    redemption_id: _builtins.str
+    """The redemption's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    points_returned: _builtins.int
+    """Points returned to the account's lots."""
+    def __init__(
+        self,
+        *,
+        redemption_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        points_returned: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["points_returned", b"points_returned", "redemption_id", b"redemption_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedemptionCancelledEvent: _TypeAlias = RedemptionCancelledEvent  # noqa: Y015
+
+@_typing.final
+class CycleClosedEvent(_message.Message):
+    """CycleClosedEvent: a scheme's year was closed (年度结算)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLOSE_ID_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
+    POINTS_RESET_FIELD_NUMBER: _builtins.int
+    close_id: _builtins.str
+    """The close's id."""
+    scheme_id: _builtins.str
+    """The scheme's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    year: _builtins.int
+    """The year closed."""
+    policy: _points_pb2.CyclePolicy.ValueType
+    """Reset or carry over."""
+    points_reset: _builtins.int
+    """Points cleared by a reset."""
+    def __init__(
+        self,
+        *,
+        close_id: _builtins.str = ...,
+        scheme_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        year: _builtins.int = ...,
+        policy: _points_pb2.CyclePolicy.ValueType = ...,
+        points_reset: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_id", b"close_id", "points_reset", b"points_reset", "policy", b"policy", "region_code", b"region_code", "scheme_id", b"scheme_id", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CycleClosedEvent: _TypeAlias = CycleClosedEvent  # noqa: Y015

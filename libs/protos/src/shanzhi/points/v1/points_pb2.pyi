@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from shanzhi.common.v1 import paging_pb2 as _paging_pb2
 import builtins as _builtins
 import sys
@@ -19,6 +20,438 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _HouseholdStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HouseholdStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HouseholdStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOUSEHOLD_STATUS_UNSPECIFIED: _HouseholdStatus.ValueType  # 0
+    """Not set."""
+    HOUSEHOLD_STATUS_ACTIVE: _HouseholdStatus.ValueType  # 1
+    """Lives in the village (在册)."""
+    HOUSEHOLD_STATUS_MOVED_OUT: _HouseholdStatus.ValueType  # 2
+    """Moved out as a whole (整户迁出); kept for history."""
+
+class HouseholdStatus(_HouseholdStatus, metaclass=_HouseholdStatusEnumTypeWrapper):
+    """HouseholdStatus: whether a household is on the village's roster now."""
+
+HOUSEHOLD_STATUS_UNSPECIFIED: HouseholdStatus.ValueType  # 0
+"""Not set."""
+HOUSEHOLD_STATUS_ACTIVE: HouseholdStatus.ValueType  # 1
+"""Lives in the village (在册)."""
+HOUSEHOLD_STATUS_MOVED_OUT: HouseholdStatus.ValueType  # 2
+"""Moved out as a whole (整户迁出); kept for history."""
+Global___HouseholdStatus: _TypeAlias = HouseholdStatus  # noqa: Y015
+
+class _SubjectKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SubjectKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SubjectKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SUBJECT_KIND_UNSPECIFIED: _SubjectKind.ValueType  # 0
+    """Not set."""
+    SUBJECT_KIND_HOUSEHOLD: _SubjectKind.ValueType  # 1
+    """A household of the roster (农户/家庭积分); the subject id is the household id."""
+    SUBJECT_KIND_PERSON: _SubjectKind.ValueType  # 2
+    """An individual villager (村民个人积分); the subject id is the talent person id."""
+    SUBJECT_KIND_REPRESENTATIVE: _SubjectKind.ValueType  # 3
+    """A villagers' representative (村民代表积分量化管理); talent person id."""
+    SUBJECT_KIND_PARTY_MEMBER: _SubjectKind.ValueType  # 4
+    """A party member (党员积分); talent person id."""
+
+class SubjectKind(_SubjectKind, metaclass=_SubjectKindEnumTypeWrapper):
+    """---------------------------------------------------------------------------------
+    Subjects and accounts (积分对象与积分账户)
+    ---------------------------------------------------------------------------------
+
+    SubjectKind: who earns or loses points.
+    """
+
+SUBJECT_KIND_UNSPECIFIED: SubjectKind.ValueType  # 0
+"""Not set."""
+SUBJECT_KIND_HOUSEHOLD: SubjectKind.ValueType  # 1
+"""A household of the roster (农户/家庭积分); the subject id is the household id."""
+SUBJECT_KIND_PERSON: SubjectKind.ValueType  # 2
+"""An individual villager (村民个人积分); the subject id is the talent person id."""
+SUBJECT_KIND_REPRESENTATIVE: SubjectKind.ValueType  # 3
+"""A villagers' representative (村民代表积分量化管理); talent person id."""
+SUBJECT_KIND_PARTY_MEMBER: SubjectKind.ValueType  # 4
+"""A party member (党员积分); talent person id."""
+Global___SubjectKind: _TypeAlias = SubjectKind  # noqa: Y015
+
+class _ItemCategory:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ItemCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ItemCategory.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ITEM_CATEGORY_UNSPECIFIED: _ItemCategory.ValueType  # 0
+    """Not set."""
+    ITEM_CATEGORY_PARTY_BUILDING: _ItemCategory.ValueType  # 1
+    """Party building (基层党建)."""
+    ITEM_CATEGORY_BEAUTIFUL_VILLAGE: _ItemCategory.ValueType  # 2
+    """Beautiful village and living environment (美丽乡村/人居环境)."""
+    ITEM_CATEGORY_SAFETY: _ItemCategory.ValueType  # 3
+    """Safety (平安建设)."""
+    ITEM_CATEGORY_CIVILITY: _ItemCategory.ValueType  # 4
+    """Civility and changing customs (文明创建/移风易俗)."""
+    ITEM_CATEGORY_SOCIAL_ORDER: _ItemCategory.ValueType  # 5
+    """Social order (社会综治)."""
+    ITEM_CATEGORY_VILLAGE_RULES: _ItemCategory.ValueType  # 6
+    """Village rules (村规民约)."""
+    ITEM_CATEGORY_VOLUNTEERING: _ItemCategory.ValueType  # 7
+    """Volunteering (志愿服务)."""
+    ITEM_CATEGORY_FILIAL_PIETY: _ItemCategory.ValueType  # 8
+    """Filial piety (孝老爱亲)."""
+    ITEM_CATEGORY_REPRESENTATIVE_DUTY: _ItemCategory.ValueType  # 9
+    """Villagers' representatives' duties (村民代表履职)."""
+    ITEM_CATEGORY_PARTY_DUTY: _ItemCategory.ValueType  # 10
+    """Party members' duties (党员义务)."""
+
+class ItemCategory(_ItemCategory, metaclass=_ItemCategoryEnumTypeWrapper):
+    """---------------------------------------------------------------------------------
+    Schemes and their items (积分方案与正负积分清单)
+    ---------------------------------------------------------------------------------
+
+    ItemCategory: the governance area an item belongs to.
+    """
+
+ITEM_CATEGORY_UNSPECIFIED: ItemCategory.ValueType  # 0
+"""Not set."""
+ITEM_CATEGORY_PARTY_BUILDING: ItemCategory.ValueType  # 1
+"""Party building (基层党建)."""
+ITEM_CATEGORY_BEAUTIFUL_VILLAGE: ItemCategory.ValueType  # 2
+"""Beautiful village and living environment (美丽乡村/人居环境)."""
+ITEM_CATEGORY_SAFETY: ItemCategory.ValueType  # 3
+"""Safety (平安建设)."""
+ITEM_CATEGORY_CIVILITY: ItemCategory.ValueType  # 4
+"""Civility and changing customs (文明创建/移风易俗)."""
+ITEM_CATEGORY_SOCIAL_ORDER: ItemCategory.ValueType  # 5
+"""Social order (社会综治)."""
+ITEM_CATEGORY_VILLAGE_RULES: ItemCategory.ValueType  # 6
+"""Village rules (村规民约)."""
+ITEM_CATEGORY_VOLUNTEERING: ItemCategory.ValueType  # 7
+"""Volunteering (志愿服务)."""
+ITEM_CATEGORY_FILIAL_PIETY: ItemCategory.ValueType  # 8
+"""Filial piety (孝老爱亲)."""
+ITEM_CATEGORY_REPRESENTATIVE_DUTY: ItemCategory.ValueType  # 9
+"""Villagers' representatives' duties (村民代表履职)."""
+ITEM_CATEGORY_PARTY_DUTY: ItemCategory.ValueType  # 10
+"""Party members' duties (党员义务)."""
+Global___ItemCategory: _TypeAlias = ItemCategory  # noqa: Y015
+
+class _ItemSign:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ItemSignEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ItemSign.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ITEM_SIGN_UNSPECIFIED: _ItemSign.ValueType  # 0
+    """Not set."""
+    ITEM_SIGN_POSITIVE: _ItemSign.ValueType  # 1
+    """Adds points (正向加分, e.g. the 4 bonus situations 加分情形 of representatives)."""
+    ITEM_SIGN_NEGATIVE: _ItemSign.ValueType  # 2
+    """Deducts points (负向扣分, e.g. the 8 negative items 负面清单 of representatives)."""
+
+class ItemSign(_ItemSign, metaclass=_ItemSignEnumTypeWrapper):
+    """ItemSign: whether an item adds or deducts (正负积分)."""
+
+ITEM_SIGN_UNSPECIFIED: ItemSign.ValueType  # 0
+"""Not set."""
+ITEM_SIGN_POSITIVE: ItemSign.ValueType  # 1
+"""Adds points (正向加分, e.g. the 4 bonus situations 加分情形 of representatives)."""
+ITEM_SIGN_NEGATIVE: ItemSign.ValueType  # 2
+"""Deducts points (负向扣分, e.g. the 8 negative items 负面清单 of representatives)."""
+Global___ItemSign: _TypeAlias = ItemSign  # noqa: Y015
+
+class _CyclePolicy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CyclePolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CyclePolicy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CYCLE_POLICY_UNSPECIFIED: _CyclePolicy.ValueType  # 0
+    """Not set."""
+    CYCLE_POLICY_RESET: _CyclePolicy.ValueType  # 1
+    """Unspent points are cleared (年度清零)."""
+    CYCLE_POLICY_CARRY_OVER: _CyclePolicy.ValueType  # 2
+    """Unspent points carry over to the next year (结转)."""
+
+class CyclePolicy(_CyclePolicy, metaclass=_CyclePolicyEnumTypeWrapper):
+    """CyclePolicy: what happens to unspent points when a scheme's year closes."""
+
+CYCLE_POLICY_UNSPECIFIED: CyclePolicy.ValueType  # 0
+"""Not set."""
+CYCLE_POLICY_RESET: CyclePolicy.ValueType  # 1
+"""Unspent points are cleared (年度清零)."""
+CYCLE_POLICY_CARRY_OVER: CyclePolicy.ValueType  # 2
+"""Unspent points carry over to the next year (结转)."""
+Global___CyclePolicy: _TypeAlias = CyclePolicy  # noqa: Y015
+
+class _SchemeVersionStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SchemeVersionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SchemeVersionStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCHEME_VERSION_STATUS_UNSPECIFIED: _SchemeVersionStatus.ValueType  # 0
+    """Not set."""
+    SCHEME_VERSION_STATUS_DRAFT: _SchemeVersionStatus.ValueType  # 1
+    """Being drafted (草案)."""
+    SCHEME_VERSION_STATUS_PUBLICIZED: _SchemeVersionStatus.ValueType  # 2
+    """Publicised for comment (公示征求意见)."""
+    SCHEME_VERSION_STATUS_ADOPTED: _SchemeVersionStatus.ValueType  # 3
+    """Adopted by the villagers' representative meeting and in force (已通过施行)."""
+    SCHEME_VERSION_STATUS_SUPERSEDED: _SchemeVersionStatus.ValueType  # 4
+    """Replaced by a later adopted version (已废止); kept for history."""
+
+class SchemeVersionStatus(_SchemeVersionStatus, metaclass=_SchemeVersionStatusEnumTypeWrapper):
+    """SchemeVersionStatus: where a scheme version is on its way to taking effect."""
+
+SCHEME_VERSION_STATUS_UNSPECIFIED: SchemeVersionStatus.ValueType  # 0
+"""Not set."""
+SCHEME_VERSION_STATUS_DRAFT: SchemeVersionStatus.ValueType  # 1
+"""Being drafted (草案)."""
+SCHEME_VERSION_STATUS_PUBLICIZED: SchemeVersionStatus.ValueType  # 2
+"""Publicised for comment (公示征求意见)."""
+SCHEME_VERSION_STATUS_ADOPTED: SchemeVersionStatus.ValueType  # 3
+"""Adopted by the villagers' representative meeting and in force (已通过施行)."""
+SCHEME_VERSION_STATUS_SUPERSEDED: SchemeVersionStatus.ValueType  # 4
+"""Replaced by a later adopted version (已废止); kept for history."""
+Global___SchemeVersionStatus: _TypeAlias = SchemeVersionStatus  # noqa: Y015
+
+class _DepartureKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DepartureKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DepartureKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DEPARTURE_KIND_UNSPECIFIED: _DepartureKind.ValueType  # 0
+    """Not set."""
+    DEPARTURE_KIND_CHANGED: _DepartureKind.ValueType  # 1
+    """The village changed the item."""
+    DEPARTURE_KIND_ADDED: _DepartureKind.ValueType  # 2
+    """The village added an item the template does not have."""
+    DEPARTURE_KIND_REMOVED: _DepartureKind.ValueType  # 3
+    """The village dropped a template item."""
+
+class DepartureKind(_DepartureKind, metaclass=_DepartureKindEnumTypeWrapper):
+    """DepartureKind: how a village item departs from the template."""
+
+DEPARTURE_KIND_UNSPECIFIED: DepartureKind.ValueType  # 0
+"""Not set."""
+DEPARTURE_KIND_CHANGED: DepartureKind.ValueType  # 1
+"""The village changed the item."""
+DEPARTURE_KIND_ADDED: DepartureKind.ValueType  # 2
+"""The village added an item the template does not have."""
+DEPARTURE_KIND_REMOVED: DepartureKind.ValueType  # 3
+"""The village dropped a template item."""
+Global___DepartureKind: _TypeAlias = DepartureKind  # noqa: Y015
+
+class _EntryKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EntryKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EntryKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ENTRY_KIND_UNSPECIFIED: _EntryKind.ValueType  # 0
+    """Not set."""
+    ENTRY_KIND_CLAIM: _EntryKind.ValueType  # 1
+    """A claim that passed review and publicity (申报积分)."""
+    ENTRY_KIND_AWARD: _EntryKind.ValueType  # 2
+    """A direct award of an item (直接记分)."""
+    ENTRY_KIND_BATCH: _EntryKind.ValueType  # 3
+    """A line of a batch scoring (批量评分)."""
+    ENTRY_KIND_BASE: _EntryKind.ValueType  # 4
+    """The year's base score (年度基础分)."""
+    ENTRY_KIND_REDEMPTION: _EntryKind.ValueType  # 5
+    """Points taken by a redemption (积分兑换)."""
+    ENTRY_KIND_REDEMPTION_CANCEL: _EntryKind.ValueType  # 6
+    """Points returned by a cancelled redemption (兑换取消退回)."""
+    ENTRY_KIND_REVERSAL: _EntryKind.ValueType  # 7
+    """A correction reversing an earlier entry (冲正)."""
+    ENTRY_KIND_EXPIRY: _EntryKind.ValueType  # 8
+    """Points that expired (积分过期)."""
+    ENTRY_KIND_CYCLE_CLOSE: _EntryKind.ValueType  # 9
+    """Points cleared at the year's close (年度清零)."""
+
+class EntryKind(_EntryKind, metaclass=_EntryKindEnumTypeWrapper):
+    """---------------------------------------------------------------------------------
+    The ledger (积分台账)
+    ---------------------------------------------------------------------------------
+
+    EntryKind: what made a ledger entry.
+    """
+
+ENTRY_KIND_UNSPECIFIED: EntryKind.ValueType  # 0
+"""Not set."""
+ENTRY_KIND_CLAIM: EntryKind.ValueType  # 1
+"""A claim that passed review and publicity (申报积分)."""
+ENTRY_KIND_AWARD: EntryKind.ValueType  # 2
+"""A direct award of an item (直接记分)."""
+ENTRY_KIND_BATCH: EntryKind.ValueType  # 3
+"""A line of a batch scoring (批量评分)."""
+ENTRY_KIND_BASE: EntryKind.ValueType  # 4
+"""The year's base score (年度基础分)."""
+ENTRY_KIND_REDEMPTION: EntryKind.ValueType  # 5
+"""Points taken by a redemption (积分兑换)."""
+ENTRY_KIND_REDEMPTION_CANCEL: EntryKind.ValueType  # 6
+"""Points returned by a cancelled redemption (兑换取消退回)."""
+ENTRY_KIND_REVERSAL: EntryKind.ValueType  # 7
+"""A correction reversing an earlier entry (冲正)."""
+ENTRY_KIND_EXPIRY: EntryKind.ValueType  # 8
+"""Points that expired (积分过期)."""
+ENTRY_KIND_CYCLE_CLOSE: EntryKind.ValueType  # 9
+"""Points cleared at the year's close (年度清零)."""
+Global___EntryKind: _TypeAlias = EntryKind  # noqa: Y015
+
+class _ClaimStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ClaimStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClaimStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLAIM_STATUS_UNSPECIFIED: _ClaimStatus.ValueType  # 0
+    """Not set."""
+    CLAIM_STATUS_PENDING_REVIEW: _ClaimStatus.ValueType  # 1
+    """Waiting for the review group (待评议), also after an objection."""
+    CLAIM_STATUS_IN_PUBLICITY: _ClaimStatus.ValueType  # 2
+    """Approved and on the publicity board (公示中)."""
+    CLAIM_STATUS_POSTED: _ClaimStatus.ValueType  # 3
+    """The window closed unopposed; the points are in the ledger (已入账)."""
+    CLAIM_STATUS_REJECTED: _ClaimStatus.ValueType  # 4
+    """Rejected by the review group (未通过)."""
+    CLAIM_STATUS_WITHDRAWN: _ClaimStatus.ValueType  # 5
+    """Withdrawn before review (已撤回)."""
+
+class ClaimStatus(_ClaimStatus, metaclass=_ClaimStatusEnumTypeWrapper):
+    """---------------------------------------------------------------------------------
+    Claims, review and publicity (申报、评议、公示)
+    ---------------------------------------------------------------------------------
+
+    ClaimStatus: where a claim stands.
+    """
+
+CLAIM_STATUS_UNSPECIFIED: ClaimStatus.ValueType  # 0
+"""Not set."""
+CLAIM_STATUS_PENDING_REVIEW: ClaimStatus.ValueType  # 1
+"""Waiting for the review group (待评议), also after an objection."""
+CLAIM_STATUS_IN_PUBLICITY: ClaimStatus.ValueType  # 2
+"""Approved and on the publicity board (公示中)."""
+CLAIM_STATUS_POSTED: ClaimStatus.ValueType  # 3
+"""The window closed unopposed; the points are in the ledger (已入账)."""
+CLAIM_STATUS_REJECTED: ClaimStatus.ValueType  # 4
+"""Rejected by the review group (未通过)."""
+CLAIM_STATUS_WITHDRAWN: ClaimStatus.ValueType  # 5
+"""Withdrawn before review (已撤回)."""
+Global___ClaimStatus: _TypeAlias = ClaimStatus  # noqa: Y015
+
+class _ClaimSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ClaimSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClaimSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLAIM_SOURCE_UNSPECIFIED: _ClaimSource.ValueType  # 0
+    """Not set."""
+    CLAIM_SOURCE_DECLARED: _ClaimSource.ValueType  # 1
+    """The subject declared it (本人申报)."""
+    CLAIM_SOURCE_RECORDED: _ClaimSource.ValueType  # 2
+    """A grid worker or clerk recorded it (网格员/村干部记录)."""
+
+class ClaimSource(_ClaimSource, metaclass=_ClaimSourceEnumTypeWrapper):
+    """ClaimSource: who put the claim in."""
+
+CLAIM_SOURCE_UNSPECIFIED: ClaimSource.ValueType  # 0
+"""Not set."""
+CLAIM_SOURCE_DECLARED: ClaimSource.ValueType  # 1
+"""The subject declared it (本人申报)."""
+CLAIM_SOURCE_RECORDED: ClaimSource.ValueType  # 2
+"""A grid worker or clerk recorded it (网格员/村干部记录)."""
+Global___ClaimSource: _TypeAlias = ClaimSource  # noqa: Y015
+
+class _ReviewDecision:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReviewDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReviewDecision.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REVIEW_DECISION_UNSPECIFIED: _ReviewDecision.ValueType  # 0
+    """Not set."""
+    REVIEW_DECISION_APPROVE: _ReviewDecision.ValueType  # 1
+    """Approved (通过)."""
+    REVIEW_DECISION_REJECT: _ReviewDecision.ValueType  # 2
+    """Rejected (不通过)."""
+
+class ReviewDecision(_ReviewDecision, metaclass=_ReviewDecisionEnumTypeWrapper):
+    """ReviewDecision: the review group's decision."""
+
+REVIEW_DECISION_UNSPECIFIED: ReviewDecision.ValueType  # 0
+"""Not set."""
+REVIEW_DECISION_APPROVE: ReviewDecision.ValueType  # 1
+"""Approved (通过)."""
+REVIEW_DECISION_REJECT: ReviewDecision.ValueType  # 2
+"""Rejected (不通过)."""
+Global___ReviewDecision: _TypeAlias = ReviewDecision  # noqa: Y015
+
+class _ObjectionStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ObjectionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ObjectionStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OBJECTION_STATUS_UNSPECIFIED: _ObjectionStatus.ValueType  # 0
+    """Not set."""
+    OBJECTION_STATUS_OPEN: _ObjectionStatus.ValueType  # 1
+    """Waiting for the review group."""
+    OBJECTION_STATUS_UPHELD: _ObjectionStatus.ValueType  # 2
+    """The review group agreed and rejected the claim (异议成立)."""
+    OBJECTION_STATUS_DISMISSED: _ObjectionStatus.ValueType  # 3
+    """The review group approved the claim again (异议不成立)."""
+
+class ObjectionStatus(_ObjectionStatus, metaclass=_ObjectionStatusEnumTypeWrapper):
+    """ObjectionStatus: what became of an objection."""
+
+OBJECTION_STATUS_UNSPECIFIED: ObjectionStatus.ValueType  # 0
+"""Not set."""
+OBJECTION_STATUS_OPEN: ObjectionStatus.ValueType  # 1
+"""Waiting for the review group."""
+OBJECTION_STATUS_UPHELD: ObjectionStatus.ValueType  # 2
+"""The review group agreed and rejected the claim (异议成立)."""
+OBJECTION_STATUS_DISMISSED: ObjectionStatus.ValueType  # 3
+"""The review group approved the claim again (异议不成立)."""
+Global___ObjectionStatus: _TypeAlias = ObjectionStatus  # noqa: Y015
+
+class _RedemptionStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RedemptionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RedemptionStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REDEMPTION_STATUS_UNSPECIFIED: _RedemptionStatus.ValueType  # 0
+    """Not set."""
+    REDEMPTION_STATUS_RESERVED: _RedemptionStatus.ValueType  # 1
+    """Points and stock held, goods not yet handed over (已预约)."""
+    REDEMPTION_STATUS_PICKED_UP: _RedemptionStatus.ValueType  # 2
+    """Goods handed over (已领取)."""
+    REDEMPTION_STATUS_CANCELLED: _RedemptionStatus.ValueType  # 3
+    """Cancelled; points and stock returned (已取消)."""
+
+class RedemptionStatus(_RedemptionStatus, metaclass=_RedemptionStatusEnumTypeWrapper):
+    """RedemptionStatus: where a redemption stands."""
+
+REDEMPTION_STATUS_UNSPECIFIED: RedemptionStatus.ValueType  # 0
+"""Not set."""
+REDEMPTION_STATUS_RESERVED: RedemptionStatus.ValueType  # 1
+"""Points and stock held, goods not yet handed over (已预约)."""
+REDEMPTION_STATUS_PICKED_UP: RedemptionStatus.ValueType  # 2
+"""Goods handed over (已领取)."""
+REDEMPTION_STATUS_CANCELLED: RedemptionStatus.ValueType  # 3
+"""Cancelled; points and stock returned (已取消)."""
+Global___RedemptionStatus: _TypeAlias = RedemptionStatus  # noqa: Y015
 
 @_typing.final
 class Household(_message.Message):
@@ -34,6 +467,11 @@ class Household(_message.Message):
     VILLAGER_GROUP_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    MOVED_OUT_ON_FIELD_NUMBER: _builtins.int
+    MOVE_OUT_REASON_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned id (UUID)."""
     region_code: _builtins.str
@@ -48,9 +486,21 @@ class Household(_message.Message):
     """Villager group (村民小组), e.g. "第三组"."""
     created_by: _builtins.str
     """Who created it (留痕)."""
+    status: Global___HouseholdStatus.ValueType
+    """Whether the household still lives in the village."""
+    moved_out_on: _builtins.str
+    """Day the whole household moved out (整户迁出), "YYYY-MM-DD"; empty while it lives here."""
+    move_out_reason: _builtins.str
+    """Why it moved out."""
+    account_id: _builtins.str
+    """The household's points account (积分账户)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the record was created."""
+
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___HouseholdMember]:
+        """Named members (家庭成员), those who left included (with left_on set)."""
 
     def __init__(
         self,
@@ -63,14 +513,79 @@ class Household(_message.Message):
         villager_group: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         created_by: _builtins.str = ...,
+        status: Global___HouseholdStatus.ValueType = ...,
+        moved_out_on: _builtins.str = ...,
+        move_out_reason: _builtins.str = ...,
+        members: _abc.Iterable[Global___HouseholdMember] | None = ...,
+        account_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "head_name", b"head_name", "household_number", b"household_number", "id", b"id", "member_count", b"member_count", "region_code", b"region_code", "villager_group", b"villager_group"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "create_time", b"create_time", "created_by", b"created_by", "head_name", b"head_name", "household_number", b"household_number", "id", b"id", "member_count", b"member_count", "members", b"members", "move_out_reason", b"move_out_reason", "moved_out_on", b"moved_out_on", "region_code", b"region_code", "status", b"status", "villager_group", b"villager_group"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Household: _TypeAlias = Household  # noqa: Y015
+
+@_typing.final
+class HouseholdMember(_message.Message):
+    """HouseholdMember (家庭成员): a named member of a household."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    RELATION_FIELD_NUMBER: _builtins.int
+    TALENT_PERSON_ID_FIELD_NUMBER: _builtins.int
+    JOINED_ON_FIELD_NUMBER: _builtins.int
+    LEFT_ON_FIELD_NUMBER: _builtins.int
+    LEFT_REASON_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    household_id: _builtins.str
+    """The household's id."""
+    name: _builtins.str
+    """Name (姓名)."""
+    relation: _builtins.str
+    """Relation to the head of household (与户主关系), e.g. "配偶", "子女"."""
+    talent_person_id: _builtins.str
+    """The person's id in the talent service, when the member is registered there."""
+    joined_on: _builtins.str
+    """Day the member joined (迁入/出生), "YYYY-MM-DD"; empty if unknown."""
+    left_on: _builtins.str
+    """Day the member left (迁出/去世), "YYYY-MM-DD"; empty while a member."""
+    left_reason: _builtins.str
+    """Why the member left."""
+    created_by: _builtins.str
+    """Who created it (留痕)."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the record was created."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        relation: _builtins.str = ...,
+        talent_person_id: _builtins.str = ...,
+        joined_on: _builtins.str = ...,
+        left_on: _builtins.str = ...,
+        left_reason: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "household_id", b"household_id", "id", b"id", "joined_on", b"joined_on", "left_on", b"left_on", "left_reason", b"left_reason", "name", b"name", "relation", b"relation", "talent_person_id", b"talent_person_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HouseholdMember: _TypeAlias = HouseholdMember  # noqa: Y015
 
 @_typing.final
 class CreateHouseholdRequest(_message.Message):
@@ -289,3 +804,4073 @@ class ListHouseholdsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListHouseholdsResponse: _TypeAlias = ListHouseholdsResponse  # noqa: Y015
+
+@_typing.final
+class AddHouseholdMemberRequest(_message.Message):
+    """AddHouseholdMemberRequest records a member of a household."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    RELATION_FIELD_NUMBER: _builtins.int
+    TALENT_PERSON_ID_FIELD_NUMBER: _builtins.int
+    JOINED_ON_FIELD_NUMBER: _builtins.int
+    MOVED_IN_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    household_id: _builtins.str
+    """The household's id."""
+    name: _builtins.str
+    """Name (姓名), required."""
+    relation: _builtins.str
+    """Relation to the head of household (与户主关系), required."""
+    talent_person_id: _builtins.str
+    """Talent person id (UUID), optional."""
+    joined_on: _builtins.str
+    """Day the member joined, "YYYY-MM-DD"; optional."""
+    moved_in: _builtins.bool
+    """True when the member is new to the household (迁入/出生): the member count
+    (家庭人口) goes up by one. False when the member was already counted.
+    """
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        relation: _builtins.str = ...,
+        talent_person_id: _builtins.str = ...,
+        joined_on: _builtins.str = ...,
+        moved_in: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "joined_on", b"joined_on", "moved_in", b"moved_in", "name", b"name", "relation", b"relation", "request_id", b"request_id", "talent_person_id", b"talent_person_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddHouseholdMemberRequest: _TypeAlias = AddHouseholdMemberRequest  # noqa: Y015
+
+@_typing.final
+class AddHouseholdMemberResponse(_message.Message):
+    """AddHouseholdMemberResponse returns the household with its members."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_FIELD_NUMBER: _builtins.int
+    MEMBER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def household(self) -> Global___Household:
+        """The household after the change."""
+
+    @_builtins.property
+    def member(self) -> Global___HouseholdMember:
+        """The new member."""
+
+    def __init__(
+        self,
+        *,
+        household: Global___Household | None = ...,
+        member: Global___HouseholdMember | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["household", b"household", "member", b"member"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household", b"household", "member", b"member"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddHouseholdMemberResponse: _TypeAlias = AddHouseholdMemberResponse  # noqa: Y015
+
+@_typing.final
+class RecordMemberLeftRequest(_message.Message):
+    """RecordMemberLeftRequest records that a member left."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    LEFT_ON_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    member_id: _builtins.str
+    """The member's id."""
+    left_on: _builtins.str
+    """Day the member left, "YYYY-MM-DD"."""
+    reason: _builtins.str
+    """Why (迁出、去世、分户…), required."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        left_on: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["left_on", b"left_on", "member_id", b"member_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordMemberLeftRequest: _TypeAlias = RecordMemberLeftRequest  # noqa: Y015
+
+@_typing.final
+class RecordMemberLeftResponse(_message.Message):
+    """RecordMemberLeftResponse returns the household with its members."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def household(self) -> Global___Household:
+        """The household after the change."""
+
+    def __init__(
+        self,
+        *,
+        household: Global___Household | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["household", b"household"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household", b"household"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordMemberLeftResponse: _TypeAlias = RecordMemberLeftResponse  # noqa: Y015
+
+@_typing.final
+class MoveHouseholdOutRequest(_message.Message):
+    """MoveHouseholdOutRequest records that a household moved out."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    MOVED_OUT_ON_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    household_id: _builtins.str
+    """The household's id."""
+    moved_out_on: _builtins.str
+    """Day it moved out, "YYYY-MM-DD"."""
+    reason: _builtins.str
+    """Why, required."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        moved_out_on: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "moved_out_on", b"moved_out_on", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveHouseholdOutRequest: _TypeAlias = MoveHouseholdOutRequest  # noqa: Y015
+
+@_typing.final
+class MoveHouseholdOutResponse(_message.Message):
+    """MoveHouseholdOutResponse returns the household."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def household(self) -> Global___Household:
+        """The household after the change."""
+
+    def __init__(
+        self,
+        *,
+        household: Global___Household | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["household", b"household"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household", b"household"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveHouseholdOutResponse: _TypeAlias = MoveHouseholdOutResponse  # noqa: Y015
+
+@_typing.final
+class SubjectRef(_message.Message):
+    """SubjectRef names a subject: its kind and id."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    kind: Global___SubjectKind.ValueType
+    """The kind of subject."""
+    id: _builtins.str
+    """Household id for households; the talent service's person id otherwise."""
+    def __init__(
+        self,
+        *,
+        kind: Global___SubjectKind.ValueType = ...,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubjectRef: _TypeAlias = SubjectRef  # noqa: Y015
+
+@_typing.final
+class Account(_message.Message):
+    """Account (积分账户): the points of one subject. Its balance is always the sum of
+    its entries and the sum of what is left in its lots.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    BALANCE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    region_code: _builtins.str
+    """12-digit village code (行政区划代码)."""
+    display_name: _builtins.str
+    """Name shown on boards and statements (household number and head, or the person's name)."""
+    balance: _builtins.int
+    """Points available to spend (可用积分); never below zero."""
+    created_by: _builtins.str
+    """Who opened it (留痕)."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """Whose account it is."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the account was opened."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        region_code: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        balance: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "create_time", b"create_time", "created_by", b"created_by", "display_name", b"display_name", "id", b"id", "region_code", b"region_code", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Account: _TypeAlias = Account  # noqa: Y015
+
+@_typing.final
+class OpenAccountRequest(_message.Message):
+    """OpenAccountRequest opens an account for a person subject."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    region_code: _builtins.str
+    """12-digit village code; must lie in the caller's scope."""
+    display_name: _builtins.str
+    """Name shown on boards (姓名), required."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """The subject: a person, representative or party member, by talent person id."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        region_code: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "region_code", b"region_code", "request_id", b"request_id", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpenAccountRequest: _TypeAlias = OpenAccountRequest  # noqa: Y015
+
+@_typing.final
+class OpenAccountResponse(_message.Message):
+    """OpenAccountResponse returns the new account."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def account(self) -> Global___Account:
+        """The new account."""
+
+    def __init__(
+        self,
+        *,
+        account: Global___Account | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpenAccountResponse: _TypeAlias = OpenAccountResponse  # noqa: Y015
+
+@_typing.final
+class GetAccountRequest(_message.Message):
+    """GetAccountRequest names an account by id or by subject."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The account's id; or leave empty and give subject."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """The subject whose account to read."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAccountRequest: _TypeAlias = GetAccountRequest  # noqa: Y015
+
+@_typing.final
+class GetAccountResponse(_message.Message):
+    """GetAccountResponse returns the account."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def account(self) -> Global___Account:
+        """The account."""
+
+    def __init__(
+        self,
+        *,
+        account: Global___Account | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAccountResponse: _TypeAlias = GetAccountResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetAccountsRequest(_message.Message):
+    """BatchGetAccountsRequest names many accounts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    SUBJECTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 account ids."""
+
+    @_builtins.property
+    def subjects(self) -> _containers.RepeatedCompositeFieldContainer[Global___SubjectRef]:
+        """Up to 1,000 subjects."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+        subjects: _abc.Iterable[Global___SubjectRef] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids", "subjects", b"subjects"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetAccountsRequest: _TypeAlias = BatchGetAccountsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetAccountsResponse(_message.Message):
+    """BatchGetAccountsResponse returns the accounts found: those asked by id first, in
+    order, then those asked by subject, in order.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Account]:
+        """The accounts found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        accounts: _abc.Iterable[Global___Account] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetAccountsResponse: _TypeAlias = BatchGetAccountsResponse  # noqa: Y015
+
+@_typing.final
+class ListAccountsRequest(_message.Message):
+    """ListAccountsRequest asks for a page of accounts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    SUBJECT_KIND_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only accounts whose village code starts with this prefix; empty means the whole scope."""
+    subject_kind: Global___SubjectKind.ValueType
+    """Only this kind of subject; unspecified means every kind."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        subject_kind: Global___SubjectKind.ValueType = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "region_code_prefix", b"region_code_prefix", "subject_kind", b"subject_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAccountsRequest: _TypeAlias = ListAccountsRequest  # noqa: Y015
+
+@_typing.final
+class ListAccountsResponse(_message.Message):
+    """ListAccountsResponse returns a page of accounts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNTS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Account]:
+        """The accounts on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        accounts: _abc.Iterable[Global___Account] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts", "page_info", b"page_info"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAccountsResponse: _TypeAlias = ListAccountsResponse  # noqa: Y015
+
+@_typing.final
+class Lot(_message.Message):
+    """Lot (积分批次): what one credit put in an account, and what is left of it. Spending
+    takes from the oldest lots first (先进先出).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    LOT_DATE_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    EXPIRES_ON_FIELD_NUMBER: _builtins.int
+    CLOSED_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    """Server-assigned id."""
+    account_id: _builtins.str
+    """The account."""
+    entry_id: _builtins.str
+    """The credit entry that made the lot."""
+    lot_date: _builtins.str
+    """The lot's date, which orders spending."""
+    amount: _builtins.int
+    """Points the lot started with."""
+    available: _builtins.int
+    """Points left (剩余积分)."""
+    expires_on: _builtins.str
+    """Last day the points can be used, "YYYY-MM-DD"; empty if they never expire."""
+    closed: _builtins.bool
+    """True once the lot expired or its cycle was reset."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        account_id: _builtins.str = ...,
+        entry_id: _builtins.str = ...,
+        lot_date: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        available: _builtins.int = ...,
+        expires_on: _builtins.str = ...,
+        closed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "available", b"available", "closed", b"closed", "entry_id", b"entry_id", "expires_on", b"expires_on", "id", b"id", "lot_date", b"lot_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Lot: _TypeAlias = Lot  # noqa: Y015
+
+@_typing.final
+class ListLotsRequest(_message.Message):
+    """ListLotsRequest names an account."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_SPENT_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account's id."""
+    include_spent: _builtins.bool
+    """Include lots that are used up or closed."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        include_spent: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "include_spent", b"include_spent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLotsRequest: _TypeAlias = ListLotsRequest  # noqa: Y015
+
+@_typing.final
+class ListLotsResponse(_message.Message):
+    """ListLotsResponse returns the lots, oldest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lots(self) -> _containers.RepeatedCompositeFieldContainer[Global___Lot]:
+        """The lots in spending order."""
+
+    def __init__(
+        self,
+        *,
+        lots: _abc.Iterable[Global___Lot] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lots", b"lots"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLotsResponse: _TypeAlias = ListLotsResponse  # noqa: Y015
+
+@_typing.final
+class ItemLimits(_message.Message):
+    """ItemLimits: how often an item may count for one subject; 0 means no limit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PER_DAY_FIELD_NUMBER: _builtins.int
+    PER_WEEK_FIELD_NUMBER: _builtins.int
+    PER_MONTH_FIELD_NUMBER: _builtins.int
+    PER_YEAR_FIELD_NUMBER: _builtins.int
+    per_day: _builtins.int
+    """At most this many times a day (每日上限)."""
+    per_week: _builtins.int
+    """At most this many times a week, Monday to Sunday (每周上限)."""
+    per_month: _builtins.int
+    """At most this many times a calendar month (每月上限)."""
+    per_year: _builtins.int
+    """At most this many times a calendar year (每年上限)."""
+    def __init__(
+        self,
+        *,
+        per_day: _builtins.int = ...,
+        per_week: _builtins.int = ...,
+        per_month: _builtins.int = ...,
+        per_year: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["per_day", b"per_day", "per_month", b"per_month", "per_week", b"per_week", "per_year", b"per_year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemLimits: _TypeAlias = ItemLimits  # noqa: Y015
+
+@_typing.final
+class CatalogItem(_message.Message):
+    """CatalogItem (积分事项): one line of a scheme's positive and negative list (正负积分清单)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    SIGN_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    EVIDENCE_REQUIRED_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_TO_FIELD_NUMBER: _builtins.int
+    TEMPLATE_ITEM_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID); ignored on input."""
+    code: _builtins.str
+    """The item's code, unique within a version, e.g. "HJ-01"."""
+    name: _builtins.str
+    """What the item is (事项名称)."""
+    category: Global___ItemCategory.ValueType
+    """Governance area (类别)."""
+    sign: Global___ItemSign.ValueType
+    """Adds or deducts."""
+    points: _builtins.int
+    """Points per occurrence (分值), a positive whole number; the sign says the direction."""
+    evidence_required: _builtins.str
+    """The evidence a claim must carry (佐证材料要求); empty when none is needed."""
+    effective_from: _builtins.str
+    """First day the item applies, "YYYY-MM-DD"; empty means from the version's start."""
+    effective_to: _builtins.str
+    """Last day the item applies, "YYYY-MM-DD"; empty means until the version ends."""
+    template_item_id: _builtins.str
+    """The template item it was copied from, if any; output only."""
+    @_builtins.property
+    def limits(self) -> Global___ItemLimits:
+        """How often it may count."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        category: Global___ItemCategory.ValueType = ...,
+        sign: Global___ItemSign.ValueType = ...,
+        points: _builtins.int = ...,
+        evidence_required: _builtins.str = ...,
+        limits: Global___ItemLimits | None = ...,
+        effective_from: _builtins.str = ...,
+        effective_to: _builtins.str = ...,
+        template_item_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["limits", b"limits"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "code", b"code", "effective_from", b"effective_from", "effective_to", b"effective_to", "evidence_required", b"evidence_required", "id", b"id", "limits", b"limits", "name", b"name", "points", b"points", "sign", b"sign", "template_item_id", b"template_item_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CatalogItem: _TypeAlias = CatalogItem  # noqa: Y015
+
+@_typing.final
+class SchemeSettings(_message.Message):
+    """SchemeSettings: the settings a scheme's villagers decide with its items."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_PUBLICITY_DAYS_FIELD_NUMBER: _builtins.int
+    COMMENT_DAYS_FIELD_NUMBER: _builtins.int
+    CYCLE_POLICY_FIELD_NUMBER: _builtins.int
+    BASE_SCORE_FIELD_NUMBER: _builtins.int
+    POINTS_VALID_MONTHS_FIELD_NUMBER: _builtins.int
+    RED_LIST_SIZE_FIELD_NUMBER: _builtins.int
+    BLACK_LIST_SIZE_FIELD_NUMBER: _builtins.int
+    STAR_THRESHOLDS_FIELD_NUMBER: _builtins.int
+    BLACK_LIST_BELOW_FIELD_NUMBER: _builtins.int
+    claim_publicity_days: _builtins.int
+    """Days an approved claim stays on the publicity board (积分公示期), 1 to 30."""
+    comment_days: _builtins.int
+    """Days a publicised draft stays open for comment (方案公示期), 1 to 60."""
+    cycle_policy: Global___CyclePolicy.ValueType
+    """Reset or carry over at the year's close."""
+    base_score: _builtins.int
+    """Score every subject starts the year with (基础分), e.g. 100 for villagers'
+    representatives; 0 for none.
+    """
+    points_valid_months: _builtins.int
+    """Months credited points stay usable (积分有效期); 0 means they never expire."""
+    red_list_size: _builtins.int
+    """How many subjects the red list (红榜) shows."""
+    black_list_size: _builtins.int
+    """How many subjects the black list (黑榜) shows."""
+    black_list_below: _builtins.int
+    """A subject whose period score is below this is eligible for the black list."""
+    @_builtins.property
+    def star_thresholds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Scores that earn one, two, … stars (星级文明户 thresholds), ascending."""
+
+    def __init__(
+        self,
+        *,
+        claim_publicity_days: _builtins.int = ...,
+        comment_days: _builtins.int = ...,
+        cycle_policy: Global___CyclePolicy.ValueType = ...,
+        base_score: _builtins.int = ...,
+        points_valid_months: _builtins.int = ...,
+        red_list_size: _builtins.int = ...,
+        black_list_size: _builtins.int = ...,
+        star_thresholds: _abc.Iterable[_builtins.int] | None = ...,
+        black_list_below: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_score", b"base_score", "black_list_below", b"black_list_below", "black_list_size", b"black_list_size", "claim_publicity_days", b"claim_publicity_days", "comment_days", b"comment_days", "cycle_policy", b"cycle_policy", "points_valid_months", b"points_valid_months", "red_list_size", b"red_list_size", "star_thresholds", b"star_thresholds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SchemeSettings: _TypeAlias = SchemeSettings  # noqa: Y015
+
+@_typing.final
+class Resolution(_message.Message):
+    """Resolution (村民代表会议决议): the meeting that adopted a scheme version. The
+    meeting needs at least two thirds of the representatives present, and a decision
+    more than half of those present.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEETING_DATE_FIELD_NUMBER: _builtins.int
+    REPRESENTATIVES_TOTAL_FIELD_NUMBER: _builtins.int
+    ATTENDEES_FIELD_NUMBER: _builtins.int
+    VOTES_FOR_FIELD_NUMBER: _builtins.int
+    VOTES_AGAINST_FIELD_NUMBER: _builtins.int
+    VOTES_ABSTAIN_FIELD_NUMBER: _builtins.int
+    NUMBER_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    meeting_date: _builtins.str
+    """Day of the meeting, "YYYY-MM-DD"."""
+    representatives_total: _builtins.int
+    """Number of villagers' representatives (应到人数)."""
+    attendees: _builtins.int
+    """Representatives present (实到人数)."""
+    votes_for: _builtins.int
+    """Votes for (赞成)."""
+    votes_against: _builtins.int
+    """Votes against (反对)."""
+    votes_abstain: _builtins.int
+    """Abstentions (弃权)."""
+    number: _builtins.str
+    """The resolution's number or title (决议文号)."""
+    note: _builtins.str
+    """Notes."""
+    def __init__(
+        self,
+        *,
+        meeting_date: _builtins.str = ...,
+        representatives_total: _builtins.int = ...,
+        attendees: _builtins.int = ...,
+        votes_for: _builtins.int = ...,
+        votes_against: _builtins.int = ...,
+        votes_abstain: _builtins.int = ...,
+        number: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attendees", b"attendees", "meeting_date", b"meeting_date", "note", b"note", "number", b"number", "representatives_total", b"representatives_total", "votes_abstain", b"votes_abstain", "votes_against", b"votes_against", "votes_for", b"votes_for"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Resolution: _TypeAlias = Resolution  # noqa: Y015
+
+@_typing.final
+class SchemeVersion(_message.Message):
+    """SchemeVersion: one version of a scheme's settings and items. Versions are never
+    changed once publicised; a change is a new version.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    CHANGE_NOTE_FIELD_NUMBER: _builtins.int
+    PUBLICIZE_TIME_FIELD_NUMBER: _builtins.int
+    COMMENT_ENDS_ON_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_TO_FIELD_NUMBER: _builtins.int
+    ADOPT_TIME_FIELD_NUMBER: _builtins.int
+    ADOPTED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    scheme_id: _builtins.str
+    """The scheme."""
+    version: _builtins.int
+    """1, 2, 3 …"""
+    status: Global___SchemeVersionStatus.ValueType
+    """Where the version stands."""
+    change_note: _builtins.str
+    """What changed and why (修订说明)."""
+    comment_ends_on: _builtins.str
+    """Last day of the comment period, "YYYY-MM-DD"."""
+    effective_from: _builtins.str
+    """First day in force, "YYYY-MM-DD"."""
+    effective_to: _builtins.str
+    """Last day in force, "YYYY-MM-DD"; empty while in force."""
+    adopted_by: _builtins.str
+    """Who recorded the adoption."""
+    created_by: _builtins.str
+    """Who created it."""
+    @_builtins.property
+    def settings(self) -> Global___SchemeSettings:
+        """The settings."""
+
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___CatalogItem]:
+        """The items (正负积分清单)."""
+
+    @_builtins.property
+    def publicize_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was publicised for comment."""
+
+    @_builtins.property
+    def resolution(self) -> Global___Resolution:
+        """The adopting resolution."""
+
+    @_builtins.property
+    def adopt_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was adopted, and by whom (录入人)."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        scheme_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        status: Global___SchemeVersionStatus.ValueType = ...,
+        settings: Global___SchemeSettings | None = ...,
+        items: _abc.Iterable[Global___CatalogItem] | None = ...,
+        change_note: _builtins.str = ...,
+        publicize_time: _timestamp_pb2.Timestamp | None = ...,
+        comment_ends_on: _builtins.str = ...,
+        resolution: Global___Resolution | None = ...,
+        effective_from: _builtins.str = ...,
+        effective_to: _builtins.str = ...,
+        adopt_time: _timestamp_pb2.Timestamp | None = ...,
+        adopted_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["adopt_time", b"adopt_time", "create_time", b"create_time", "publicize_time", b"publicize_time", "resolution", b"resolution", "settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adopt_time", b"adopt_time", "adopted_by", b"adopted_by", "change_note", b"change_note", "comment_ends_on", b"comment_ends_on", "create_time", b"create_time", "created_by", b"created_by", "effective_from", b"effective_from", "effective_to", b"effective_to", "id", b"id", "items", b"items", "publicize_time", b"publicize_time", "resolution", b"resolution", "scheme_id", b"scheme_id", "settings", b"settings", "status", b"status", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SchemeVersion: _TypeAlias = SchemeVersion  # noqa: Y015
+
+@_typing.final
+class Scheme(_message.Message):
+    """Scheme (积分方案): the points rules of one village, year and subject kind, or a
+    county/township template (模板) villages copy.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    SUBJECT_KIND_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    IS_TEMPLATE_FIELD_NUMBER: _builtins.int
+    TEMPLATE_SCHEME_ID_FIELD_NUMBER: _builtins.int
+    CURRENT_VERSION_FIELD_NUMBER: _builtins.int
+    LATEST_VERSION_FIELD_NUMBER: _builtins.int
+    CYCLE_CLOSED_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    region_code: _builtins.str
+    """12-digit code: a village, or a county/township for a template."""
+    year: _builtins.int
+    """The natural year (年度) the scheme governs."""
+    subject_kind: Global___SubjectKind.ValueType
+    """Who it scores."""
+    title: _builtins.str
+    """Title (方案名称)."""
+    is_template: _builtins.bool
+    """True for a county or township template."""
+    template_scheme_id: _builtins.str
+    """The template it was copied from, if any."""
+    latest_version: _builtins.int
+    """Number of the newest version."""
+    cycle_closed: _builtins.bool
+    """True once the year was closed (年度结算)."""
+    created_by: _builtins.str
+    """Who created it."""
+    @_builtins.property
+    def current_version(self) -> Global___SchemeVersion:
+        """The version in force today, if any."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        year: _builtins.int = ...,
+        subject_kind: Global___SubjectKind.ValueType = ...,
+        title: _builtins.str = ...,
+        is_template: _builtins.bool = ...,
+        template_scheme_id: _builtins.str = ...,
+        current_version: Global___SchemeVersion | None = ...,
+        latest_version: _builtins.int = ...,
+        cycle_closed: _builtins.bool = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "current_version", b"current_version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "current_version", b"current_version", "cycle_closed", b"cycle_closed", "id", b"id", "is_template", b"is_template", "latest_version", b"latest_version", "region_code", b"region_code", "subject_kind", b"subject_kind", "template_scheme_id", b"template_scheme_id", "title", b"title", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Scheme: _TypeAlias = Scheme  # noqa: Y015
+
+@_typing.final
+class CreateSchemeRequest(_message.Message):
+    """CreateSchemeRequest drafts a scheme."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    SUBJECT_KIND_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    IS_TEMPLATE_FIELD_NUMBER: _builtins.int
+    TEMPLATE_SCHEME_ID_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    region_code: _builtins.str
+    """12-digit village code, or a county/township code for a template."""
+    year: _builtins.int
+    """The year, 2000 to 2100."""
+    subject_kind: Global___SubjectKind.ValueType
+    """Who it scores."""
+    title: _builtins.str
+    """Title, required."""
+    is_template: _builtins.bool
+    """True to create a template (county or township code)."""
+    template_scheme_id: _builtins.str
+    """Copy settings and items from this template (leave settings and items empty)."""
+    @_builtins.property
+    def settings(self) -> Global___SchemeSettings:
+        """The settings (unless copied)."""
+
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___CatalogItem]:
+        """The items (unless copied)."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        year: _builtins.int = ...,
+        subject_kind: Global___SubjectKind.ValueType = ...,
+        title: _builtins.str = ...,
+        is_template: _builtins.bool = ...,
+        template_scheme_id: _builtins.str = ...,
+        settings: Global___SchemeSettings | None = ...,
+        items: _abc.Iterable[Global___CatalogItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["is_template", b"is_template", "items", b"items", "region_code", b"region_code", "request_id", b"request_id", "settings", b"settings", "subject_kind", b"subject_kind", "template_scheme_id", b"template_scheme_id", "title", b"title", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateSchemeRequest: _TypeAlias = CreateSchemeRequest  # noqa: Y015
+
+@_typing.final
+class CreateSchemeResponse(_message.Message):
+    """CreateSchemeResponse returns the new scheme and its draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_FIELD_NUMBER: _builtins.int
+    DRAFT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def scheme(self) -> Global___Scheme:
+        """The scheme."""
+
+    @_builtins.property
+    def draft(self) -> Global___SchemeVersion:
+        """Version 1, a draft."""
+
+    def __init__(
+        self,
+        *,
+        scheme: Global___Scheme | None = ...,
+        draft: Global___SchemeVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft", "scheme", b"scheme"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft", "scheme", b"scheme"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateSchemeResponse: _TypeAlias = CreateSchemeResponse  # noqa: Y015
+
+@_typing.final
+class GetSchemeRequest(_message.Message):
+    """GetSchemeRequest names a scheme."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The scheme's id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSchemeRequest: _TypeAlias = GetSchemeRequest  # noqa: Y015
+
+@_typing.final
+class GetSchemeResponse(_message.Message):
+    """GetSchemeResponse returns the scheme."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def scheme(self) -> Global___Scheme:
+        """The scheme."""
+
+    def __init__(
+        self,
+        *,
+        scheme: Global___Scheme | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scheme", b"scheme"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scheme", b"scheme"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSchemeResponse: _TypeAlias = GetSchemeResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetSchemesRequest(_message.Message):
+    """BatchGetSchemesRequest names many schemes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetSchemesRequest: _TypeAlias = BatchGetSchemesRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetSchemesResponse(_message.Message):
+    """BatchGetSchemesResponse returns the schemes found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEMES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def schemes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Scheme]:
+        """The schemes found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        schemes: _abc.Iterable[Global___Scheme] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schemes", b"schemes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetSchemesResponse: _TypeAlias = BatchGetSchemesResponse  # noqa: Y015
+
+@_typing.final
+class ListSchemesRequest(_message.Message):
+    """ListSchemesRequest asks for a page of schemes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    SUBJECT_KIND_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only schemes whose code starts with this prefix; empty means the whole scope."""
+    year: _builtins.int
+    """Only this year; 0 means every year."""
+    subject_kind: Global___SubjectKind.ValueType
+    """Only this kind; unspecified means every kind."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        year: _builtins.int = ...,
+        subject_kind: Global___SubjectKind.ValueType = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "region_code_prefix", b"region_code_prefix", "subject_kind", b"subject_kind", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSchemesRequest: _TypeAlias = ListSchemesRequest  # noqa: Y015
+
+@_typing.final
+class ListSchemesResponse(_message.Message):
+    """ListSchemesResponse returns a page of schemes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEMES_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def schemes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Scheme]:
+        """The schemes on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        schemes: _abc.Iterable[Global___Scheme] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info", "schemes", b"schemes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSchemesResponse: _TypeAlias = ListSchemesResponse  # noqa: Y015
+
+@_typing.final
+class DraftSchemeVersionRequest(_message.Message):
+    """DraftSchemeVersionRequest starts the next version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    CHANGE_NOTE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    scheme_id: _builtins.str
+    """The scheme."""
+    change_note: _builtins.str
+    """What will change and why (修订说明), required."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        scheme_id: _builtins.str = ...,
+        change_note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_note", b"change_note", "request_id", b"request_id", "scheme_id", b"scheme_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DraftSchemeVersionRequest: _TypeAlias = DraftSchemeVersionRequest  # noqa: Y015
+
+@_typing.final
+class DraftSchemeVersionResponse(_message.Message):
+    """DraftSchemeVersionResponse returns the new draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DRAFT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def draft(self) -> Global___SchemeVersion:
+        """The draft."""
+
+    def __init__(
+        self,
+        *,
+        draft: Global___SchemeVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DraftSchemeVersionResponse: _TypeAlias = DraftSchemeVersionResponse  # noqa: Y015
+
+@_typing.final
+class UpdateSchemeDraftRequest(_message.Message):
+    """UpdateSchemeDraftRequest replaces a draft's settings and items."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    CHANGE_NOTE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    version_id: _builtins.str
+    """The draft version."""
+    change_note: _builtins.str
+    """What changed and why."""
+    @_builtins.property
+    def settings(self) -> Global___SchemeSettings:
+        """The new settings."""
+
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___CatalogItem]:
+        """The new items, all of them."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+        settings: Global___SchemeSettings | None = ...,
+        items: _abc.Iterable[Global___CatalogItem] | None = ...,
+        change_note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_note", b"change_note", "items", b"items", "request_id", b"request_id", "settings", b"settings", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSchemeDraftRequest: _TypeAlias = UpdateSchemeDraftRequest  # noqa: Y015
+
+@_typing.final
+class UpdateSchemeDraftResponse(_message.Message):
+    """UpdateSchemeDraftResponse returns the draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DRAFT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def draft(self) -> Global___SchemeVersion:
+        """The draft after the change."""
+
+    def __init__(
+        self,
+        *,
+        draft: Global___SchemeVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateSchemeDraftResponse: _TypeAlias = UpdateSchemeDraftResponse  # noqa: Y015
+
+@_typing.final
+class PublicizeSchemeVersionRequest(_message.Message):
+    """PublicizeSchemeVersionRequest publishes a draft for comment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    version_id: _builtins.str
+    """The draft version."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublicizeSchemeVersionRequest: _TypeAlias = PublicizeSchemeVersionRequest  # noqa: Y015
+
+@_typing.final
+class PublicizeSchemeVersionResponse(_message.Message):
+    """PublicizeSchemeVersionResponse returns the version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def version(self) -> Global___SchemeVersion:
+        """The version, now publicised."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___SchemeVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublicizeSchemeVersionResponse: _TypeAlias = PublicizeSchemeVersionResponse  # noqa: Y015
+
+@_typing.final
+class AdoptSchemeVersionRequest(_message.Message):
+    """AdoptSchemeVersionRequest records the adopting resolution."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    version_id: _builtins.str
+    """The publicised version."""
+    effective_from: _builtins.str
+    """First day in force, "YYYY-MM-DD": on or after the meeting, within the scheme's year
+    or later; empty means the meeting day (or January 1 of the scheme's year if later).
+    """
+    @_builtins.property
+    def resolution(self) -> Global___Resolution:
+        """The villagers' representative meeting's resolution (村民代表会议决议)."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+        resolution: Global___Resolution | None = ...,
+        effective_from: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["resolution", b"resolution"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_from", b"effective_from", "request_id", b"request_id", "resolution", b"resolution", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdoptSchemeVersionRequest: _TypeAlias = AdoptSchemeVersionRequest  # noqa: Y015
+
+@_typing.final
+class AdoptSchemeVersionResponse(_message.Message):
+    """AdoptSchemeVersionResponse returns the version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def version(self) -> Global___SchemeVersion:
+        """The version, now adopted."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___SchemeVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdoptSchemeVersionResponse: _TypeAlias = AdoptSchemeVersionResponse  # noqa: Y015
+
+@_typing.final
+class GetSchemeVersionRequest(_message.Message):
+    """GetSchemeVersionRequest names a version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The version's id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSchemeVersionRequest: _TypeAlias = GetSchemeVersionRequest  # noqa: Y015
+
+@_typing.final
+class GetSchemeVersionResponse(_message.Message):
+    """GetSchemeVersionResponse returns the version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def version(self) -> Global___SchemeVersion:
+        """The version with its items."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___SchemeVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSchemeVersionResponse: _TypeAlias = GetSchemeVersionResponse  # noqa: Y015
+
+@_typing.final
+class ListSchemeVersionsRequest(_message.Message):
+    """ListSchemeVersionsRequest names a scheme."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    scheme_id: _builtins.str
+    """The scheme's id."""
+    def __init__(
+        self,
+        *,
+        scheme_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scheme_id", b"scheme_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSchemeVersionsRequest: _TypeAlias = ListSchemeVersionsRequest  # noqa: Y015
+
+@_typing.final
+class ListSchemeVersionsResponse(_message.Message):
+    """ListSchemeVersionsResponse returns every version, oldest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___SchemeVersion]:
+        """The versions with their items."""
+
+    def __init__(
+        self,
+        *,
+        versions: _abc.Iterable[Global___SchemeVersion] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSchemeVersionsResponse: _TypeAlias = ListSchemeVersionsResponse  # noqa: Y015
+
+@_typing.final
+class GetRulesInForceRequest(_message.Message):
+    """GetRulesInForceRequest asks for the rules on a date."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    ON_DATE_FIELD_NUMBER: _builtins.int
+    scheme_id: _builtins.str
+    """The scheme's id."""
+    on_date: _builtins.str
+    """The date, "YYYY-MM-DD"; empty means today."""
+    def __init__(
+        self,
+        *,
+        scheme_id: _builtins.str = ...,
+        on_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["on_date", b"on_date", "scheme_id", b"scheme_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRulesInForceRequest: _TypeAlias = GetRulesInForceRequest  # noqa: Y015
+
+@_typing.final
+class GetRulesInForceResponse(_message.Message):
+    """GetRulesInForceResponse returns the version in force that day, with the items in
+    force that day.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    ITEMS_IN_FORCE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def version(self) -> Global___SchemeVersion:
+        """The version in force."""
+
+    @_builtins.property
+    def items_in_force(self) -> _containers.RepeatedCompositeFieldContainer[Global___CatalogItem]:
+        """Its items in force on that date."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___SchemeVersion | None = ...,
+        items_in_force: _abc.Iterable[Global___CatalogItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items_in_force", b"items_in_force", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRulesInForceResponse: _TypeAlias = GetRulesInForceResponse  # noqa: Y015
+
+@_typing.final
+class TemplateDeparture(_message.Message):
+    """TemplateDeparture: how one item of a village scheme differs from its template."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    TEMPLATE_ITEM_FIELD_NUMBER: _builtins.int
+    VILLAGE_ITEM_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The item's code."""
+    kind: Global___DepartureKind.ValueType
+    """What kind of difference."""
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The fields that differ (for changed items), e.g. ["points", "limits.per_month"]."""
+
+    @_builtins.property
+    def template_item(self) -> Global___CatalogItem:
+        """The template's item (absent for added items)."""
+
+    @_builtins.property
+    def village_item(self) -> Global___CatalogItem:
+        """The village's item (absent for removed items)."""
+
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        kind: Global___DepartureKind.ValueType = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+        template_item: Global___CatalogItem | None = ...,
+        village_item: Global___CatalogItem | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["template_item", b"template_item", "village_item", b"village_item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "fields", b"fields", "kind", b"kind", "template_item", b"template_item", "village_item", b"village_item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TemplateDeparture: _TypeAlias = TemplateDeparture  # noqa: Y015
+
+@_typing.final
+class CompareSchemeWithTemplateRequest(_message.Message):
+    """CompareSchemeWithTemplateRequest names a village scheme."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    scheme_id: _builtins.str
+    """The village scheme's id."""
+    def __init__(
+        self,
+        *,
+        scheme_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scheme_id", b"scheme_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompareSchemeWithTemplateRequest: _TypeAlias = CompareSchemeWithTemplateRequest  # noqa: Y015
+
+@_typing.final
+class CompareSchemeWithTemplateResponse(_message.Message):
+    """CompareSchemeWithTemplateResponse lists the departures of the scheme's latest version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEMPLATE_SCHEME_ID_FIELD_NUMBER: _builtins.int
+    DEPARTURES_FIELD_NUMBER: _builtins.int
+    template_scheme_id: _builtins.str
+    """The template scheme."""
+    @_builtins.property
+    def departures(self) -> _containers.RepeatedCompositeFieldContainer[Global___TemplateDeparture]:
+        """Differences, by item code; empty when the village follows the template."""
+
+    def __init__(
+        self,
+        *,
+        template_scheme_id: _builtins.str = ...,
+        departures: _abc.Iterable[Global___TemplateDeparture] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["departures", b"departures", "template_scheme_id", b"template_scheme_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompareSchemeWithTemplateResponse: _TypeAlias = CompareSchemeWithTemplateResponse  # noqa: Y015
+
+@_typing.final
+class Entry(_message.Message):
+    """Entry (积分明细): one append-only line of the ledger. Entries are never changed
+    or deleted; a correction is a reversal pointing to the entry it reverses.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    BALANCE_AFTER_FIELD_NUMBER: _builtins.int
+    ENTRY_DATE_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    ITEM_NAME_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    SOURCE_ID_FIELD_NUMBER: _builtins.int
+    REVERSES_ENTRY_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    account_id: _builtins.str
+    """The account."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    kind: Global___EntryKind.ValueType
+    """What made the entry."""
+    amount: _builtins.int
+    """Change of the spendable balance (可用积分变动)."""
+    score: _builtins.int
+    """Change of the score that rankings and honours count (考评积分变动). It differs
+    from amount for redemptions, expiry and resets (score 0) and for deductions
+    larger than the balance (the balance stops at zero, the score does not).
+    """
+    balance_after: _builtins.int
+    """The account's balance after the entry."""
+    entry_date: _builtins.str
+    """The business date (发生日期), "YYYY-MM-DD"."""
+    year: _builtins.int
+    """The scheme year (年度) the entry belongs to."""
+    scheme_id: _builtins.str
+    """The scheme, for scored entries."""
+    item_code: _builtins.str
+    """The item's code, for scored entries."""
+    item_name: _builtins.str
+    """The item's name at the time."""
+    quantity: _builtins.int
+    """Times the item counted."""
+    source_id: _builtins.str
+    """The source: the claim, redemption, batch or cycle close that made the entry."""
+    reverses_entry_id: _builtins.str
+    """The entry this one reverses (冲正对象), for reversals."""
+    reason: _builtins.str
+    """Reason or basis (原因/依据)."""
+    created_by: _builtins.str
+    """Who caused it (留痕)."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """Whose account."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was written."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        region_code: _builtins.str = ...,
+        kind: Global___EntryKind.ValueType = ...,
+        amount: _builtins.int = ...,
+        score: _builtins.int = ...,
+        balance_after: _builtins.int = ...,
+        entry_date: _builtins.str = ...,
+        year: _builtins.int = ...,
+        scheme_id: _builtins.str = ...,
+        item_code: _builtins.str = ...,
+        item_name: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        source_id: _builtins.str = ...,
+        reverses_entry_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "amount", b"amount", "balance_after", b"balance_after", "create_time", b"create_time", "created_by", b"created_by", "entry_date", b"entry_date", "id", b"id", "item_code", b"item_code", "item_name", b"item_name", "kind", b"kind", "quantity", b"quantity", "reason", b"reason", "region_code", b"region_code", "reverses_entry_id", b"reverses_entry_id", "scheme_id", b"scheme_id", "score", b"score", "source_id", b"source_id", "subject", b"subject", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Entry: _TypeAlias = Entry  # noqa: Y015
+
+@_typing.final
+class AwardPointsRequest(_message.Message):
+    """AwardPointsRequest records one item for one subject."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    OCCURRED_ON_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    scheme_id: _builtins.str
+    """The subject's scheme (same village and kind)."""
+    item_code: _builtins.str
+    """The item's code in the version in force on occurred_on."""
+    occurred_on: _builtins.str
+    """When it happened, "YYYY-MM-DD"; within the scheme's year and not in the future."""
+    quantity: _builtins.int
+    """Times (次数), at least 1; counts against the item's limits."""
+    reason: _builtins.str
+    """The basis (依据), e.g. "3月评议会" — required."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """The subject."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        scheme_id: _builtins.str = ...,
+        item_code: _builtins.str = ...,
+        occurred_on: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_code", b"item_code", "occurred_on", b"occurred_on", "quantity", b"quantity", "reason", b"reason", "request_id", b"request_id", "scheme_id", b"scheme_id", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AwardPointsRequest: _TypeAlias = AwardPointsRequest  # noqa: Y015
+
+@_typing.final
+class AwardPointsResponse(_message.Message):
+    """AwardPointsResponse returns the entry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entry(self) -> Global___Entry:
+        """The new entry."""
+
+    def __init__(
+        self,
+        *,
+        entry: Global___Entry | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AwardPointsResponse: _TypeAlias = AwardPointsResponse  # noqa: Y015
+
+@_typing.final
+class BatchLine(_message.Message):
+    """BatchLine: one line of a batch scoring."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    OCCURRED_ON_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    item_code: _builtins.str
+    """The item's code."""
+    occurred_on: _builtins.str
+    """When it happened, "YYYY-MM-DD"."""
+    quantity: _builtins.int
+    """Times, at least 1."""
+    note: _builtins.str
+    """Note for the statement (备注)."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """The subject."""
+
+    def __init__(
+        self,
+        *,
+        subject: Global___SubjectRef | None = ...,
+        item_code: _builtins.str = ...,
+        occurred_on: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_code", b"item_code", "note", b"note", "occurred_on", b"occurred_on", "quantity", b"quantity", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchLine: _TypeAlias = BatchLine  # noqa: Y015
+
+@_typing.final
+class Batch(_message.Message):
+    """Batch: a committed batch scoring."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    BATCH_KEY_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    ENTRY_COUNT_FIELD_NUMBER: _builtins.int
+    TOTAL_SCORE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    batch_key: _builtins.str
+    """The caller's key for the batch, unique per village (e.g. "2026-03 人居环境检查")."""
+    scheme_id: _builtins.str
+    """The scheme."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    title: _builtins.str
+    """Title (批次名称)."""
+    entry_count: _builtins.int
+    """Entries written."""
+    total_score: _builtins.int
+    """Sum of the entries' scores."""
+    created_by: _builtins.str
+    """Who wrote it."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was written."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        batch_key: _builtins.str = ...,
+        scheme_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        title: _builtins.str = ...,
+        entry_count: _builtins.int = ...,
+        total_score: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_key", b"batch_key", "create_time", b"create_time", "created_by", b"created_by", "entry_count", b"entry_count", "id", b"id", "region_code", b"region_code", "scheme_id", b"scheme_id", "title", b"title", "total_score", b"total_score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Batch: _TypeAlias = Batch  # noqa: Y015
+
+@_typing.final
+class ScoreBatchRequest(_message.Message):
+    """ScoreBatchRequest scores many lines at once."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    BATCH_KEY_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    batch_key: _builtins.str
+    """Key of the batch, unique per village; a second batch with the same key and the
+    same lines returns the first, with other lines it is refused.
+    """
+    scheme_id: _builtins.str
+    """The scheme every line is scored under."""
+    title: _builtins.str
+    """Title, required."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___BatchLine]:
+        """The lines, 1 to 20,000."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        batch_key: _builtins.str = ...,
+        scheme_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        lines: _abc.Iterable[Global___BatchLine] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_key", b"batch_key", "lines", b"lines", "request_id", b"request_id", "scheme_id", b"scheme_id", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreBatchRequest: _TypeAlias = ScoreBatchRequest  # noqa: Y015
+
+@_typing.final
+class ScoreBatchResponse(_message.Message):
+    """ScoreBatchResponse returns the batch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def batch(self) -> Global___Batch:
+        """The batch."""
+
+    def __init__(
+        self,
+        *,
+        batch: Global___Batch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreBatchResponse: _TypeAlias = ScoreBatchResponse  # noqa: Y015
+
+@_typing.final
+class GetBatchRequest(_message.Message):
+    """GetBatchRequest names a batch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The batch's id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBatchRequest: _TypeAlias = GetBatchRequest  # noqa: Y015
+
+@_typing.final
+class GetBatchResponse(_message.Message):
+    """GetBatchResponse returns the batch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def batch(self) -> Global___Batch:
+        """The batch."""
+
+    def __init__(
+        self,
+        *,
+        batch: Global___Batch | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBatchResponse: _TypeAlias = GetBatchResponse  # noqa: Y015
+
+@_typing.final
+class ReverseEntryRequest(_message.Message):
+    """ReverseEntryRequest reverses an entry."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    entry_id: _builtins.str
+    """The entry to reverse: a claim, award, batch or base entry."""
+    reason: _builtins.str
+    """Why (冲正原因), required."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        entry_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry_id", b"entry_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReverseEntryRequest: _TypeAlias = ReverseEntryRequest  # noqa: Y015
+
+@_typing.final
+class ReverseEntryResponse(_message.Message):
+    """ReverseEntryResponse returns the reversal."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entry(self) -> Global___Entry:
+        """The reversing entry."""
+
+    def __init__(
+        self,
+        *,
+        entry: Global___Entry | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReverseEntryResponse: _TypeAlias = ReverseEntryResponse  # noqa: Y015
+
+@_typing.final
+class GetStatementRequest(_message.Message):
+    """GetStatementRequest names an account and a period."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    FROM_DATE_FIELD_NUMBER: _builtins.int
+    TO_DATE_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account's id; or leave empty and give subject."""
+    from_date: _builtins.str
+    """First entry date, "YYYY-MM-DD"; empty means from the start."""
+    to_date: _builtins.str
+    """Last entry date, "YYYY-MM-DD"; empty means up to today."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """The subject whose statement to read."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        from_date: _builtins.str = ...,
+        to_date: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "from_date", b"from_date", "page", b"page", "subject", b"subject", "to_date", b"to_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStatementRequest: _TypeAlias = GetStatementRequest  # noqa: Y015
+
+@_typing.final
+class GetStatementResponse(_message.Message):
+    """GetStatementResponse returns the account and a page of its entries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def account(self) -> Global___Account:
+        """The account."""
+
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Entry]:
+        """Entries, oldest first."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        account: Global___Account | None = ...,
+        entries: _abc.Iterable[Global___Entry] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "entries", b"entries", "page_info", b"page_info"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStatementResponse: _TypeAlias = GetStatementResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetEntriesRequest(_message.Message):
+    """BatchGetEntriesRequest names many entries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetEntriesRequest: _TypeAlias = BatchGetEntriesRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetEntriesResponse(_message.Message):
+    """BatchGetEntriesResponse returns the entries found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Entry]:
+        """The entries found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___Entry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetEntriesResponse: _TypeAlias = BatchGetEntriesResponse  # noqa: Y015
+
+@_typing.final
+class Evidence(_message.Message):
+    """Evidence (佐证材料) of a claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_URLS_FIELD_NUMBER: _builtins.int
+    description: _builtins.str
+    """What shows it happened."""
+    @_builtins.property
+    def attachment_urls(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Links to photos or documents."""
+
+    def __init__(
+        self,
+        *,
+        description: _builtins.str = ...,
+        attachment_urls: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment_urls", b"attachment_urls", "description", b"description"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Evidence: _TypeAlias = Evidence  # noqa: Y015
+
+@_typing.final
+class ClaimReview(_message.Message):
+    """ClaimReview: one decision of the review group (评议记录)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DECISION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REVIEWER_FIELD_NUMBER: _builtins.int
+    REVIEW_TIME_FIELD_NUMBER: _builtins.int
+    decision: Global___ReviewDecision.ValueType
+    """The decision."""
+    reason: _builtins.str
+    """Why (评议意见)."""
+    reviewer: _builtins.str
+    """Who reviewed."""
+    @_builtins.property
+    def review_time(self) -> _timestamp_pb2.Timestamp:
+        """When."""
+
+    def __init__(
+        self,
+        *,
+        decision: Global___ReviewDecision.ValueType = ...,
+        reason: _builtins.str = ...,
+        reviewer: _builtins.str = ...,
+        review_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["review_time", b"review_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "reason", b"reason", "review_time", b"review_time", "reviewer", b"reviewer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimReview: _TypeAlias = ClaimReview  # noqa: Y015
+
+@_typing.final
+class Objection(_message.Message):
+    """Objection (异议): raised during a claim's publicity window."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RAISED_BY_FIELD_NUMBER: _builtins.int
+    RAISE_TIME_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    RESOLVE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    reason: _builtins.str
+    """Why (异议理由)."""
+    raised_by: _builtins.str
+    """Who objected."""
+    status: Global___ObjectionStatus.ValueType
+    """What became of it."""
+    @_builtins.property
+    def raise_time(self) -> _timestamp_pb2.Timestamp:
+        """When."""
+
+    @_builtins.property
+    def resolve_time(self) -> _timestamp_pb2.Timestamp:
+        """When the review group settled it."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        raised_by: _builtins.str = ...,
+        raise_time: _timestamp_pb2.Timestamp | None = ...,
+        status: Global___ObjectionStatus.ValueType = ...,
+        resolve_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["raise_time", b"raise_time", "resolve_time", b"resolve_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "raise_time", b"raise_time", "raised_by", b"raised_by", "reason", b"reason", "resolve_time", b"resolve_time", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Objection: _TypeAlias = Objection  # noqa: Y015
+
+@_typing.final
+class Claim(_message.Message):
+    """Claim (积分申报): a scheme item claimed for a subject, on its way through review
+    and publicity to the ledger.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    ITEM_NAME_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    OCCURRED_ON_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PUBLICITY_END_TIME_FIELD_NUMBER: _builtins.int
+    REVIEWS_FIELD_NUMBER: _builtins.int
+    OBJECTIONS_FIELD_NUMBER: _builtins.int
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    account_id: _builtins.str
+    """The account."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    scheme_id: _builtins.str
+    """The scheme."""
+    version_id: _builtins.str
+    """The scheme version in force on occurred_on."""
+    item_code: _builtins.str
+    """The item's code."""
+    item_name: _builtins.str
+    """The item's name."""
+    points: _builtins.int
+    """Points the claim will post: signed, item points × quantity."""
+    quantity: _builtins.int
+    """Times."""
+    occurred_on: _builtins.str
+    """When it happened, "YYYY-MM-DD"."""
+    source: Global___ClaimSource.ValueType
+    """Who put it in."""
+    status: Global___ClaimStatus.ValueType
+    """Where it stands."""
+    entry_id: _builtins.str
+    """The ledger entry, once posted."""
+    created_by: _builtins.str
+    """Who put it in."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """The subject."""
+
+    @_builtins.property
+    def evidence(self) -> Global___Evidence:
+        """Evidence."""
+
+    @_builtins.property
+    def publicity_end_time(self) -> _timestamp_pb2.Timestamp:
+        """When the publicity window closes (while in publicity)."""
+
+    @_builtins.property
+    def reviews(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClaimReview]:
+        """The review group's decisions, oldest first."""
+
+    @_builtins.property
+    def objections(self) -> _containers.RepeatedCompositeFieldContainer[Global___Objection]:
+        """Objections, oldest first."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was put in."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        region_code: _builtins.str = ...,
+        scheme_id: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+        item_code: _builtins.str = ...,
+        item_name: _builtins.str = ...,
+        points: _builtins.int = ...,
+        quantity: _builtins.int = ...,
+        occurred_on: _builtins.str = ...,
+        source: Global___ClaimSource.ValueType = ...,
+        evidence: Global___Evidence | None = ...,
+        status: Global___ClaimStatus.ValueType = ...,
+        publicity_end_time: _timestamp_pb2.Timestamp | None = ...,
+        reviews: _abc.Iterable[Global___ClaimReview] | None = ...,
+        objections: _abc.Iterable[Global___Objection] | None = ...,
+        entry_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "evidence", b"evidence", "publicity_end_time", b"publicity_end_time", "subject", b"subject", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "create_time", b"create_time", "created_by", b"created_by", "entry_id", b"entry_id", "evidence", b"evidence", "id", b"id", "item_code", b"item_code", "item_name", b"item_name", "objections", b"objections", "occurred_on", b"occurred_on", "points", b"points", "publicity_end_time", b"publicity_end_time", "quantity", b"quantity", "region_code", b"region_code", "reviews", b"reviews", "scheme_id", b"scheme_id", "source", b"source", "status", b"status", "subject", b"subject", "update_time", b"update_time", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Claim: _TypeAlias = Claim  # noqa: Y015
+
+@_typing.final
+class SubmitClaimRequest(_message.Message):
+    """SubmitClaimRequest puts in a claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    OCCURRED_ON_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    scheme_id: _builtins.str
+    """The subject's scheme."""
+    item_code: _builtins.str
+    """The item's code."""
+    occurred_on: _builtins.str
+    """When it happened, "YYYY-MM-DD"."""
+    quantity: _builtins.int
+    """Times, at least 1."""
+    source: Global___ClaimSource.ValueType
+    """Declared or recorded."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """The subject."""
+
+    @_builtins.property
+    def evidence(self) -> Global___Evidence:
+        """Evidence; required when the item asks for it."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        scheme_id: _builtins.str = ...,
+        item_code: _builtins.str = ...,
+        occurred_on: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        source: Global___ClaimSource.ValueType = ...,
+        evidence: Global___Evidence | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["evidence", b"evidence", "subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["evidence", b"evidence", "item_code", b"item_code", "occurred_on", b"occurred_on", "quantity", b"quantity", "request_id", b"request_id", "scheme_id", b"scheme_id", "source", b"source", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitClaimRequest: _TypeAlias = SubmitClaimRequest  # noqa: Y015
+
+@_typing.final
+class SubmitClaimResponse(_message.Message):
+    """SubmitClaimResponse returns the claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claim(self) -> Global___Claim:
+        """The claim, awaiting review."""
+
+    def __init__(
+        self,
+        *,
+        claim: Global___Claim | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitClaimResponse: _TypeAlias = SubmitClaimResponse  # noqa: Y015
+
+@_typing.final
+class ReviewClaimRequest(_message.Message):
+    """ReviewClaimRequest decides a claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    claim_id: _builtins.str
+    """The claim."""
+    decision: Global___ReviewDecision.ValueType
+    """Approve or reject."""
+    reason: _builtins.str
+    """Why; required for a rejection and after an objection."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        claim_id: _builtins.str = ...,
+        decision: Global___ReviewDecision.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "decision", b"decision", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewClaimRequest: _TypeAlias = ReviewClaimRequest  # noqa: Y015
+
+@_typing.final
+class ReviewClaimResponse(_message.Message):
+    """ReviewClaimResponse returns the claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claim(self) -> Global___Claim:
+        """The claim after the decision."""
+
+    def __init__(
+        self,
+        *,
+        claim: Global___Claim | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewClaimResponse: _TypeAlias = ReviewClaimResponse  # noqa: Y015
+
+@_typing.final
+class ObjectToClaimRequest(_message.Message):
+    """ObjectToClaimRequest objects to a claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    claim_id: _builtins.str
+    """The claim, in its publicity window."""
+    reason: _builtins.str
+    """Why, required."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        claim_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObjectToClaimRequest: _TypeAlias = ObjectToClaimRequest  # noqa: Y015
+
+@_typing.final
+class ObjectToClaimResponse(_message.Message):
+    """ObjectToClaimResponse returns the claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claim(self) -> Global___Claim:
+        """The claim, back to review."""
+
+    def __init__(
+        self,
+        *,
+        claim: Global___Claim | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObjectToClaimResponse: _TypeAlias = ObjectToClaimResponse  # noqa: Y015
+
+@_typing.final
+class WithdrawClaimRequest(_message.Message):
+    """WithdrawClaimRequest withdraws a claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    claim_id: _builtins.str
+    """The claim, awaiting review."""
+    reason: _builtins.str
+    """Why."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        claim_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawClaimRequest: _TypeAlias = WithdrawClaimRequest  # noqa: Y015
+
+@_typing.final
+class WithdrawClaimResponse(_message.Message):
+    """WithdrawClaimResponse returns the claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claim(self) -> Global___Claim:
+        """The claim, withdrawn."""
+
+    def __init__(
+        self,
+        *,
+        claim: Global___Claim | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawClaimResponse: _TypeAlias = WithdrawClaimResponse  # noqa: Y015
+
+@_typing.final
+class GetClaimRequest(_message.Message):
+    """GetClaimRequest names a claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The claim's id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetClaimRequest: _TypeAlias = GetClaimRequest  # noqa: Y015
+
+@_typing.final
+class GetClaimResponse(_message.Message):
+    """GetClaimResponse returns the claim."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claim(self) -> Global___Claim:
+        """The claim."""
+
+    def __init__(
+        self,
+        *,
+        claim: Global___Claim | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetClaimResponse: _TypeAlias = GetClaimResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetClaimsRequest(_message.Message):
+    """BatchGetClaimsRequest names many claims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetClaimsRequest: _TypeAlias = BatchGetClaimsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetClaimsResponse(_message.Message):
+    """BatchGetClaimsResponse returns the claims found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claims(self) -> _containers.RepeatedCompositeFieldContainer[Global___Claim]:
+        """The claims found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        claims: _abc.Iterable[Global___Claim] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetClaimsResponse: _TypeAlias = BatchGetClaimsResponse  # noqa: Y015
+
+@_typing.final
+class ListClaimsRequest(_message.Message):
+    """ListClaimsRequest asks for a page of claims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only claims whose village code starts with this prefix; empty means the whole scope."""
+    status: Global___ClaimStatus.ValueType
+    """Only this status; unspecified means every status."""
+    account_id: _builtins.str
+    """Only this account's claims."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging, newest first."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        status: Global___ClaimStatus.ValueType = ...,
+        account_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "page", b"page", "region_code_prefix", b"region_code_prefix", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListClaimsRequest: _TypeAlias = ListClaimsRequest  # noqa: Y015
+
+@_typing.final
+class ListClaimsResponse(_message.Message):
+    """ListClaimsResponse returns a page of claims."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def claims(self) -> _containers.RepeatedCompositeFieldContainer[Global___Claim]:
+        """The claims on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        claims: _abc.Iterable[Global___Claim] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claims", b"claims", "page_info", b"page_info"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListClaimsResponse: _TypeAlias = ListClaimsResponse  # noqa: Y015
+
+@_typing.final
+class GetPublicityBoardRequest(_message.Message):
+    """GetPublicityBoardRequest names a village."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    """12-digit village code."""
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPublicityBoardRequest: _TypeAlias = GetPublicityBoardRequest  # noqa: Y015
+
+@_typing.final
+class GetPublicityBoardResponse(_message.Message):
+    """GetPublicityBoardResponse is what the village's board shows now (公示栏)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IN_PUBLICITY_FIELD_NUMBER: _builtins.int
+    OBJECTED_FIELD_NUMBER: _builtins.int
+    SCHEMES_FOR_COMMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def in_publicity(self) -> _containers.RepeatedCompositeFieldContainer[Global___Claim]:
+        """Claims in their publicity window, closing soonest first."""
+
+    @_builtins.property
+    def objected(self) -> _containers.RepeatedCompositeFieldContainer[Global___Claim]:
+        """Claims sent back to review by an objection, with their objections."""
+
+    @_builtins.property
+    def schemes_for_comment(self) -> _containers.RepeatedCompositeFieldContainer[Global___SchemeVersion]:
+        """Scheme versions open for comment."""
+
+    def __init__(
+        self,
+        *,
+        in_publicity: _abc.Iterable[Global___Claim] | None = ...,
+        objected: _abc.Iterable[Global___Claim] | None = ...,
+        schemes_for_comment: _abc.Iterable[Global___SchemeVersion] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["in_publicity", b"in_publicity", "objected", b"objected", "schemes_for_comment", b"schemes_for_comment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPublicityBoardResponse: _TypeAlias = GetPublicityBoardResponse  # noqa: Y015
+
+@_typing.final
+class Goods(_message.Message):
+    """---------------------------------------------------------------------------------
+    The points supermarket (积分超市)
+    ---------------------------------------------------------------------------------
+
+    Goods (商品): an item on a village points supermarket's shelf.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    STOCK_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    name: _builtins.str
+    """Name (商品名称)."""
+    price: _builtins.int
+    """Points price (兑换积分), a positive whole number."""
+    stock: _builtins.int
+    """Units in stock (库存), never below zero; reservations hold stock."""
+    active: _builtins.bool
+    """Whether it can be redeemed now (上架)."""
+    created_by: _builtins.str
+    """Who added it."""
+    updated_by: _builtins.str
+    """Who last changed it."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was added."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        price: _builtins.int = ...,
+        stock: _builtins.int = ...,
+        active: _builtins.bool = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        updated_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "create_time", b"create_time", "created_by", b"created_by", "id", b"id", "name", b"name", "price", b"price", "region_code", b"region_code", "stock", b"stock", "update_time", b"update_time", "updated_by", b"updated_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Goods: _TypeAlias = Goods  # noqa: Y015
+
+@_typing.final
+class AddGoodsRequest(_message.Message):
+    """AddGoodsRequest adds goods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    STOCK_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    name: _builtins.str
+    """Name, required."""
+    price: _builtins.int
+    """Points price, at least 1."""
+    stock: _builtins.int
+    """Initial stock, 0 or more."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        price: _builtins.int = ...,
+        stock: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "price", b"price", "region_code", b"region_code", "request_id", b"request_id", "stock", b"stock"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddGoodsRequest: _TypeAlias = AddGoodsRequest  # noqa: Y015
+
+@_typing.final
+class AddGoodsResponse(_message.Message):
+    """AddGoodsResponse returns the goods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOODS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def goods(self) -> Global___Goods:
+        """The goods."""
+
+    def __init__(
+        self,
+        *,
+        goods: Global___Goods | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["goods", b"goods"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goods", b"goods"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddGoodsResponse: _TypeAlias = AddGoodsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateGoodsRequest(_message.Message):
+    """UpdateGoodsRequest changes goods; every field is set as given."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    GOODS_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    goods_id: _builtins.str
+    """The goods."""
+    name: _builtins.str
+    """Name, required."""
+    price: _builtins.int
+    """Points price, at least 1; reservations already made keep their price."""
+    active: _builtins.bool
+    """Whether it can be redeemed."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        goods_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        price: _builtins.int = ...,
+        active: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "goods_id", b"goods_id", "name", b"name", "price", b"price", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateGoodsRequest: _TypeAlias = UpdateGoodsRequest  # noqa: Y015
+
+@_typing.final
+class UpdateGoodsResponse(_message.Message):
+    """UpdateGoodsResponse returns the goods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOODS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def goods(self) -> Global___Goods:
+        """The goods after the change."""
+
+    def __init__(
+        self,
+        *,
+        goods: Global___Goods | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["goods", b"goods"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goods", b"goods"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateGoodsResponse: _TypeAlias = UpdateGoodsResponse  # noqa: Y015
+
+@_typing.final
+class RestockGoodsRequest(_message.Message):
+    """RestockGoodsRequest adds stock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    GOODS_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    goods_id: _builtins.str
+    """The goods."""
+    quantity: _builtins.int
+    """Units added, at least 1."""
+    note: _builtins.str
+    """Note (e.g. the supplier or donor)."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        goods_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goods_id", b"goods_id", "note", b"note", "quantity", b"quantity", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RestockGoodsRequest: _TypeAlias = RestockGoodsRequest  # noqa: Y015
+
+@_typing.final
+class RestockGoodsResponse(_message.Message):
+    """RestockGoodsResponse returns the goods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOODS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def goods(self) -> Global___Goods:
+        """The goods after the change."""
+
+    def __init__(
+        self,
+        *,
+        goods: Global___Goods | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["goods", b"goods"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goods", b"goods"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RestockGoodsResponse: _TypeAlias = RestockGoodsResponse  # noqa: Y015
+
+@_typing.final
+class GetGoodsRequest(_message.Message):
+    """GetGoodsRequest names goods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The goods' id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetGoodsRequest: _TypeAlias = GetGoodsRequest  # noqa: Y015
+
+@_typing.final
+class GetGoodsResponse(_message.Message):
+    """GetGoodsResponse returns the goods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOODS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def goods(self) -> Global___Goods:
+        """The goods."""
+
+    def __init__(
+        self,
+        *,
+        goods: Global___Goods | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["goods", b"goods"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goods", b"goods"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetGoodsResponse: _TypeAlias = GetGoodsResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetGoodsRequest(_message.Message):
+    """BatchGetGoodsRequest names many goods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetGoodsRequest: _TypeAlias = BatchGetGoodsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetGoodsResponse(_message.Message):
+    """BatchGetGoodsResponse returns the goods found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOODS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def goods(self) -> _containers.RepeatedCompositeFieldContainer[Global___Goods]:
+        """The goods found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        goods: _abc.Iterable[Global___Goods] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goods", b"goods"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetGoodsResponse: _TypeAlias = BatchGetGoodsResponse  # noqa: Y015
+
+@_typing.final
+class ListGoodsRequest(_message.Message):
+    """ListGoodsRequest asks for a page of goods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    ACTIVE_ONLY_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only goods whose village code starts with this prefix; empty means the whole scope."""
+    active_only: _builtins.bool
+    """Only goods that can be redeemed now."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        active_only: _builtins.bool = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_only", b"active_only", "page", b"page", "region_code_prefix", b"region_code_prefix"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListGoodsRequest: _TypeAlias = ListGoodsRequest  # noqa: Y015
+
+@_typing.final
+class ListGoodsResponse(_message.Message):
+    """ListGoodsResponse returns a page of goods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOODS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def goods(self) -> _containers.RepeatedCompositeFieldContainer[Global___Goods]:
+        """The goods on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        goods: _abc.Iterable[Global___Goods] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goods", b"goods", "page_info", b"page_info"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListGoodsResponse: _TypeAlias = ListGoodsResponse  # noqa: Y015
+
+@_typing.final
+class Redemption(_message.Message):
+    """Redemption (积分兑换): goods exchanged for points."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    GOODS_ID_FIELD_NUMBER: _builtins.int
+    GOODS_NAME_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    CANCEL_ENTRY_ID_FIELD_NUMBER: _builtins.int
+    CANCEL_REASON_FIELD_NUMBER: _builtins.int
+    RESERVE_TIME_FIELD_NUMBER: _builtins.int
+    RESERVED_BY_FIELD_NUMBER: _builtins.int
+    COMPLETE_TIME_FIELD_NUMBER: _builtins.int
+    COMPLETED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    account_id: _builtins.str
+    """The account."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    goods_id: _builtins.str
+    """The goods."""
+    goods_name: _builtins.str
+    """The goods' name at the time."""
+    quantity: _builtins.int
+    """Units."""
+    points: _builtins.int
+    """Points taken: price × quantity at the time."""
+    status: Global___RedemptionStatus.ValueType
+    """Where it stands."""
+    entry_id: _builtins.str
+    """The ledger entry that took the points."""
+    cancel_entry_id: _builtins.str
+    """The ledger entry that returned them, if cancelled."""
+    cancel_reason: _builtins.str
+    """Why it was cancelled."""
+    reserved_by: _builtins.str
+    """Who reserved it."""
+    completed_by: _builtins.str
+    """Who handed it over or cancelled it."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """The subject."""
+
+    @_builtins.property
+    def reserve_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was reserved."""
+
+    @_builtins.property
+    def complete_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was picked up or cancelled."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        region_code: _builtins.str = ...,
+        goods_id: _builtins.str = ...,
+        goods_name: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        points: _builtins.int = ...,
+        status: Global___RedemptionStatus.ValueType = ...,
+        entry_id: _builtins.str = ...,
+        cancel_entry_id: _builtins.str = ...,
+        cancel_reason: _builtins.str = ...,
+        reserve_time: _timestamp_pb2.Timestamp | None = ...,
+        reserved_by: _builtins.str = ...,
+        complete_time: _timestamp_pb2.Timestamp | None = ...,
+        completed_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "reserve_time", b"reserve_time", "subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "cancel_entry_id", b"cancel_entry_id", "cancel_reason", b"cancel_reason", "complete_time", b"complete_time", "completed_by", b"completed_by", "entry_id", b"entry_id", "goods_id", b"goods_id", "goods_name", b"goods_name", "id", b"id", "points", b"points", "quantity", b"quantity", "region_code", b"region_code", "reserve_time", b"reserve_time", "reserved_by", b"reserved_by", "status", b"status", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Redemption: _TypeAlias = Redemption  # noqa: Y015
+
+@_typing.final
+class ReserveRedemptionRequest(_message.Message):
+    """ReserveRedemptionRequest reserves goods."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    GOODS_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    goods_id: _builtins.str
+    """The goods, in the subject's village."""
+    quantity: _builtins.int
+    """Units, at least 1."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """Whose points."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        goods_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goods_id", b"goods_id", "quantity", b"quantity", "request_id", b"request_id", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReserveRedemptionRequest: _TypeAlias = ReserveRedemptionRequest  # noqa: Y015
+
+@_typing.final
+class ReserveRedemptionResponse(_message.Message):
+    """ReserveRedemptionResponse returns the redemption."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemption(self) -> Global___Redemption:
+        """The redemption, reserved."""
+
+    def __init__(
+        self,
+        *,
+        redemption: Global___Redemption | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReserveRedemptionResponse: _TypeAlias = ReserveRedemptionResponse  # noqa: Y015
+
+@_typing.final
+class PickUpRedemptionRequest(_message.Message):
+    """PickUpRedemptionRequest hands the goods over."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REDEMPTION_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    redemption_id: _builtins.str
+    """The redemption, reserved."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        redemption_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption_id", b"redemption_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PickUpRedemptionRequest: _TypeAlias = PickUpRedemptionRequest  # noqa: Y015
+
+@_typing.final
+class PickUpRedemptionResponse(_message.Message):
+    """PickUpRedemptionResponse returns the redemption."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemption(self) -> Global___Redemption:
+        """The redemption, picked up."""
+
+    def __init__(
+        self,
+        *,
+        redemption: Global___Redemption | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PickUpRedemptionResponse: _TypeAlias = PickUpRedemptionResponse  # noqa: Y015
+
+@_typing.final
+class CancelRedemptionRequest(_message.Message):
+    """CancelRedemptionRequest cancels a reservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REDEMPTION_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    redemption_id: _builtins.str
+    """The redemption, reserved."""
+    reason: _builtins.str
+    """Why, required."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        redemption_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "redemption_id", b"redemption_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelRedemptionRequest: _TypeAlias = CancelRedemptionRequest  # noqa: Y015
+
+@_typing.final
+class CancelRedemptionResponse(_message.Message):
+    """CancelRedemptionResponse returns the redemption."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemption(self) -> Global___Redemption:
+        """The redemption, cancelled."""
+
+    def __init__(
+        self,
+        *,
+        redemption: Global___Redemption | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelRedemptionResponse: _TypeAlias = CancelRedemptionResponse  # noqa: Y015
+
+@_typing.final
+class GetRedemptionRequest(_message.Message):
+    """GetRedemptionRequest names a redemption."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The redemption's id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRedemptionRequest: _TypeAlias = GetRedemptionRequest  # noqa: Y015
+
+@_typing.final
+class GetRedemptionResponse(_message.Message):
+    """GetRedemptionResponse returns the redemption."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemption(self) -> Global___Redemption:
+        """The redemption."""
+
+    def __init__(
+        self,
+        *,
+        redemption: Global___Redemption | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRedemptionResponse: _TypeAlias = GetRedemptionResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetRedemptionsRequest(_message.Message):
+    """BatchGetRedemptionsRequest names many redemptions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetRedemptionsRequest: _TypeAlias = BatchGetRedemptionsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetRedemptionsResponse(_message.Message):
+    """BatchGetRedemptionsResponse returns the redemptions found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemptions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Redemption]:
+        """The redemptions found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        redemptions: _abc.Iterable[Global___Redemption] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemptions", b"redemptions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetRedemptionsResponse: _TypeAlias = BatchGetRedemptionsResponse  # noqa: Y015
+
+@_typing.final
+class ListRedemptionsRequest(_message.Message):
+    """ListRedemptionsRequest asks for a page of redemptions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only redemptions whose village code starts with this prefix; empty means the whole scope."""
+    account_id: _builtins.str
+    """Only this account's."""
+    status: Global___RedemptionStatus.ValueType
+    """Only this status; unspecified means every status."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging, newest first."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        status: Global___RedemptionStatus.ValueType = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "page", b"page", "region_code_prefix", b"region_code_prefix", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRedemptionsRequest: _TypeAlias = ListRedemptionsRequest  # noqa: Y015
+
+@_typing.final
+class ListRedemptionsResponse(_message.Message):
+    """ListRedemptionsResponse returns a page of redemptions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTIONS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemptions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Redemption]:
+        """The redemptions on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        redemptions: _abc.Iterable[Global___Redemption] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info", "redemptions", b"redemptions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRedemptionsResponse: _TypeAlias = ListRedemptionsResponse  # noqa: Y015
+
+@_typing.final
+class CycleClose(_message.Message):
+    """---------------------------------------------------------------------------------
+    Cycles, rankings and honours (年度结算、排名、红黑榜)
+    ---------------------------------------------------------------------------------
+
+    CycleClose (年度结算): the close of a scheme's year.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
+    ACCOUNTS_FIELD_NUMBER: _builtins.int
+    POINTS_RESET_FIELD_NUMBER: _builtins.int
+    BASE_SCORES_OPENED_FIELD_NUMBER: _builtins.int
+    CLOSE_TIME_FIELD_NUMBER: _builtins.int
+    CLOSED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    scheme_id: _builtins.str
+    """The scheme."""
+    year: _builtins.int
+    """The year closed."""
+    policy: Global___CyclePolicy.ValueType
+    """Reset or carry over."""
+    accounts: _builtins.int
+    """Accounts of the scheme."""
+    points_reset: _builtins.int
+    """Points cleared by a reset."""
+    base_scores_opened: _builtins.int
+    """Accounts given the next year's base score."""
+    closed_by: _builtins.str
+    """Who closed it."""
+    @_builtins.property
+    def close_time(self) -> _timestamp_pb2.Timestamp:
+        """When."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        scheme_id: _builtins.str = ...,
+        year: _builtins.int = ...,
+        policy: Global___CyclePolicy.ValueType = ...,
+        accounts: _builtins.int = ...,
+        points_reset: _builtins.int = ...,
+        base_scores_opened: _builtins.int = ...,
+        close_time: _timestamp_pb2.Timestamp | None = ...,
+        closed_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts", "base_scores_opened", b"base_scores_opened", "close_time", b"close_time", "closed_by", b"closed_by", "id", b"id", "points_reset", b"points_reset", "policy", b"policy", "scheme_id", b"scheme_id", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CycleClose: _TypeAlias = CycleClose  # noqa: Y015
+
+@_typing.final
+class CloseCycleRequest(_message.Message):
+    """CloseCycleRequest closes a scheme's year."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    scheme_id: _builtins.str
+    """The scheme; its year must be over and no claim may be pending."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        scheme_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "scheme_id", b"scheme_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseCycleRequest: _TypeAlias = CloseCycleRequest  # noqa: Y015
+
+@_typing.final
+class CloseCycleResponse(_message.Message):
+    """CloseCycleResponse returns the close."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLOSE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def close(self) -> Global___CycleClose:
+        """The close."""
+
+    def __init__(
+        self,
+        *,
+        close: Global___CycleClose | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["close", b"close"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close", b"close"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseCycleResponse: _TypeAlias = CloseCycleResponse  # noqa: Y015
+
+@_typing.final
+class RankingRow(_message.Message):
+    """RankingRow: one subject's place."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RANK_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    STARS_FIELD_NUMBER: _builtins.int
+    rank: _builtins.int
+    """Place (名次): 1 for the highest score; equal scores share a place."""
+    account_id: _builtins.str
+    """The account."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    display_name: _builtins.str
+    """Name shown."""
+    score: _builtins.int
+    """Score earned in the period (考评积分)."""
+    stars: _builtins.int
+    """Stars reached (星级), by the scheme's thresholds; 0 when not asked for a scheme."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """The subject."""
+
+    def __init__(
+        self,
+        *,
+        rank: _builtins.int = ...,
+        account_id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        region_code: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        score: _builtins.int = ...,
+        stars: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "display_name", b"display_name", "rank", b"rank", "region_code", b"region_code", "score", b"score", "stars", b"stars", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RankingRow: _TypeAlias = RankingRow  # noqa: Y015
+
+@_typing.final
+class ListRankingRequest(_message.Message):
+    """ListRankingRequest asks for a ranking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    SUBJECT_KIND_FIELD_NUMBER: _builtins.int
+    FROM_DATE_FIELD_NUMBER: _builtins.int
+    TO_DATE_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Village (12 digits), township (9) or county (6) code prefix; empty means the whole scope."""
+    subject_kind: Global___SubjectKind.ValueType
+    """The kind of subject ranked."""
+    from_date: _builtins.str
+    """First day of the period, "YYYY-MM-DD"."""
+    to_date: _builtins.str
+    """Last day of the period, "YYYY-MM-DD"."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging, highest score first."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        subject_kind: Global___SubjectKind.ValueType = ...,
+        from_date: _builtins.str = ...,
+        to_date: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_date", b"from_date", "page", b"page", "region_code_prefix", b"region_code_prefix", "subject_kind", b"subject_kind", "to_date", b"to_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRankingRequest: _TypeAlias = ListRankingRequest  # noqa: Y015
+
+@_typing.final
+class ListRankingResponse(_message.Message):
+    """ListRankingResponse returns a page of the ranking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___RankingRow]:
+        """Rows, highest score first."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___RankingRow] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRankingResponse: _TypeAlias = ListRankingResponse  # noqa: Y015
+
+@_typing.final
+class GetHonourBoardRequest(_message.Message):
+    """GetHonourBoardRequest names a scheme and a period."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    FROM_DATE_FIELD_NUMBER: _builtins.int
+    TO_DATE_FIELD_NUMBER: _builtins.int
+    scheme_id: _builtins.str
+    """The scheme."""
+    from_date: _builtins.str
+    """First day, "YYYY-MM-DD"; empty means January 1 of the scheme's year."""
+    to_date: _builtins.str
+    """Last day, "YYYY-MM-DD"; empty means December 31 of the scheme's year."""
+    def __init__(
+        self,
+        *,
+        scheme_id: _builtins.str = ...,
+        from_date: _builtins.str = ...,
+        to_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_date", b"from_date", "scheme_id", b"scheme_id", "to_date", b"to_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHonourBoardRequest: _TypeAlias = GetHonourBoardRequest  # noqa: Y015
+
+@_typing.final
+class GetHonourBoardResponse(_message.Message):
+    """GetHonourBoardResponse returns the lists."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RED_LIST_FIELD_NUMBER: _builtins.int
+    BLACK_LIST_FIELD_NUMBER: _builtins.int
+    STARRED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def red_list(self) -> _containers.RepeatedCompositeFieldContainer[Global___RankingRow]:
+        """The red list (红榜): the highest scores above zero."""
+
+    @_builtins.property
+    def black_list(self) -> _containers.RepeatedCompositeFieldContainer[Global___RankingRow]:
+        """The black list (黑榜): the lowest scores below the scheme's threshold."""
+
+    @_builtins.property
+    def starred(self) -> _containers.RepeatedCompositeFieldContainer[Global___RankingRow]:
+        """Subjects that reached at least one star (星级), most stars first."""
+
+    def __init__(
+        self,
+        *,
+        red_list: _abc.Iterable[Global___RankingRow] | None = ...,
+        black_list: _abc.Iterable[Global___RankingRow] | None = ...,
+        starred: _abc.Iterable[Global___RankingRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["black_list", b"black_list", "red_list", b"red_list", "starred", b"starred"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHonourBoardResponse: _TypeAlias = GetHonourBoardResponse  # noqa: Y015

@@ -61,6 +61,251 @@ class PointsServiceStub:
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListHouseholdsRequest.SerializeToString,
                 response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListHouseholdsResponse.FromString,
                 _registered_method=True)
+        self.AddHouseholdMember = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/AddHouseholdMember',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AddHouseholdMemberRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AddHouseholdMemberResponse.FromString,
+                _registered_method=True)
+        self.RecordMemberLeft = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/RecordMemberLeft',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.RecordMemberLeftRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.RecordMemberLeftResponse.FromString,
+                _registered_method=True)
+        self.MoveHouseholdOut = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/MoveHouseholdOut',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.MoveHouseholdOutRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.MoveHouseholdOutResponse.FromString,
+                _registered_method=True)
+        self.CreateScheme = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/CreateScheme',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CreateSchemeRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CreateSchemeResponse.FromString,
+                _registered_method=True)
+        self.GetScheme = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetScheme',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeResponse.FromString,
+                _registered_method=True)
+        self.BatchGetSchemes = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/BatchGetSchemes',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetSchemesRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetSchemesResponse.FromString,
+                _registered_method=True)
+        self.ListSchemes = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ListSchemes',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemesRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemesResponse.FromString,
+                _registered_method=True)
+        self.DraftSchemeVersion = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/DraftSchemeVersion',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.DraftSchemeVersionRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.DraftSchemeVersionResponse.FromString,
+                _registered_method=True)
+        self.UpdateSchemeDraft = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/UpdateSchemeDraft',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateSchemeDraftRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateSchemeDraftResponse.FromString,
+                _registered_method=True)
+        self.PublicizeSchemeVersion = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/PublicizeSchemeVersion',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.PublicizeSchemeVersionRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.PublicizeSchemeVersionResponse.FromString,
+                _registered_method=True)
+        self.AdoptSchemeVersion = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/AdoptSchemeVersion',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AdoptSchemeVersionRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AdoptSchemeVersionResponse.FromString,
+                _registered_method=True)
+        self.GetSchemeVersion = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetSchemeVersion',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeVersionRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeVersionResponse.FromString,
+                _registered_method=True)
+        self.ListSchemeVersions = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ListSchemeVersions',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemeVersionsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemeVersionsResponse.FromString,
+                _registered_method=True)
+        self.GetRulesInForce = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetRulesInForce',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceResponse.FromString,
+                _registered_method=True)
+        self.CompareSchemeWithTemplate = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/CompareSchemeWithTemplate',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateResponse.FromString,
+                _registered_method=True)
+        self.OpenAccount = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/OpenAccount',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.OpenAccountRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.OpenAccountResponse.FromString,
+                _registered_method=True)
+        self.GetAccount = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetAccount',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetAccountRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetAccountResponse.FromString,
+                _registered_method=True)
+        self.BatchGetAccounts = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/BatchGetAccounts',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetAccountsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetAccountsResponse.FromString,
+                _registered_method=True)
+        self.ListAccounts = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ListAccounts',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListAccountsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListAccountsResponse.FromString,
+                _registered_method=True)
+        self.ListLots = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ListLots',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListLotsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListLotsResponse.FromString,
+                _registered_method=True)
+        self.AwardPoints = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/AwardPoints',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AwardPointsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AwardPointsResponse.FromString,
+                _registered_method=True)
+        self.ScoreBatch = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ScoreBatch',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ScoreBatchRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ScoreBatchResponse.FromString,
+                _registered_method=True)
+        self.GetBatch = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetBatch',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetBatchRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetBatchResponse.FromString,
+                _registered_method=True)
+        self.ReverseEntry = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ReverseEntry',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReverseEntryRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReverseEntryResponse.FromString,
+                _registered_method=True)
+        self.GetStatement = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetStatement',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetStatementRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetStatementResponse.FromString,
+                _registered_method=True)
+        self.BatchGetEntries = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/BatchGetEntries',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetEntriesRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetEntriesResponse.FromString,
+                _registered_method=True)
+        self.SubmitClaim = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/SubmitClaim',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.SubmitClaimRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.SubmitClaimResponse.FromString,
+                _registered_method=True)
+        self.ReviewClaim = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ReviewClaim',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReviewClaimRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReviewClaimResponse.FromString,
+                _registered_method=True)
+        self.ObjectToClaim = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ObjectToClaim',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ObjectToClaimRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ObjectToClaimResponse.FromString,
+                _registered_method=True)
+        self.WithdrawClaim = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/WithdrawClaim',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.WithdrawClaimRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.WithdrawClaimResponse.FromString,
+                _registered_method=True)
+        self.GetClaim = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetClaim',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetClaimRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetClaimResponse.FromString,
+                _registered_method=True)
+        self.BatchGetClaims = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/BatchGetClaims',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetClaimsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetClaimsResponse.FromString,
+                _registered_method=True)
+        self.ListClaims = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ListClaims',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListClaimsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListClaimsResponse.FromString,
+                _registered_method=True)
+        self.GetPublicityBoard = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetPublicityBoard',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetPublicityBoardRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetPublicityBoardResponse.FromString,
+                _registered_method=True)
+        self.AddGoods = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/AddGoods',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AddGoodsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AddGoodsResponse.FromString,
+                _registered_method=True)
+        self.UpdateGoods = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/UpdateGoods',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateGoodsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateGoodsResponse.FromString,
+                _registered_method=True)
+        self.RestockGoods = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/RestockGoods',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.RestockGoodsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.RestockGoodsResponse.FromString,
+                _registered_method=True)
+        self.GetGoods = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetGoods',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetGoodsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetGoodsResponse.FromString,
+                _registered_method=True)
+        self.BatchGetGoods = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/BatchGetGoods',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetGoodsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetGoodsResponse.FromString,
+                _registered_method=True)
+        self.ListGoods = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ListGoods',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListGoodsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListGoodsResponse.FromString,
+                _registered_method=True)
+        self.ReserveRedemption = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ReserveRedemption',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReserveRedemptionRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReserveRedemptionResponse.FromString,
+                _registered_method=True)
+        self.PickUpRedemption = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/PickUpRedemption',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.PickUpRedemptionRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.PickUpRedemptionResponse.FromString,
+                _registered_method=True)
+        self.CancelRedemption = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/CancelRedemption',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CancelRedemptionRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CancelRedemptionResponse.FromString,
+                _registered_method=True)
+        self.GetRedemption = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetRedemption',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRedemptionRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRedemptionResponse.FromString,
+                _registered_method=True)
+        self.BatchGetRedemptions = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/BatchGetRedemptions',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRedemptionsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRedemptionsResponse.FromString,
+                _registered_method=True)
+        self.ListRedemptions = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ListRedemptions',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRedemptionsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRedemptionsResponse.FromString,
+                _registered_method=True)
+        self.CloseCycle = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/CloseCycle',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CloseCycleRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CloseCycleResponse.FromString,
+                _registered_method=True)
+        self.ListRanking = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ListRanking',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRankingRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRankingResponse.FromString,
+                _registered_method=True)
+        self.GetHonourBoard = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetHonourBoard',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardResponse.FromString,
+                _registered_method=True)
 
 
 class PointsServiceServicer:
@@ -101,6 +346,366 @@ class PointsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddHouseholdMember(self, request, context):
+        """AddHouseholdMember records a member of a household (家庭成员): moved in, born, or
+        a member already counted whose details are now entered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordMemberLeft(self, request, context):
+        """RecordMemberLeft records that a member left the household (迁出、去世等).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MoveHouseholdOut(self, request, context):
+        """MoveHouseholdOut records that the whole household left the village (整户迁出).
+        Its account and history stay; it earns no more points.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateScheme(self, request, context):
+        """CreateScheme drafts a points scheme (积分方案) for a village, year and subject
+        kind, or a county/township template; version 1 starts as a draft.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetScheme(self, request, context):
+        """GetScheme reads one scheme with the version in force today.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetSchemes(self, request, context):
+        """BatchGetSchemes reads many schemes at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchemes(self, request, context):
+        """ListSchemes pages through the schemes of a region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DraftSchemeVersion(self, request, context):
+        """DraftSchemeVersion starts the next version of a scheme as a draft, copied from
+        its latest version (方案修订).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSchemeDraft(self, request, context):
+        """UpdateSchemeDraft replaces the settings and items of a draft version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublicizeSchemeVersion(self, request, context):
+        """PublicizeSchemeVersion publishes a draft for comment (方案公示征求意见).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdoptSchemeVersion(self, request, context):
+        """AdoptSchemeVersion records the villagers' representative meeting resolution
+        (村民代表会议决议) that adopts a publicised version; the previous version is superseded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSchemeVersion(self, request, context):
+        """GetSchemeVersion reads one version with its items.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchemeVersions(self, request, context):
+        """ListSchemeVersions lists every version of a scheme, oldest first (history is kept).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRulesInForce(self, request, context):
+        """GetRulesInForce reproduces the rules of a scheme in force on a given date.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompareSchemeWithTemplate(self, request, context):
+        """CompareSchemeWithTemplate shows where a village scheme's items depart from the
+        county template it was copied from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenAccount(self, request, context):
+        """OpenAccount opens a points account (积分账户) for a person, villagers'
+        representative or party member. Households get theirs when they are created.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAccount(self, request, context):
+        """GetAccount reads one account, by id or by subject.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetAccounts(self, request, context):
+        """BatchGetAccounts reads many accounts at once, by ids and/or by subjects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccounts(self, request, context):
+        """ListAccounts pages through the accounts of a region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLots(self, request, context):
+        """ListLots lists the credit lots (积分批次) of an account with what is left of each.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AwardPoints(self, request, context):
+        """AwardPoints records one scheme item for one subject, already reviewed and
+        publicised (e.g. at the monthly review meeting), straight to the ledger (直接记分).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScoreBatch(self, request, context):
+        """ScoreBatch records a whole village's scoring in one call (批量评分, e.g. the monthly
+        living-environment inspection of every household): all lines or none, once per batch key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBatch(self, request, context):
+        """GetBatch reads one scoring batch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReverseEntry(self, request, context):
+        """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStatement(self, request, context):
+        """GetStatement pages through an account's entries, each with its source (积分明细).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetEntries(self, request, context):
+        """BatchGetEntries reads many ledger entries at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitClaim(self, request, context):
+        """SubmitClaim declares (申报) or records (记录) a scheme item for a subject; it
+        waits for the review group (评议小组).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewClaim(self, request, context):
+        """ReviewClaim approves or rejects a claim awaiting review; approval opens its
+        publicity window (公示).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ObjectToClaim(self, request, context):
+        """ObjectToClaim raises an objection (异议) during the publicity window; the claim
+        goes back to review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawClaim(self, request, context):
+        """WithdrawClaim withdraws a claim awaiting review (撤回).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetClaim(self, request, context):
+        """GetClaim reads one claim with its reviews and objections.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetClaims(self, request, context):
+        """BatchGetClaims reads many claims at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListClaims(self, request, context):
+        """ListClaims pages through claims, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPublicityBoard(self, request, context):
+        """GetPublicityBoard shows a village's publicity board (公示栏): claims in their
+        window now, claims sent back by objections, and scheme versions open for comment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddGoods(self, request, context):
+        """AddGoods puts goods on a village points supermarket's shelf (积分超市).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateGoods(self, request, context):
+        """UpdateGoods changes the name, points price or availability of goods.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestockGoods(self, request, context):
+        """RestockGoods adds stock (补货).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGoods(self, request, context):
+        """GetGoods reads one item of goods.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetGoods(self, request, context):
+        """BatchGetGoods reads many goods at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGoods(self, request, context):
+        """ListGoods pages through the goods of a region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReserveRedemption(self, request, context):
+        """ReserveRedemption reserves goods for a subject (兑换预约): points are taken from
+        the oldest lots and stock is held. Never below zero, never twice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PickUpRedemption(self, request, context):
+        """PickUpRedemption records that the goods were handed over (领取).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelRedemption(self, request, context):
+        """CancelRedemption cancels a reservation: points return to their lots, stock returns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRedemption(self, request, context):
+        """GetRedemption reads one redemption.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetRedemptions(self, request, context):
+        """BatchGetRedemptions reads many redemptions at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRedemptions(self, request, context):
+        """ListRedemptions pages through redemptions, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseCycle(self, request, context):
+        """CloseCycle closes a scheme's year (年度结算): balances are reset or carried over
+        as the scheme says; schemes with a base score open the next year at it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRanking(self, request, context):
+        """ListRanking ranks the subjects of a village, township or county by the score
+        they earned in a period (积分排名).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHonourBoard(self, request, context):
+        """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
+        households (星级文明户) for a period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PointsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +728,251 @@ def add_PointsServiceServicer_to_server(servicer, server):
                     servicer.ListHouseholds,
                     request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListHouseholdsRequest.FromString,
                     response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListHouseholdsResponse.SerializeToString,
+            ),
+            'AddHouseholdMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddHouseholdMember,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AddHouseholdMemberRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AddHouseholdMemberResponse.SerializeToString,
+            ),
+            'RecordMemberLeft': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordMemberLeft,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.RecordMemberLeftRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.RecordMemberLeftResponse.SerializeToString,
+            ),
+            'MoveHouseholdOut': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveHouseholdOut,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.MoveHouseholdOutRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.MoveHouseholdOutResponse.SerializeToString,
+            ),
+            'CreateScheme': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateScheme,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CreateSchemeRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CreateSchemeResponse.SerializeToString,
+            ),
+            'GetScheme': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetScheme,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeResponse.SerializeToString,
+            ),
+            'BatchGetSchemes': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetSchemes,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetSchemesRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetSchemesResponse.SerializeToString,
+            ),
+            'ListSchemes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchemes,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemesRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemesResponse.SerializeToString,
+            ),
+            'DraftSchemeVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.DraftSchemeVersion,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.DraftSchemeVersionRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.DraftSchemeVersionResponse.SerializeToString,
+            ),
+            'UpdateSchemeDraft': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSchemeDraft,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateSchemeDraftRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateSchemeDraftResponse.SerializeToString,
+            ),
+            'PublicizeSchemeVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublicizeSchemeVersion,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.PublicizeSchemeVersionRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.PublicizeSchemeVersionResponse.SerializeToString,
+            ),
+            'AdoptSchemeVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdoptSchemeVersion,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AdoptSchemeVersionRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AdoptSchemeVersionResponse.SerializeToString,
+            ),
+            'GetSchemeVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchemeVersion,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeVersionRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeVersionResponse.SerializeToString,
+            ),
+            'ListSchemeVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchemeVersions,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemeVersionsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemeVersionsResponse.SerializeToString,
+            ),
+            'GetRulesInForce': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRulesInForce,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceResponse.SerializeToString,
+            ),
+            'CompareSchemeWithTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareSchemeWithTemplate,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateResponse.SerializeToString,
+            ),
+            'OpenAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenAccount,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.OpenAccountRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.OpenAccountResponse.SerializeToString,
+            ),
+            'GetAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccount,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetAccountRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetAccountResponse.SerializeToString,
+            ),
+            'BatchGetAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetAccounts,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetAccountsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetAccountsResponse.SerializeToString,
+            ),
+            'ListAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccounts,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListAccountsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListAccountsResponse.SerializeToString,
+            ),
+            'ListLots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLots,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListLotsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListLotsResponse.SerializeToString,
+            ),
+            'AwardPoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.AwardPoints,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AwardPointsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AwardPointsResponse.SerializeToString,
+            ),
+            'ScoreBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreBatch,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ScoreBatchRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ScoreBatchResponse.SerializeToString,
+            ),
+            'GetBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBatch,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetBatchRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetBatchResponse.SerializeToString,
+            ),
+            'ReverseEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReverseEntry,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReverseEntryRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReverseEntryResponse.SerializeToString,
+            ),
+            'GetStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatement,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetStatementRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetStatementResponse.SerializeToString,
+            ),
+            'BatchGetEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetEntries,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetEntriesRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetEntriesResponse.SerializeToString,
+            ),
+            'SubmitClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitClaim,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.SubmitClaimRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.SubmitClaimResponse.SerializeToString,
+            ),
+            'ReviewClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewClaim,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReviewClaimRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReviewClaimResponse.SerializeToString,
+            ),
+            'ObjectToClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.ObjectToClaim,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ObjectToClaimRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ObjectToClaimResponse.SerializeToString,
+            ),
+            'WithdrawClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawClaim,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.WithdrawClaimRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.WithdrawClaimResponse.SerializeToString,
+            ),
+            'GetClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClaim,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetClaimRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetClaimResponse.SerializeToString,
+            ),
+            'BatchGetClaims': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetClaims,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetClaimsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetClaimsResponse.SerializeToString,
+            ),
+            'ListClaims': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClaims,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListClaimsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListClaimsResponse.SerializeToString,
+            ),
+            'GetPublicityBoard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPublicityBoard,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetPublicityBoardRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetPublicityBoardResponse.SerializeToString,
+            ),
+            'AddGoods': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddGoods,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AddGoodsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.AddGoodsResponse.SerializeToString,
+            ),
+            'UpdateGoods': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateGoods,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateGoodsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateGoodsResponse.SerializeToString,
+            ),
+            'RestockGoods': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestockGoods,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.RestockGoodsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.RestockGoodsResponse.SerializeToString,
+            ),
+            'GetGoods': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGoods,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetGoodsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetGoodsResponse.SerializeToString,
+            ),
+            'BatchGetGoods': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetGoods,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetGoodsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetGoodsResponse.SerializeToString,
+            ),
+            'ListGoods': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGoods,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListGoodsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListGoodsResponse.SerializeToString,
+            ),
+            'ReserveRedemption': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveRedemption,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReserveRedemptionRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReserveRedemptionResponse.SerializeToString,
+            ),
+            'PickUpRedemption': grpc.unary_unary_rpc_method_handler(
+                    servicer.PickUpRedemption,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.PickUpRedemptionRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.PickUpRedemptionResponse.SerializeToString,
+            ),
+            'CancelRedemption': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelRedemption,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CancelRedemptionRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CancelRedemptionResponse.SerializeToString,
+            ),
+            'GetRedemption': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRedemption,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRedemptionRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRedemptionResponse.SerializeToString,
+            ),
+            'BatchGetRedemptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetRedemptions,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRedemptionsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRedemptionsResponse.SerializeToString,
+            ),
+            'ListRedemptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRedemptions,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRedemptionsRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRedemptionsResponse.SerializeToString,
+            ),
+            'CloseCycle': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseCycle,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CloseCycleRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CloseCycleResponse.SerializeToString,
+            ),
+            'ListRanking': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRanking,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRankingRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRankingResponse.SerializeToString,
+            ),
+            'GetHonourBoard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHonourBoard,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -240,6 +1090,1329 @@ class PointsService:
             '/shanzhi.points.v1.PointsService/ListHouseholds',
             shanzhi_dot_points_dot_v1_dot_points__pb2.ListHouseholdsRequest.SerializeToString,
             shanzhi_dot_points_dot_v1_dot_points__pb2.ListHouseholdsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddHouseholdMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/AddHouseholdMember',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.AddHouseholdMemberRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.AddHouseholdMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordMemberLeft(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/RecordMemberLeft',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.RecordMemberLeftRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.RecordMemberLeftResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveHouseholdOut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/MoveHouseholdOut',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.MoveHouseholdOutRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.MoveHouseholdOutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateScheme(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/CreateScheme',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.CreateSchemeRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.CreateSchemeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetScheme(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetScheme',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetSchemes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/BatchGetSchemes',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetSchemesRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetSchemesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchemes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ListSchemes',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemesRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DraftSchemeVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/DraftSchemeVersion',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.DraftSchemeVersionRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.DraftSchemeVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSchemeDraft(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/UpdateSchemeDraft',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateSchemeDraftRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateSchemeDraftResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublicizeSchemeVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/PublicizeSchemeVersion',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.PublicizeSchemeVersionRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.PublicizeSchemeVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdoptSchemeVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/AdoptSchemeVersion',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.AdoptSchemeVersionRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.AdoptSchemeVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSchemeVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetSchemeVersion',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeVersionRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetSchemeVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchemeVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ListSchemeVersions',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemeVersionsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListSchemeVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRulesInForce(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetRulesInForce',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareSchemeWithTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/CompareSchemeWithTemplate',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/OpenAccount',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.OpenAccountRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.OpenAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetAccount',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetAccountRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/BatchGetAccounts',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetAccountsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ListAccounts',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListAccountsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ListLots',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListLotsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListLotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AwardPoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/AwardPoints',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.AwardPointsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.AwardPointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ScoreBatch',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ScoreBatchRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ScoreBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetBatch',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetBatchRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReverseEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ReverseEntry',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ReverseEntryRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ReverseEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetStatement',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetStatementRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetStatementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/BatchGetEntries',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetEntriesRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/SubmitClaim',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.SubmitClaimRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.SubmitClaimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ReviewClaim',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ReviewClaimRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ReviewClaimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ObjectToClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ObjectToClaim',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ObjectToClaimRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ObjectToClaimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/WithdrawClaim',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.WithdrawClaimRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.WithdrawClaimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetClaim',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetClaimRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetClaimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetClaims(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/BatchGetClaims',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetClaimsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClaims(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ListClaims',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListClaimsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPublicityBoard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetPublicityBoard',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetPublicityBoardRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetPublicityBoardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddGoods(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/AddGoods',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.AddGoodsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.AddGoodsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateGoods(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/UpdateGoods',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateGoodsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.UpdateGoodsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestockGoods(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/RestockGoods',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.RestockGoodsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.RestockGoodsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGoods(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetGoods',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetGoodsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetGoodsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetGoods(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/BatchGetGoods',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetGoodsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetGoodsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGoods(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ListGoods',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListGoodsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListGoodsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveRedemption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ReserveRedemption',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ReserveRedemptionRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ReserveRedemptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PickUpRedemption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/PickUpRedemption',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.PickUpRedemptionRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.PickUpRedemptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelRedemption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/CancelRedemption',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.CancelRedemptionRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.CancelRedemptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRedemption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetRedemption',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetRedemptionRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetRedemptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetRedemptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/BatchGetRedemptions',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRedemptionsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRedemptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRedemptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ListRedemptions',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListRedemptionsRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListRedemptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseCycle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/CloseCycle',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.CloseCycleRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.CloseCycleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRanking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ListRanking',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListRankingRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListRankingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHonourBoard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetHonourBoard',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardResponse.FromString,
             options,
             channel_credentials,
             insecure,

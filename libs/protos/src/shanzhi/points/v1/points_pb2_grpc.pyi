@@ -48,6 +48,138 @@ class PointsServiceStub:
     """BatchGetHouseholds reads many households at once, in the order asked."""
     ListHouseholds: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListHouseholdsRequest, _points_pb2.ListHouseholdsResponse]
     """ListHouseholds pages through the households of a region."""
+    AddHouseholdMember: _grpc.UnaryUnaryMultiCallable[_points_pb2.AddHouseholdMemberRequest, _points_pb2.AddHouseholdMemberResponse]
+    """AddHouseholdMember records a member of a household (家庭成员): moved in, born, or
+    a member already counted whose details are now entered.
+    """
+    RecordMemberLeft: _grpc.UnaryUnaryMultiCallable[_points_pb2.RecordMemberLeftRequest, _points_pb2.RecordMemberLeftResponse]
+    """RecordMemberLeft records that a member left the household (迁出、去世等)."""
+    MoveHouseholdOut: _grpc.UnaryUnaryMultiCallable[_points_pb2.MoveHouseholdOutRequest, _points_pb2.MoveHouseholdOutResponse]
+    """MoveHouseholdOut records that the whole household left the village (整户迁出).
+    Its account and history stay; it earns no more points.
+    """
+    CreateScheme: _grpc.UnaryUnaryMultiCallable[_points_pb2.CreateSchemeRequest, _points_pb2.CreateSchemeResponse]
+    """CreateScheme drafts a points scheme (积分方案) for a village, year and subject
+    kind, or a county/township template; version 1 starts as a draft.
+    """
+    GetScheme: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetSchemeRequest, _points_pb2.GetSchemeResponse]
+    """GetScheme reads one scheme with the version in force today."""
+    BatchGetSchemes: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchGetSchemesRequest, _points_pb2.BatchGetSchemesResponse]
+    """BatchGetSchemes reads many schemes at once, in the order asked."""
+    ListSchemes: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListSchemesRequest, _points_pb2.ListSchemesResponse]
+    """ListSchemes pages through the schemes of a region."""
+    DraftSchemeVersion: _grpc.UnaryUnaryMultiCallable[_points_pb2.DraftSchemeVersionRequest, _points_pb2.DraftSchemeVersionResponse]
+    """DraftSchemeVersion starts the next version of a scheme as a draft, copied from
+    its latest version (方案修订).
+    """
+    UpdateSchemeDraft: _grpc.UnaryUnaryMultiCallable[_points_pb2.UpdateSchemeDraftRequest, _points_pb2.UpdateSchemeDraftResponse]
+    """UpdateSchemeDraft replaces the settings and items of a draft version."""
+    PublicizeSchemeVersion: _grpc.UnaryUnaryMultiCallable[_points_pb2.PublicizeSchemeVersionRequest, _points_pb2.PublicizeSchemeVersionResponse]
+    """PublicizeSchemeVersion publishes a draft for comment (方案公示征求意见)."""
+    AdoptSchemeVersion: _grpc.UnaryUnaryMultiCallable[_points_pb2.AdoptSchemeVersionRequest, _points_pb2.AdoptSchemeVersionResponse]
+    """AdoptSchemeVersion records the villagers' representative meeting resolution
+    (村民代表会议决议) that adopts a publicised version; the previous version is superseded.
+    """
+    GetSchemeVersion: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetSchemeVersionRequest, _points_pb2.GetSchemeVersionResponse]
+    """GetSchemeVersion reads one version with its items."""
+    ListSchemeVersions: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListSchemeVersionsRequest, _points_pb2.ListSchemeVersionsResponse]
+    """ListSchemeVersions lists every version of a scheme, oldest first (history is kept)."""
+    GetRulesInForce: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetRulesInForceRequest, _points_pb2.GetRulesInForceResponse]
+    """GetRulesInForce reproduces the rules of a scheme in force on a given date."""
+    CompareSchemeWithTemplate: _grpc.UnaryUnaryMultiCallable[_points_pb2.CompareSchemeWithTemplateRequest, _points_pb2.CompareSchemeWithTemplateResponse]
+    """CompareSchemeWithTemplate shows where a village scheme's items depart from the
+    county template it was copied from.
+    """
+    OpenAccount: _grpc.UnaryUnaryMultiCallable[_points_pb2.OpenAccountRequest, _points_pb2.OpenAccountResponse]
+    """OpenAccount opens a points account (积分账户) for a person, villagers'
+    representative or party member. Households get theirs when they are created.
+    """
+    GetAccount: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetAccountRequest, _points_pb2.GetAccountResponse]
+    """GetAccount reads one account, by id or by subject."""
+    BatchGetAccounts: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchGetAccountsRequest, _points_pb2.BatchGetAccountsResponse]
+    """BatchGetAccounts reads many accounts at once, by ids and/or by subjects."""
+    ListAccounts: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListAccountsRequest, _points_pb2.ListAccountsResponse]
+    """ListAccounts pages through the accounts of a region."""
+    ListLots: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListLotsRequest, _points_pb2.ListLotsResponse]
+    """ListLots lists the credit lots (积分批次) of an account with what is left of each."""
+    AwardPoints: _grpc.UnaryUnaryMultiCallable[_points_pb2.AwardPointsRequest, _points_pb2.AwardPointsResponse]
+    """AwardPoints records one scheme item for one subject, already reviewed and
+    publicised (e.g. at the monthly review meeting), straight to the ledger (直接记分).
+    """
+    ScoreBatch: _grpc.UnaryUnaryMultiCallable[_points_pb2.ScoreBatchRequest, _points_pb2.ScoreBatchResponse]
+    """ScoreBatch records a whole village's scoring in one call (批量评分, e.g. the monthly
+    living-environment inspection of every household): all lines or none, once per batch key.
+    """
+    GetBatch: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetBatchRequest, _points_pb2.GetBatchResponse]
+    """GetBatch reads one scoring batch."""
+    ReverseEntry: _grpc.UnaryUnaryMultiCallable[_points_pb2.ReverseEntryRequest, _points_pb2.ReverseEntryResponse]
+    """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason."""
+    GetStatement: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetStatementRequest, _points_pb2.GetStatementResponse]
+    """GetStatement pages through an account's entries, each with its source (积分明细)."""
+    BatchGetEntries: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchGetEntriesRequest, _points_pb2.BatchGetEntriesResponse]
+    """BatchGetEntries reads many ledger entries at once, in the order asked."""
+    SubmitClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.SubmitClaimRequest, _points_pb2.SubmitClaimResponse]
+    """SubmitClaim declares (申报) or records (记录) a scheme item for a subject; it
+    waits for the review group (评议小组).
+    """
+    ReviewClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.ReviewClaimRequest, _points_pb2.ReviewClaimResponse]
+    """ReviewClaim approves or rejects a claim awaiting review; approval opens its
+    publicity window (公示).
+    """
+    ObjectToClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.ObjectToClaimRequest, _points_pb2.ObjectToClaimResponse]
+    """ObjectToClaim raises an objection (异议) during the publicity window; the claim
+    goes back to review.
+    """
+    WithdrawClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.WithdrawClaimRequest, _points_pb2.WithdrawClaimResponse]
+    """WithdrawClaim withdraws a claim awaiting review (撤回)."""
+    GetClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetClaimRequest, _points_pb2.GetClaimResponse]
+    """GetClaim reads one claim with its reviews and objections."""
+    BatchGetClaims: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchGetClaimsRequest, _points_pb2.BatchGetClaimsResponse]
+    """BatchGetClaims reads many claims at once, in the order asked."""
+    ListClaims: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListClaimsRequest, _points_pb2.ListClaimsResponse]
+    """ListClaims pages through claims, newest first."""
+    GetPublicityBoard: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetPublicityBoardRequest, _points_pb2.GetPublicityBoardResponse]
+    """GetPublicityBoard shows a village's publicity board (公示栏): claims in their
+    window now, claims sent back by objections, and scheme versions open for comment.
+    """
+    AddGoods: _grpc.UnaryUnaryMultiCallable[_points_pb2.AddGoodsRequest, _points_pb2.AddGoodsResponse]
+    """AddGoods puts goods on a village points supermarket's shelf (积分超市)."""
+    UpdateGoods: _grpc.UnaryUnaryMultiCallable[_points_pb2.UpdateGoodsRequest, _points_pb2.UpdateGoodsResponse]
+    """UpdateGoods changes the name, points price or availability of goods."""
+    RestockGoods: _grpc.UnaryUnaryMultiCallable[_points_pb2.RestockGoodsRequest, _points_pb2.RestockGoodsResponse]
+    """RestockGoods adds stock (补货)."""
+    GetGoods: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetGoodsRequest, _points_pb2.GetGoodsResponse]
+    """GetGoods reads one item of goods."""
+    BatchGetGoods: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchGetGoodsRequest, _points_pb2.BatchGetGoodsResponse]
+    """BatchGetGoods reads many goods at once, in the order asked."""
+    ListGoods: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListGoodsRequest, _points_pb2.ListGoodsResponse]
+    """ListGoods pages through the goods of a region."""
+    ReserveRedemption: _grpc.UnaryUnaryMultiCallable[_points_pb2.ReserveRedemptionRequest, _points_pb2.ReserveRedemptionResponse]
+    """ReserveRedemption reserves goods for a subject (兑换预约): points are taken from
+    the oldest lots and stock is held. Never below zero, never twice.
+    """
+    PickUpRedemption: _grpc.UnaryUnaryMultiCallable[_points_pb2.PickUpRedemptionRequest, _points_pb2.PickUpRedemptionResponse]
+    """PickUpRedemption records that the goods were handed over (领取)."""
+    CancelRedemption: _grpc.UnaryUnaryMultiCallable[_points_pb2.CancelRedemptionRequest, _points_pb2.CancelRedemptionResponse]
+    """CancelRedemption cancels a reservation: points return to their lots, stock returns."""
+    GetRedemption: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetRedemptionRequest, _points_pb2.GetRedemptionResponse]
+    """GetRedemption reads one redemption."""
+    BatchGetRedemptions: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchGetRedemptionsRequest, _points_pb2.BatchGetRedemptionsResponse]
+    """BatchGetRedemptions reads many redemptions at once, in the order asked."""
+    ListRedemptions: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListRedemptionsRequest, _points_pb2.ListRedemptionsResponse]
+    """ListRedemptions pages through redemptions, newest first."""
+    CloseCycle: _grpc.UnaryUnaryMultiCallable[_points_pb2.CloseCycleRequest, _points_pb2.CloseCycleResponse]
+    """CloseCycle closes a scheme's year (年度结算): balances are reset or carried over
+    as the scheme says; schemes with a base score open the next year at it.
+    """
+    ListRanking: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListRankingRequest, _points_pb2.ListRankingResponse]
+    """ListRanking ranks the subjects of a village, township or county by the score
+    they earned in a period (积分排名).
+    """
+    GetHonourBoard: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetHonourBoardRequest, _points_pb2.GetHonourBoardResponse]
+    """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
+    households (星级文明户) for a period.
+    """
 
 @_typing.type_check_only
 class PointsServiceAsyncStub(PointsServiceStub):
@@ -69,6 +201,138 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """BatchGetHouseholds reads many households at once, in the order asked."""
     ListHouseholds: _aio.UnaryUnaryMultiCallable[_points_pb2.ListHouseholdsRequest, _points_pb2.ListHouseholdsResponse]  # type: ignore[assignment]
     """ListHouseholds pages through the households of a region."""
+    AddHouseholdMember: _aio.UnaryUnaryMultiCallable[_points_pb2.AddHouseholdMemberRequest, _points_pb2.AddHouseholdMemberResponse]  # type: ignore[assignment]
+    """AddHouseholdMember records a member of a household (家庭成员): moved in, born, or
+    a member already counted whose details are now entered.
+    """
+    RecordMemberLeft: _aio.UnaryUnaryMultiCallable[_points_pb2.RecordMemberLeftRequest, _points_pb2.RecordMemberLeftResponse]  # type: ignore[assignment]
+    """RecordMemberLeft records that a member left the household (迁出、去世等)."""
+    MoveHouseholdOut: _aio.UnaryUnaryMultiCallable[_points_pb2.MoveHouseholdOutRequest, _points_pb2.MoveHouseholdOutResponse]  # type: ignore[assignment]
+    """MoveHouseholdOut records that the whole household left the village (整户迁出).
+    Its account and history stay; it earns no more points.
+    """
+    CreateScheme: _aio.UnaryUnaryMultiCallable[_points_pb2.CreateSchemeRequest, _points_pb2.CreateSchemeResponse]  # type: ignore[assignment]
+    """CreateScheme drafts a points scheme (积分方案) for a village, year and subject
+    kind, or a county/township template; version 1 starts as a draft.
+    """
+    GetScheme: _aio.UnaryUnaryMultiCallable[_points_pb2.GetSchemeRequest, _points_pb2.GetSchemeResponse]  # type: ignore[assignment]
+    """GetScheme reads one scheme with the version in force today."""
+    BatchGetSchemes: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchGetSchemesRequest, _points_pb2.BatchGetSchemesResponse]  # type: ignore[assignment]
+    """BatchGetSchemes reads many schemes at once, in the order asked."""
+    ListSchemes: _aio.UnaryUnaryMultiCallable[_points_pb2.ListSchemesRequest, _points_pb2.ListSchemesResponse]  # type: ignore[assignment]
+    """ListSchemes pages through the schemes of a region."""
+    DraftSchemeVersion: _aio.UnaryUnaryMultiCallable[_points_pb2.DraftSchemeVersionRequest, _points_pb2.DraftSchemeVersionResponse]  # type: ignore[assignment]
+    """DraftSchemeVersion starts the next version of a scheme as a draft, copied from
+    its latest version (方案修订).
+    """
+    UpdateSchemeDraft: _aio.UnaryUnaryMultiCallable[_points_pb2.UpdateSchemeDraftRequest, _points_pb2.UpdateSchemeDraftResponse]  # type: ignore[assignment]
+    """UpdateSchemeDraft replaces the settings and items of a draft version."""
+    PublicizeSchemeVersion: _aio.UnaryUnaryMultiCallable[_points_pb2.PublicizeSchemeVersionRequest, _points_pb2.PublicizeSchemeVersionResponse]  # type: ignore[assignment]
+    """PublicizeSchemeVersion publishes a draft for comment (方案公示征求意见)."""
+    AdoptSchemeVersion: _aio.UnaryUnaryMultiCallable[_points_pb2.AdoptSchemeVersionRequest, _points_pb2.AdoptSchemeVersionResponse]  # type: ignore[assignment]
+    """AdoptSchemeVersion records the villagers' representative meeting resolution
+    (村民代表会议决议) that adopts a publicised version; the previous version is superseded.
+    """
+    GetSchemeVersion: _aio.UnaryUnaryMultiCallable[_points_pb2.GetSchemeVersionRequest, _points_pb2.GetSchemeVersionResponse]  # type: ignore[assignment]
+    """GetSchemeVersion reads one version with its items."""
+    ListSchemeVersions: _aio.UnaryUnaryMultiCallable[_points_pb2.ListSchemeVersionsRequest, _points_pb2.ListSchemeVersionsResponse]  # type: ignore[assignment]
+    """ListSchemeVersions lists every version of a scheme, oldest first (history is kept)."""
+    GetRulesInForce: _aio.UnaryUnaryMultiCallable[_points_pb2.GetRulesInForceRequest, _points_pb2.GetRulesInForceResponse]  # type: ignore[assignment]
+    """GetRulesInForce reproduces the rules of a scheme in force on a given date."""
+    CompareSchemeWithTemplate: _aio.UnaryUnaryMultiCallable[_points_pb2.CompareSchemeWithTemplateRequest, _points_pb2.CompareSchemeWithTemplateResponse]  # type: ignore[assignment]
+    """CompareSchemeWithTemplate shows where a village scheme's items depart from the
+    county template it was copied from.
+    """
+    OpenAccount: _aio.UnaryUnaryMultiCallable[_points_pb2.OpenAccountRequest, _points_pb2.OpenAccountResponse]  # type: ignore[assignment]
+    """OpenAccount opens a points account (积分账户) for a person, villagers'
+    representative or party member. Households get theirs when they are created.
+    """
+    GetAccount: _aio.UnaryUnaryMultiCallable[_points_pb2.GetAccountRequest, _points_pb2.GetAccountResponse]  # type: ignore[assignment]
+    """GetAccount reads one account, by id or by subject."""
+    BatchGetAccounts: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchGetAccountsRequest, _points_pb2.BatchGetAccountsResponse]  # type: ignore[assignment]
+    """BatchGetAccounts reads many accounts at once, by ids and/or by subjects."""
+    ListAccounts: _aio.UnaryUnaryMultiCallable[_points_pb2.ListAccountsRequest, _points_pb2.ListAccountsResponse]  # type: ignore[assignment]
+    """ListAccounts pages through the accounts of a region."""
+    ListLots: _aio.UnaryUnaryMultiCallable[_points_pb2.ListLotsRequest, _points_pb2.ListLotsResponse]  # type: ignore[assignment]
+    """ListLots lists the credit lots (积分批次) of an account with what is left of each."""
+    AwardPoints: _aio.UnaryUnaryMultiCallable[_points_pb2.AwardPointsRequest, _points_pb2.AwardPointsResponse]  # type: ignore[assignment]
+    """AwardPoints records one scheme item for one subject, already reviewed and
+    publicised (e.g. at the monthly review meeting), straight to the ledger (直接记分).
+    """
+    ScoreBatch: _aio.UnaryUnaryMultiCallable[_points_pb2.ScoreBatchRequest, _points_pb2.ScoreBatchResponse]  # type: ignore[assignment]
+    """ScoreBatch records a whole village's scoring in one call (批量评分, e.g. the monthly
+    living-environment inspection of every household): all lines or none, once per batch key.
+    """
+    GetBatch: _aio.UnaryUnaryMultiCallable[_points_pb2.GetBatchRequest, _points_pb2.GetBatchResponse]  # type: ignore[assignment]
+    """GetBatch reads one scoring batch."""
+    ReverseEntry: _aio.UnaryUnaryMultiCallable[_points_pb2.ReverseEntryRequest, _points_pb2.ReverseEntryResponse]  # type: ignore[assignment]
+    """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason."""
+    GetStatement: _aio.UnaryUnaryMultiCallable[_points_pb2.GetStatementRequest, _points_pb2.GetStatementResponse]  # type: ignore[assignment]
+    """GetStatement pages through an account's entries, each with its source (积分明细)."""
+    BatchGetEntries: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchGetEntriesRequest, _points_pb2.BatchGetEntriesResponse]  # type: ignore[assignment]
+    """BatchGetEntries reads many ledger entries at once, in the order asked."""
+    SubmitClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.SubmitClaimRequest, _points_pb2.SubmitClaimResponse]  # type: ignore[assignment]
+    """SubmitClaim declares (申报) or records (记录) a scheme item for a subject; it
+    waits for the review group (评议小组).
+    """
+    ReviewClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.ReviewClaimRequest, _points_pb2.ReviewClaimResponse]  # type: ignore[assignment]
+    """ReviewClaim approves or rejects a claim awaiting review; approval opens its
+    publicity window (公示).
+    """
+    ObjectToClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.ObjectToClaimRequest, _points_pb2.ObjectToClaimResponse]  # type: ignore[assignment]
+    """ObjectToClaim raises an objection (异议) during the publicity window; the claim
+    goes back to review.
+    """
+    WithdrawClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.WithdrawClaimRequest, _points_pb2.WithdrawClaimResponse]  # type: ignore[assignment]
+    """WithdrawClaim withdraws a claim awaiting review (撤回)."""
+    GetClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.GetClaimRequest, _points_pb2.GetClaimResponse]  # type: ignore[assignment]
+    """GetClaim reads one claim with its reviews and objections."""
+    BatchGetClaims: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchGetClaimsRequest, _points_pb2.BatchGetClaimsResponse]  # type: ignore[assignment]
+    """BatchGetClaims reads many claims at once, in the order asked."""
+    ListClaims: _aio.UnaryUnaryMultiCallable[_points_pb2.ListClaimsRequest, _points_pb2.ListClaimsResponse]  # type: ignore[assignment]
+    """ListClaims pages through claims, newest first."""
+    GetPublicityBoard: _aio.UnaryUnaryMultiCallable[_points_pb2.GetPublicityBoardRequest, _points_pb2.GetPublicityBoardResponse]  # type: ignore[assignment]
+    """GetPublicityBoard shows a village's publicity board (公示栏): claims in their
+    window now, claims sent back by objections, and scheme versions open for comment.
+    """
+    AddGoods: _aio.UnaryUnaryMultiCallable[_points_pb2.AddGoodsRequest, _points_pb2.AddGoodsResponse]  # type: ignore[assignment]
+    """AddGoods puts goods on a village points supermarket's shelf (积分超市)."""
+    UpdateGoods: _aio.UnaryUnaryMultiCallable[_points_pb2.UpdateGoodsRequest, _points_pb2.UpdateGoodsResponse]  # type: ignore[assignment]
+    """UpdateGoods changes the name, points price or availability of goods."""
+    RestockGoods: _aio.UnaryUnaryMultiCallable[_points_pb2.RestockGoodsRequest, _points_pb2.RestockGoodsResponse]  # type: ignore[assignment]
+    """RestockGoods adds stock (补货)."""
+    GetGoods: _aio.UnaryUnaryMultiCallable[_points_pb2.GetGoodsRequest, _points_pb2.GetGoodsResponse]  # type: ignore[assignment]
+    """GetGoods reads one item of goods."""
+    BatchGetGoods: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchGetGoodsRequest, _points_pb2.BatchGetGoodsResponse]  # type: ignore[assignment]
+    """BatchGetGoods reads many goods at once, in the order asked."""
+    ListGoods: _aio.UnaryUnaryMultiCallable[_points_pb2.ListGoodsRequest, _points_pb2.ListGoodsResponse]  # type: ignore[assignment]
+    """ListGoods pages through the goods of a region."""
+    ReserveRedemption: _aio.UnaryUnaryMultiCallable[_points_pb2.ReserveRedemptionRequest, _points_pb2.ReserveRedemptionResponse]  # type: ignore[assignment]
+    """ReserveRedemption reserves goods for a subject (兑换预约): points are taken from
+    the oldest lots and stock is held. Never below zero, never twice.
+    """
+    PickUpRedemption: _aio.UnaryUnaryMultiCallable[_points_pb2.PickUpRedemptionRequest, _points_pb2.PickUpRedemptionResponse]  # type: ignore[assignment]
+    """PickUpRedemption records that the goods were handed over (领取)."""
+    CancelRedemption: _aio.UnaryUnaryMultiCallable[_points_pb2.CancelRedemptionRequest, _points_pb2.CancelRedemptionResponse]  # type: ignore[assignment]
+    """CancelRedemption cancels a reservation: points return to their lots, stock returns."""
+    GetRedemption: _aio.UnaryUnaryMultiCallable[_points_pb2.GetRedemptionRequest, _points_pb2.GetRedemptionResponse]  # type: ignore[assignment]
+    """GetRedemption reads one redemption."""
+    BatchGetRedemptions: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchGetRedemptionsRequest, _points_pb2.BatchGetRedemptionsResponse]  # type: ignore[assignment]
+    """BatchGetRedemptions reads many redemptions at once, in the order asked."""
+    ListRedemptions: _aio.UnaryUnaryMultiCallable[_points_pb2.ListRedemptionsRequest, _points_pb2.ListRedemptionsResponse]  # type: ignore[assignment]
+    """ListRedemptions pages through redemptions, newest first."""
+    CloseCycle: _aio.UnaryUnaryMultiCallable[_points_pb2.CloseCycleRequest, _points_pb2.CloseCycleResponse]  # type: ignore[assignment]
+    """CloseCycle closes a scheme's year (年度结算): balances are reset or carried over
+    as the scheme says; schemes with a base score open the next year at it.
+    """
+    ListRanking: _aio.UnaryUnaryMultiCallable[_points_pb2.ListRankingRequest, _points_pb2.ListRankingResponse]  # type: ignore[assignment]
+    """ListRanking ranks the subjects of a village, township or county by the score
+    they earned in a period (积分排名).
+    """
+    GetHonourBoard: _aio.UnaryUnaryMultiCallable[_points_pb2.GetHonourBoardRequest, _points_pb2.GetHonourBoardResponse]  # type: ignore[assignment]
+    """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
+    households (星级文明户) for a period.
+    """
 
 class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
     """PointsService runs village points governance (积分制): the household roster
@@ -111,5 +375,431 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.ListHouseholdsResponse, _abc.Awaitable[_points_pb2.ListHouseholdsResponse]]:
         """ListHouseholds pages through the households of a region."""
+
+    @_abc_1.abstractmethod
+    def AddHouseholdMember(
+        self,
+        request: _points_pb2.AddHouseholdMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.AddHouseholdMemberResponse, _abc.Awaitable[_points_pb2.AddHouseholdMemberResponse]]:
+        """AddHouseholdMember records a member of a household (家庭成员): moved in, born, or
+        a member already counted whose details are now entered.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordMemberLeft(
+        self,
+        request: _points_pb2.RecordMemberLeftRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.RecordMemberLeftResponse, _abc.Awaitable[_points_pb2.RecordMemberLeftResponse]]:
+        """RecordMemberLeft records that a member left the household (迁出、去世等)."""
+
+    @_abc_1.abstractmethod
+    def MoveHouseholdOut(
+        self,
+        request: _points_pb2.MoveHouseholdOutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.MoveHouseholdOutResponse, _abc.Awaitable[_points_pb2.MoveHouseholdOutResponse]]:
+        """MoveHouseholdOut records that the whole household left the village (整户迁出).
+        Its account and history stay; it earns no more points.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateScheme(
+        self,
+        request: _points_pb2.CreateSchemeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.CreateSchemeResponse, _abc.Awaitable[_points_pb2.CreateSchemeResponse]]:
+        """CreateScheme drafts a points scheme (积分方案) for a village, year and subject
+        kind, or a county/township template; version 1 starts as a draft.
+        """
+
+    @_abc_1.abstractmethod
+    def GetScheme(
+        self,
+        request: _points_pb2.GetSchemeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetSchemeResponse, _abc.Awaitable[_points_pb2.GetSchemeResponse]]:
+        """GetScheme reads one scheme with the version in force today."""
+
+    @_abc_1.abstractmethod
+    def BatchGetSchemes(
+        self,
+        request: _points_pb2.BatchGetSchemesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.BatchGetSchemesResponse, _abc.Awaitable[_points_pb2.BatchGetSchemesResponse]]:
+        """BatchGetSchemes reads many schemes at once, in the order asked."""
+
+    @_abc_1.abstractmethod
+    def ListSchemes(
+        self,
+        request: _points_pb2.ListSchemesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ListSchemesResponse, _abc.Awaitable[_points_pb2.ListSchemesResponse]]:
+        """ListSchemes pages through the schemes of a region."""
+
+    @_abc_1.abstractmethod
+    def DraftSchemeVersion(
+        self,
+        request: _points_pb2.DraftSchemeVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.DraftSchemeVersionResponse, _abc.Awaitable[_points_pb2.DraftSchemeVersionResponse]]:
+        """DraftSchemeVersion starts the next version of a scheme as a draft, copied from
+        its latest version (方案修订).
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateSchemeDraft(
+        self,
+        request: _points_pb2.UpdateSchemeDraftRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.UpdateSchemeDraftResponse, _abc.Awaitable[_points_pb2.UpdateSchemeDraftResponse]]:
+        """UpdateSchemeDraft replaces the settings and items of a draft version."""
+
+    @_abc_1.abstractmethod
+    def PublicizeSchemeVersion(
+        self,
+        request: _points_pb2.PublicizeSchemeVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.PublicizeSchemeVersionResponse, _abc.Awaitable[_points_pb2.PublicizeSchemeVersionResponse]]:
+        """PublicizeSchemeVersion publishes a draft for comment (方案公示征求意见)."""
+
+    @_abc_1.abstractmethod
+    def AdoptSchemeVersion(
+        self,
+        request: _points_pb2.AdoptSchemeVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.AdoptSchemeVersionResponse, _abc.Awaitable[_points_pb2.AdoptSchemeVersionResponse]]:
+        """AdoptSchemeVersion records the villagers' representative meeting resolution
+        (村民代表会议决议) that adopts a publicised version; the previous version is superseded.
+        """
+
+    @_abc_1.abstractmethod
+    def GetSchemeVersion(
+        self,
+        request: _points_pb2.GetSchemeVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetSchemeVersionResponse, _abc.Awaitable[_points_pb2.GetSchemeVersionResponse]]:
+        """GetSchemeVersion reads one version with its items."""
+
+    @_abc_1.abstractmethod
+    def ListSchemeVersions(
+        self,
+        request: _points_pb2.ListSchemeVersionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ListSchemeVersionsResponse, _abc.Awaitable[_points_pb2.ListSchemeVersionsResponse]]:
+        """ListSchemeVersions lists every version of a scheme, oldest first (history is kept)."""
+
+    @_abc_1.abstractmethod
+    def GetRulesInForce(
+        self,
+        request: _points_pb2.GetRulesInForceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetRulesInForceResponse, _abc.Awaitable[_points_pb2.GetRulesInForceResponse]]:
+        """GetRulesInForce reproduces the rules of a scheme in force on a given date."""
+
+    @_abc_1.abstractmethod
+    def CompareSchemeWithTemplate(
+        self,
+        request: _points_pb2.CompareSchemeWithTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.CompareSchemeWithTemplateResponse, _abc.Awaitable[_points_pb2.CompareSchemeWithTemplateResponse]]:
+        """CompareSchemeWithTemplate shows where a village scheme's items depart from the
+        county template it was copied from.
+        """
+
+    @_abc_1.abstractmethod
+    def OpenAccount(
+        self,
+        request: _points_pb2.OpenAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.OpenAccountResponse, _abc.Awaitable[_points_pb2.OpenAccountResponse]]:
+        """OpenAccount opens a points account (积分账户) for a person, villagers'
+        representative or party member. Households get theirs when they are created.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAccount(
+        self,
+        request: _points_pb2.GetAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetAccountResponse, _abc.Awaitable[_points_pb2.GetAccountResponse]]:
+        """GetAccount reads one account, by id or by subject."""
+
+    @_abc_1.abstractmethod
+    def BatchGetAccounts(
+        self,
+        request: _points_pb2.BatchGetAccountsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.BatchGetAccountsResponse, _abc.Awaitable[_points_pb2.BatchGetAccountsResponse]]:
+        """BatchGetAccounts reads many accounts at once, by ids and/or by subjects."""
+
+    @_abc_1.abstractmethod
+    def ListAccounts(
+        self,
+        request: _points_pb2.ListAccountsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ListAccountsResponse, _abc.Awaitable[_points_pb2.ListAccountsResponse]]:
+        """ListAccounts pages through the accounts of a region."""
+
+    @_abc_1.abstractmethod
+    def ListLots(
+        self,
+        request: _points_pb2.ListLotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ListLotsResponse, _abc.Awaitable[_points_pb2.ListLotsResponse]]:
+        """ListLots lists the credit lots (积分批次) of an account with what is left of each."""
+
+    @_abc_1.abstractmethod
+    def AwardPoints(
+        self,
+        request: _points_pb2.AwardPointsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.AwardPointsResponse, _abc.Awaitable[_points_pb2.AwardPointsResponse]]:
+        """AwardPoints records one scheme item for one subject, already reviewed and
+        publicised (e.g. at the monthly review meeting), straight to the ledger (直接记分).
+        """
+
+    @_abc_1.abstractmethod
+    def ScoreBatch(
+        self,
+        request: _points_pb2.ScoreBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ScoreBatchResponse, _abc.Awaitable[_points_pb2.ScoreBatchResponse]]:
+        """ScoreBatch records a whole village's scoring in one call (批量评分, e.g. the monthly
+        living-environment inspection of every household): all lines or none, once per batch key.
+        """
+
+    @_abc_1.abstractmethod
+    def GetBatch(
+        self,
+        request: _points_pb2.GetBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetBatchResponse, _abc.Awaitable[_points_pb2.GetBatchResponse]]:
+        """GetBatch reads one scoring batch."""
+
+    @_abc_1.abstractmethod
+    def ReverseEntry(
+        self,
+        request: _points_pb2.ReverseEntryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ReverseEntryResponse, _abc.Awaitable[_points_pb2.ReverseEntryResponse]]:
+        """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason."""
+
+    @_abc_1.abstractmethod
+    def GetStatement(
+        self,
+        request: _points_pb2.GetStatementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetStatementResponse, _abc.Awaitable[_points_pb2.GetStatementResponse]]:
+        """GetStatement pages through an account's entries, each with its source (积分明细)."""
+
+    @_abc_1.abstractmethod
+    def BatchGetEntries(
+        self,
+        request: _points_pb2.BatchGetEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.BatchGetEntriesResponse, _abc.Awaitable[_points_pb2.BatchGetEntriesResponse]]:
+        """BatchGetEntries reads many ledger entries at once, in the order asked."""
+
+    @_abc_1.abstractmethod
+    def SubmitClaim(
+        self,
+        request: _points_pb2.SubmitClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.SubmitClaimResponse, _abc.Awaitable[_points_pb2.SubmitClaimResponse]]:
+        """SubmitClaim declares (申报) or records (记录) a scheme item for a subject; it
+        waits for the review group (评议小组).
+        """
+
+    @_abc_1.abstractmethod
+    def ReviewClaim(
+        self,
+        request: _points_pb2.ReviewClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ReviewClaimResponse, _abc.Awaitable[_points_pb2.ReviewClaimResponse]]:
+        """ReviewClaim approves or rejects a claim awaiting review; approval opens its
+        publicity window (公示).
+        """
+
+    @_abc_1.abstractmethod
+    def ObjectToClaim(
+        self,
+        request: _points_pb2.ObjectToClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ObjectToClaimResponse, _abc.Awaitable[_points_pb2.ObjectToClaimResponse]]:
+        """ObjectToClaim raises an objection (异议) during the publicity window; the claim
+        goes back to review.
+        """
+
+    @_abc_1.abstractmethod
+    def WithdrawClaim(
+        self,
+        request: _points_pb2.WithdrawClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.WithdrawClaimResponse, _abc.Awaitable[_points_pb2.WithdrawClaimResponse]]:
+        """WithdrawClaim withdraws a claim awaiting review (撤回)."""
+
+    @_abc_1.abstractmethod
+    def GetClaim(
+        self,
+        request: _points_pb2.GetClaimRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetClaimResponse, _abc.Awaitable[_points_pb2.GetClaimResponse]]:
+        """GetClaim reads one claim with its reviews and objections."""
+
+    @_abc_1.abstractmethod
+    def BatchGetClaims(
+        self,
+        request: _points_pb2.BatchGetClaimsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.BatchGetClaimsResponse, _abc.Awaitable[_points_pb2.BatchGetClaimsResponse]]:
+        """BatchGetClaims reads many claims at once, in the order asked."""
+
+    @_abc_1.abstractmethod
+    def ListClaims(
+        self,
+        request: _points_pb2.ListClaimsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ListClaimsResponse, _abc.Awaitable[_points_pb2.ListClaimsResponse]]:
+        """ListClaims pages through claims, newest first."""
+
+    @_abc_1.abstractmethod
+    def GetPublicityBoard(
+        self,
+        request: _points_pb2.GetPublicityBoardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetPublicityBoardResponse, _abc.Awaitable[_points_pb2.GetPublicityBoardResponse]]:
+        """GetPublicityBoard shows a village's publicity board (公示栏): claims in their
+        window now, claims sent back by objections, and scheme versions open for comment.
+        """
+
+    @_abc_1.abstractmethod
+    def AddGoods(
+        self,
+        request: _points_pb2.AddGoodsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.AddGoodsResponse, _abc.Awaitable[_points_pb2.AddGoodsResponse]]:
+        """AddGoods puts goods on a village points supermarket's shelf (积分超市)."""
+
+    @_abc_1.abstractmethod
+    def UpdateGoods(
+        self,
+        request: _points_pb2.UpdateGoodsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.UpdateGoodsResponse, _abc.Awaitable[_points_pb2.UpdateGoodsResponse]]:
+        """UpdateGoods changes the name, points price or availability of goods."""
+
+    @_abc_1.abstractmethod
+    def RestockGoods(
+        self,
+        request: _points_pb2.RestockGoodsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.RestockGoodsResponse, _abc.Awaitable[_points_pb2.RestockGoodsResponse]]:
+        """RestockGoods adds stock (补货)."""
+
+    @_abc_1.abstractmethod
+    def GetGoods(
+        self,
+        request: _points_pb2.GetGoodsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetGoodsResponse, _abc.Awaitable[_points_pb2.GetGoodsResponse]]:
+        """GetGoods reads one item of goods."""
+
+    @_abc_1.abstractmethod
+    def BatchGetGoods(
+        self,
+        request: _points_pb2.BatchGetGoodsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.BatchGetGoodsResponse, _abc.Awaitable[_points_pb2.BatchGetGoodsResponse]]:
+        """BatchGetGoods reads many goods at once, in the order asked."""
+
+    @_abc_1.abstractmethod
+    def ListGoods(
+        self,
+        request: _points_pb2.ListGoodsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ListGoodsResponse, _abc.Awaitable[_points_pb2.ListGoodsResponse]]:
+        """ListGoods pages through the goods of a region."""
+
+    @_abc_1.abstractmethod
+    def ReserveRedemption(
+        self,
+        request: _points_pb2.ReserveRedemptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ReserveRedemptionResponse, _abc.Awaitable[_points_pb2.ReserveRedemptionResponse]]:
+        """ReserveRedemption reserves goods for a subject (兑换预约): points are taken from
+        the oldest lots and stock is held. Never below zero, never twice.
+        """
+
+    @_abc_1.abstractmethod
+    def PickUpRedemption(
+        self,
+        request: _points_pb2.PickUpRedemptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.PickUpRedemptionResponse, _abc.Awaitable[_points_pb2.PickUpRedemptionResponse]]:
+        """PickUpRedemption records that the goods were handed over (领取)."""
+
+    @_abc_1.abstractmethod
+    def CancelRedemption(
+        self,
+        request: _points_pb2.CancelRedemptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.CancelRedemptionResponse, _abc.Awaitable[_points_pb2.CancelRedemptionResponse]]:
+        """CancelRedemption cancels a reservation: points return to their lots, stock returns."""
+
+    @_abc_1.abstractmethod
+    def GetRedemption(
+        self,
+        request: _points_pb2.GetRedemptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetRedemptionResponse, _abc.Awaitable[_points_pb2.GetRedemptionResponse]]:
+        """GetRedemption reads one redemption."""
+
+    @_abc_1.abstractmethod
+    def BatchGetRedemptions(
+        self,
+        request: _points_pb2.BatchGetRedemptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.BatchGetRedemptionsResponse, _abc.Awaitable[_points_pb2.BatchGetRedemptionsResponse]]:
+        """BatchGetRedemptions reads many redemptions at once, in the order asked."""
+
+    @_abc_1.abstractmethod
+    def ListRedemptions(
+        self,
+        request: _points_pb2.ListRedemptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ListRedemptionsResponse, _abc.Awaitable[_points_pb2.ListRedemptionsResponse]]:
+        """ListRedemptions pages through redemptions, newest first."""
+
+    @_abc_1.abstractmethod
+    def CloseCycle(
+        self,
+        request: _points_pb2.CloseCycleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.CloseCycleResponse, _abc.Awaitable[_points_pb2.CloseCycleResponse]]:
+        """CloseCycle closes a scheme's year (年度结算): balances are reset or carried over
+        as the scheme says; schemes with a base score open the next year at it.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRanking(
+        self,
+        request: _points_pb2.ListRankingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ListRankingResponse, _abc.Awaitable[_points_pb2.ListRankingResponse]]:
+        """ListRanking ranks the subjects of a village, township or county by the score
+        they earned in a period (积分排名).
+        """
+
+    @_abc_1.abstractmethod
+    def GetHonourBoard(
+        self,
+        request: _points_pb2.GetHonourBoardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetHonourBoardResponse, _abc.Awaitable[_points_pb2.GetHonourBoardResponse]]:
+        """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
+        households (星级文明户) for a period.
+        """
 
 def add_PointsServiceServicer_to_server(servicer: PointsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
