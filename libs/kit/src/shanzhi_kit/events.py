@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from google.protobuf import any_pb2, timestamp_pb2
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from opentelemetry import propagate
 from shanzhi.common.v1 import event_pb2
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_kit.auth import current_caller
+from shanzhi_kit.errors import InvalidArgument
+
+M = TypeVar("M", bound=Message)
 
 EventEnvelope = event_pb2.EventEnvelope
 
@@ -66,9 +70,12 @@ class Outbox:
         self._insert = table.insert()
 
     async def add(
-        self, session: AsyncSession, data: Message, *, subject: str, region_code: str
+        self, session: AsyncSession, data: Message, *, subject: str, region_code: str,
+        actor: str | None = None,
     ) -> EventEnvelope:
-        env = envelope(data, source=self.source, subject=subject, region_code=region_code)
+        """Add an event; ``actor`` defaults to the current caller (or "system")."""
+        env = envelope(data, source=self.source, subject=subject, region_code=region_code,
+                       actor=actor)
         await session.execute(self._insert, self.row(env))
         return env
 
@@ -85,8 +92,19 @@ class Outbox:
         }
 
 
-def unpack(env: EventEnvelope, message_type: type[Message]) -> Message:
+def unpack(env: EventEnvelope, message_type: type[M]) -> M:
+    """The envelope's data as ``message_type``; an event that does not hold one is refused.
+
+    The refusal is an :class:`~shanzhi_kit.errors.InvalidArgument`, which the consumer
+    runner records as ``rejected`` instead of retrying it forever.
+    """
     msg = message_type()
-    if not env.data.Unpack(msg):
-        raise ValueError(f"event {env.id} holds {env.data.type_url}, not {event_type(msg)}")
+    try:
+        ok = env.data.Unpack(msg)
+    except DecodeError as exc:
+        raise InvalidArgument.field("data", f"event {env.id} cannot be decoded: {exc}") from None
+    if not ok:
+        raise InvalidArgument.field(
+            "data", f"event {env.id} holds {env.data.type_url}, not {event_type(msg)}"
+        )
     return msg
