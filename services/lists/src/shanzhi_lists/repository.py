@@ -17,7 +17,7 @@ class ListsRepository:
         self.session = session
 
     async def add_item(self, **values: Any) -> None:
-        await self.session.execute(list_items.insert().values(**values))
+        await self.session.execute(list_items.insert(), values)
 
     async def items_by_ids(self, ids: Sequence[str]) -> dict[str, Row[Any]]:
         if not ids:
