@@ -72,6 +72,7 @@ class EventConsumer:
         self._thread: threading.Thread | None = None
         self.applied = 0
         self.duplicates = 0
+        #: Set once the group has assigned this consumer its partitions.
         self.ready = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -128,9 +129,10 @@ class EventConsumer:
         return
 
     def _poll_loop(self, consumer: KafkaConsumer) -> None:
-        self.ready.set()
         while not self._stop.is_set():
             batch = consumer.poll(timeout_ms=300)
+            if not self.ready.is_set() and consumer.assignment():
+                self.ready.set()
             if not batch:
                 continue
             for tp, records in batch.items():
