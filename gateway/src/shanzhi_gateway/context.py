@@ -66,13 +66,24 @@ class GatewayContext(BaseContext):
         self.loaders = Loaders(self)
 
     @property
+    def authorization(self) -> str | None:
+        """The caller's credentials: over a websocket, the ``Authorization`` entry of the
+        connection_init payload; else (or when it has none) the HTTP header."""
+        params = self.connection_params
+        if isinstance(params, dict):
+            for key, value in params.items():
+                if isinstance(key, str) and key.lower() == "authorization" and isinstance(value, str):
+                    return value
+        return self._authorization
+
+    @property
     def caller(self) -> Caller:
         """The authenticated caller; a GraphQL error with code UNAUTHENTICATED if none."""
         if self._caller is None:
             if self._verifier is None:
                 raise unauthenticated("token verification is not configured")
             try:
-                self._caller = self._verifier.from_authorization(self._authorization)
+                self._caller = self._verifier.from_authorization(self.authorization)
             except Unauthenticated as exc:
                 raise unauthenticated(exc.message) from None
         return self._caller
