@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from shanzhi.talent.v1 import talent_pb2 as _talent_pb2
 import builtins as _builtins
 import sys
@@ -88,3 +90,217 @@ class PersonAppointedEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PersonAppointedEvent: _TypeAlias = PersonAppointedEvent  # noqa: Y015
+
+@_typing.final
+class PostEndedEvent(_message.Message):
+    """PostEndedEvent: a term ended (离任). Audit uses it for the leaving-office audit (离任审计)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    PERSON_NAME_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    """The post's id."""
+    person_id: _builtins.str
+    """The person's id."""
+    region_code: _builtins.str
+    """12-digit village code of the post."""
+    role: _talent_pb2.PostRole.ValueType
+    """The post's role (岗位)."""
+    start_date: _builtins.str
+    """First day of the term, "YYYY-MM-DD"."""
+    end_date: _builtins.str
+    """Last day of the term, "YYYY-MM-DD"."""
+    reason: _talent_pb2.PostEndReason.ValueType
+    """Why it ended (离任原因)."""
+    person_name: _builtins.str
+    """The person's name (姓名), for display in other services."""
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        role: _talent_pb2.PostRole.ValueType = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        reason: _talent_pb2.PostEndReason.ValueType = ...,
+        person_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "person_id", b"person_id", "person_name", b"person_name", "post_id", b"post_id", "reason", b"reason", "region_code", b"region_code", "role", b"role", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostEndedEvent: _TypeAlias = PostEndedEvent  # noqa: Y015
+
+@_typing.final
+class TrainingRecordedEvent(_message.Message):
+    """TrainingRecordedEvent: a person attended a course (参训)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    COURSE_START_DATE_FIELD_NUMBER: _builtins.int
+    record_id: _builtins.str
+    """The attendance record's id."""
+    course_id: _builtins.str
+    """The course's id."""
+    person_id: _builtins.str
+    """The person's id."""
+    region_code: _builtins.str
+    """12-digit village code of the person."""
+    hours: _builtins.int
+    """Class hours earned (学时)."""
+    course_start_date: _builtins.str
+    """The course's first day, "YYYY-MM-DD"."""
+    def __init__(
+        self,
+        *,
+        record_id: _builtins.str = ...,
+        course_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        hours: _builtins.int = ...,
+        course_start_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "course_start_date", b"course_start_date", "hours", b"hours", "person_id", b"person_id", "record_id", b"record_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrainingRecordedEvent: _TypeAlias = TrainingRecordedEvent  # noqa: Y015
+
+@_typing.final
+class AssessmentFinalizedEvent(_message.Message):
+    """AssessmentFinalizedEvent: an assessment was finalised (考核定档)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSESSMENT_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    GRADE_FIELD_NUMBER: _builtins.int
+    assessment_id: _builtins.str
+    """The assessment's id."""
+    person_id: _builtins.str
+    """The person's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    year: _builtins.int
+    """Year."""
+    period: _talent_pb2.AssessmentPeriod.ValueType
+    """Period."""
+    grade: _talent_pb2.AssessmentGrade.ValueType
+    """Grade (等次)."""
+    def __init__(
+        self,
+        *,
+        assessment_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        year: _builtins.int = ...,
+        period: _talent_pb2.AssessmentPeriod.ValueType = ...,
+        grade: _talent_pb2.AssessmentGrade.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment_id", b"assessment_id", "grade", b"grade", "period", b"period", "person_id", b"person_id", "region_code", b"region_code", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssessmentFinalizedEvent: _TypeAlias = AssessmentFinalizedEvent  # noqa: Y015
+
+@_typing.final
+class ReserveStatusChangedEvent(_message.Message):
+    """ReserveStatusChangedEvent: a reserve candidate changed state (后备人才状态变更),
+    including being added (from RESERVE_STATUS_UNSPECIFIED).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATE_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    FROM_STATUS_FIELD_NUMBER: _builtins.int
+    TO_STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    candidate_id: _builtins.str
+    """The candidate's id."""
+    person_id: _builtins.str
+    """The person's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    from_status: _talent_pb2.ReserveStatus.ValueType
+    """State before."""
+    to_status: _talent_pb2.ReserveStatus.ValueType
+    """State after."""
+    reason: _builtins.str
+    """Reason (for exits)."""
+    def __init__(
+        self,
+        *,
+        candidate_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        from_status: _talent_pb2.ReserveStatus.ValueType = ...,
+        to_status: _talent_pb2.ReserveStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_id", b"candidate_id", "from_status", b"from_status", "person_id", b"person_id", "reason", b"reason", "region_code", b"region_code", "to_status", b"to_status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReserveStatusChangedEvent: _TypeAlias = ReserveStatusChangedEvent  # noqa: Y015
+
+@_typing.final
+class RemovalFlaggedEvent(_message.Message):
+    """RemovalFlaggedEvent: a cadre was graded 不称职 twice in a row (调整/罢免预警)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLAG_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    ASSESSMENT_IDS_FIELD_NUMBER: _builtins.int
+    flag_id: _builtins.str
+    """The flag's id."""
+    person_id: _builtins.str
+    """The person's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    @_builtins.property
+    def assessment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The two assessments, earlier first."""
+
+    def __init__(
+        self,
+        *,
+        flag_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        assessment_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment_ids", b"assessment_ids", "flag_id", b"flag_id", "person_id", b"person_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemovalFlaggedEvent: _TypeAlias = RemovalFlaggedEvent  # noqa: Y015

@@ -89,7 +89,7 @@ class _PostRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PostRole.Val
     POST_ROLE_COMMITTEE_DIRECTOR: _PostRole.ValueType  # 2
     """村委会主任"""
     POST_ROLE_TWO_COMMITTEE_MEMBER: _PostRole.ValueType  # 3
-    """村两委委员"""
+    """村两委委员 (member of the two committees, committee not specified)"""
     POST_ROLE_VILLAGER_REPRESENTATIVE: _PostRole.ValueType  # 4
     """村民代表"""
     POST_ROLE_GRID_LEADER: _PostRole.ValueType  # 5
@@ -102,6 +102,10 @@ class _PostRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PostRole.Val
     """第一书记"""
     POST_ROLE_WORK_TEAM_MEMBER: _PostRole.ValueType  # 9
     """驻村工作队队员"""
+    POST_ROLE_PARTY_COMMITTEE_MEMBER: _PostRole.ValueType  # 10
+    """村党组织委员 (member of the village party organisation's committee)"""
+    POST_ROLE_VILLAGE_COMMITTEE_MEMBER: _PostRole.ValueType  # 11
+    """村委会委员 (member of the villagers' committee)"""
 
 class PostRole(_PostRole, metaclass=_PostRoleEnumTypeWrapper):
     """Village post role (村级岗位)."""
@@ -112,7 +116,7 @@ POST_ROLE_PARTY_SECRETARY: PostRole.ValueType  # 1
 POST_ROLE_COMMITTEE_DIRECTOR: PostRole.ValueType  # 2
 """村委会主任"""
 POST_ROLE_TWO_COMMITTEE_MEMBER: PostRole.ValueType  # 3
-"""村两委委员"""
+"""村两委委员 (member of the two committees, committee not specified)"""
 POST_ROLE_VILLAGER_REPRESENTATIVE: PostRole.ValueType  # 4
 """村民代表"""
 POST_ROLE_GRID_LEADER: PostRole.ValueType  # 5
@@ -125,6 +129,10 @@ POST_ROLE_FIRST_SECRETARY: PostRole.ValueType  # 8
 """第一书记"""
 POST_ROLE_WORK_TEAM_MEMBER: PostRole.ValueType  # 9
 """驻村工作队队员"""
+POST_ROLE_PARTY_COMMITTEE_MEMBER: PostRole.ValueType  # 10
+"""村党组织委员 (member of the village party organisation's committee)"""
+POST_ROLE_VILLAGE_COMMITTEE_MEMBER: PostRole.ValueType  # 11
+"""村委会委员 (member of the villagers' committee)"""
 Global___PostRole: _TypeAlias = PostRole  # noqa: Y015
 
 class _AppointmentMethod:
@@ -153,6 +161,377 @@ APPOINTMENT_METHOD_BY_ELECTION: AppointmentMethod.ValueType  # 3
 """补选"""
 Global___AppointmentMethod: _TypeAlias = AppointmentMethod  # noqa: Y015
 
+class _PostEndReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PostEndReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PostEndReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    POST_END_REASON_UNSPECIFIED: _PostEndReason.ValueType  # 0
+    POST_END_REASON_TERM_EXPIRED: _PostEndReason.ValueType  # 1
+    """任期届满 (term expired, e.g. at the general election 换届)"""
+    POST_END_REASON_RESIGNED: _PostEndReason.ValueType  # 2
+    """辞职"""
+    POST_END_REASON_REMOVED: _PostEndReason.ValueType  # 3
+    """罢免/免职/撤职"""
+    POST_END_REASON_TRANSFERRED: _PostEndReason.ValueType  # 4
+    """工作调整/调离"""
+    POST_END_REASON_DECEASED: _PostEndReason.ValueType  # 5
+    """去世"""
+    POST_END_REASON_OTHER: _PostEndReason.ValueType  # 6
+    """其他"""
+
+class PostEndReason(_PostEndReason, metaclass=_PostEndReasonEnumTypeWrapper):
+    """---------------------------------------------------------------------------------------
+    Terms: ending, filing, the complete cadre record (干部档案)
+    ---------------------------------------------------------------------------------------
+
+    Why a term ended (离任原因).
+    """
+
+POST_END_REASON_UNSPECIFIED: PostEndReason.ValueType  # 0
+POST_END_REASON_TERM_EXPIRED: PostEndReason.ValueType  # 1
+"""任期届满 (term expired, e.g. at the general election 换届)"""
+POST_END_REASON_RESIGNED: PostEndReason.ValueType  # 2
+"""辞职"""
+POST_END_REASON_REMOVED: PostEndReason.ValueType  # 3
+"""罢免/免职/撤职"""
+POST_END_REASON_TRANSFERRED: PostEndReason.ValueType  # 4
+"""工作调整/调离"""
+POST_END_REASON_DECEASED: PostEndReason.ValueType  # 5
+"""去世"""
+POST_END_REASON_OTHER: PostEndReason.ValueType  # 6
+"""其他"""
+Global___PostEndReason: _TypeAlias = PostEndReason  # noqa: Y015
+
+class _ReviewCheckKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReviewCheckKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReviewCheckKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REVIEW_CHECK_KIND_UNSPECIFIED: _ReviewCheckKind.ValueType  # 0
+    REVIEW_CHECK_KIND_AGE: _ReviewCheckKind.ValueType  # 1
+    """年龄 (evaluated by the service from the ID number / birth date)"""
+    REVIEW_CHECK_KIND_EDUCATION: _ReviewCheckKind.ValueType  # 2
+    """学历 (evaluated by the service from the registered education)"""
+    REVIEW_CHECK_KIND_CRIMINAL_RECORD: _ReviewCheckKind.ValueType  # 3
+    """违法犯罪记录 (公安机关)"""
+    REVIEW_CHECK_KIND_DISCIPLINE: _ReviewCheckKind.ValueType  # 4
+    """党纪政务处分 (纪委监委)"""
+    REVIEW_CHECK_KIND_DISHONEST_DEBTOR: _ReviewCheckKind.ValueType  # 5
+    """失信被执行人 (人民法院)"""
+    REVIEW_CHECK_KIND_ORGANIZED_CRIME: _ReviewCheckKind.ValueType  # 6
+    """涉黑涉恶 (政法委)"""
+    REVIEW_CHECK_KIND_PETITION: _ReviewCheckKind.ValueType  # 7
+    """信访 (信访部门)"""
+    REVIEW_CHECK_KIND_OTHER: _ReviewCheckKind.ValueType  # 8
+    """其他"""
+
+class ReviewCheckKind(_ReviewCheckKind, metaclass=_ReviewCheckKindEnumTypeWrapper):
+    """---------------------------------------------------------------------------------------
+    Qualification review (任职资格审查)
+    ---------------------------------------------------------------------------------------
+
+    A check of a qualification review (审查项目).
+    """
+
+REVIEW_CHECK_KIND_UNSPECIFIED: ReviewCheckKind.ValueType  # 0
+REVIEW_CHECK_KIND_AGE: ReviewCheckKind.ValueType  # 1
+"""年龄 (evaluated by the service from the ID number / birth date)"""
+REVIEW_CHECK_KIND_EDUCATION: ReviewCheckKind.ValueType  # 2
+"""学历 (evaluated by the service from the registered education)"""
+REVIEW_CHECK_KIND_CRIMINAL_RECORD: ReviewCheckKind.ValueType  # 3
+"""违法犯罪记录 (公安机关)"""
+REVIEW_CHECK_KIND_DISCIPLINE: ReviewCheckKind.ValueType  # 4
+"""党纪政务处分 (纪委监委)"""
+REVIEW_CHECK_KIND_DISHONEST_DEBTOR: ReviewCheckKind.ValueType  # 5
+"""失信被执行人 (人民法院)"""
+REVIEW_CHECK_KIND_ORGANIZED_CRIME: ReviewCheckKind.ValueType  # 6
+"""涉黑涉恶 (政法委)"""
+REVIEW_CHECK_KIND_PETITION: ReviewCheckKind.ValueType  # 7
+"""信访 (信访部门)"""
+REVIEW_CHECK_KIND_OTHER: ReviewCheckKind.ValueType  # 8
+"""其他"""
+Global___ReviewCheckKind: _TypeAlias = ReviewCheckKind  # noqa: Y015
+
+class _ReviewResult:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReviewResultEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReviewResult.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REVIEW_RESULT_UNSPECIFIED: _ReviewResult.ValueType  # 0
+    REVIEW_RESULT_PENDING: _ReviewResult.ValueType  # 1
+    """待审查"""
+    REVIEW_RESULT_PASSED: _ReviewResult.ValueType  # 2
+    """通过"""
+    REVIEW_RESULT_FAILED: _ReviewResult.ValueType  # 3
+    """不通过"""
+
+class ReviewResult(_ReviewResult, metaclass=_ReviewResultEnumTypeWrapper):
+    """Result of a check or of a whole review (审查结果)."""
+
+REVIEW_RESULT_UNSPECIFIED: ReviewResult.ValueType  # 0
+REVIEW_RESULT_PENDING: ReviewResult.ValueType  # 1
+"""待审查"""
+REVIEW_RESULT_PASSED: ReviewResult.ValueType  # 2
+"""通过"""
+REVIEW_RESULT_FAILED: ReviewResult.ValueType  # 3
+"""不通过"""
+Global___ReviewResult: _TypeAlias = ReviewResult  # noqa: Y015
+
+class _StructureGapKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StructureGapKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StructureGapKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STRUCTURE_GAP_KIND_UNSPECIFIED: _StructureGapKind.ValueType  # 0
+    STRUCTURE_GAP_KIND_NO_WOMAN: _StructureGapKind.ValueType  # 1
+    """缺少女性委员"""
+    STRUCTURE_GAP_KIND_NO_YOUNG_MEMBER: _StructureGapKind.ValueType  # 2
+    """缺少35岁以下委员"""
+    STRUCTURE_GAP_KIND_COLLEGE_SHARE_LOW: _StructureGapKind.ValueType  # 3
+    """大专及以上学历比例不足"""
+    STRUCTURE_GAP_KIND_OVER_AGE: _StructureGapKind.ValueType  # 4
+    """委员超龄"""
+    STRUCTURE_GAP_KIND_SECRETARY_VACANT: _StructureGapKind.ValueType  # 5
+    """村党组织书记空缺"""
+    STRUCTURE_GAP_KIND_DIRECTOR_VACANT: _StructureGapKind.ValueType  # 6
+    """村委会主任空缺"""
+    STRUCTURE_GAP_KIND_ONE_SHOULDER_SHARE_LOW: _StructureGapKind.ValueType  # 7
+    """一肩挑比例不足 (townships and counties only)"""
+
+class StructureGapKind(_StructureGapKind, metaclass=_StructureGapKindEnumTypeWrapper):
+    """---------------------------------------------------------------------------------------
+    Structure targets (班子结构目标)
+    ---------------------------------------------------------------------------------------
+
+    A way a village or region misses a structure target (结构缺口).
+    """
+
+STRUCTURE_GAP_KIND_UNSPECIFIED: StructureGapKind.ValueType  # 0
+STRUCTURE_GAP_KIND_NO_WOMAN: StructureGapKind.ValueType  # 1
+"""缺少女性委员"""
+STRUCTURE_GAP_KIND_NO_YOUNG_MEMBER: StructureGapKind.ValueType  # 2
+"""缺少35岁以下委员"""
+STRUCTURE_GAP_KIND_COLLEGE_SHARE_LOW: StructureGapKind.ValueType  # 3
+"""大专及以上学历比例不足"""
+STRUCTURE_GAP_KIND_OVER_AGE: StructureGapKind.ValueType  # 4
+"""委员超龄"""
+STRUCTURE_GAP_KIND_SECRETARY_VACANT: StructureGapKind.ValueType  # 5
+"""村党组织书记空缺"""
+STRUCTURE_GAP_KIND_DIRECTOR_VACANT: StructureGapKind.ValueType  # 6
+"""村委会主任空缺"""
+STRUCTURE_GAP_KIND_ONE_SHOULDER_SHARE_LOW: StructureGapKind.ValueType  # 7
+"""一肩挑比例不足 (townships and counties only)"""
+Global___StructureGapKind: _TypeAlias = StructureGapKind  # noqa: Y015
+
+class _ReserveSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReserveSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReserveSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RESERVE_SOURCE_UNSPECIFIED: _ReserveSource.ValueType  # 0
+    RESERVE_SOURCE_RETURNING_MIGRANT: _ReserveSource.ValueType  # 1
+    """返乡农民工/雁归人员"""
+    RESERVE_SOURCE_YOUNG_PARTY_MEMBER: _ReserveSource.ValueType  # 2
+    """青年党员"""
+    RESERVE_SOURCE_OUTSTANDING_REPRESENTATIVE: _ReserveSource.ValueType  # 3
+    """优秀村民代表"""
+    RESERVE_SOURCE_GRADUATE: _ReserveSource.ValueType  # 4
+    """高校毕业生"""
+    RESERVE_SOURCE_BUSINESS_LEADER: _ReserveSource.ValueType  # 5
+    """致富带头人"""
+    RESERVE_SOURCE_VETERAN: _ReserveSource.ValueType  # 6
+    """退役军人"""
+    RESERVE_SOURCE_OTHER: _ReserveSource.ValueType  # 7
+    """其他"""
+
+class ReserveSource(_ReserveSource, metaclass=_ReserveSourceEnumTypeWrapper):
+    """---------------------------------------------------------------------------------------
+    Reserve talent pool (后备人才)
+    ---------------------------------------------------------------------------------------
+
+    Where a reserve candidate comes from (来源).
+    """
+
+RESERVE_SOURCE_UNSPECIFIED: ReserveSource.ValueType  # 0
+RESERVE_SOURCE_RETURNING_MIGRANT: ReserveSource.ValueType  # 1
+"""返乡农民工/雁归人员"""
+RESERVE_SOURCE_YOUNG_PARTY_MEMBER: ReserveSource.ValueType  # 2
+"""青年党员"""
+RESERVE_SOURCE_OUTSTANDING_REPRESENTATIVE: ReserveSource.ValueType  # 3
+"""优秀村民代表"""
+RESERVE_SOURCE_GRADUATE: ReserveSource.ValueType  # 4
+"""高校毕业生"""
+RESERVE_SOURCE_BUSINESS_LEADER: ReserveSource.ValueType  # 5
+"""致富带头人"""
+RESERVE_SOURCE_VETERAN: ReserveSource.ValueType  # 6
+"""退役军人"""
+RESERVE_SOURCE_OTHER: ReserveSource.ValueType  # 7
+"""其他"""
+Global___ReserveSource: _TypeAlias = ReserveSource  # noqa: Y015
+
+class _ReserveStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReserveStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReserveStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RESERVE_STATUS_UNSPECIFIED: _ReserveStatus.ValueType  # 0
+    RESERVE_STATUS_IDENTIFIED: _ReserveStatus.ValueType  # 1
+    """已纳入"""
+    RESERVE_STATUS_IN_TRAINING: _ReserveStatus.ValueType  # 2
+    """培养中"""
+    RESERVE_STATUS_QUALIFIED: _ReserveStatus.ValueType  # 3
+    """培养合格"""
+    RESERVE_STATUS_APPOINTED: _ReserveStatus.ValueType  # 4
+    """已任用"""
+    RESERVE_STATUS_EXITED: _ReserveStatus.ValueType  # 5
+    """已退出"""
+
+class ReserveStatus(_ReserveStatus, metaclass=_ReserveStatusEnumTypeWrapper):
+    """State of a reserve candidate (培养状态):
+    identified → in training → qualified → appointed, or exited (from any earlier state).
+    """
+
+RESERVE_STATUS_UNSPECIFIED: ReserveStatus.ValueType  # 0
+RESERVE_STATUS_IDENTIFIED: ReserveStatus.ValueType  # 1
+"""已纳入"""
+RESERVE_STATUS_IN_TRAINING: ReserveStatus.ValueType  # 2
+"""培养中"""
+RESERVE_STATUS_QUALIFIED: ReserveStatus.ValueType  # 3
+"""培养合格"""
+RESERVE_STATUS_APPOINTED: ReserveStatus.ValueType  # 4
+"""已任用"""
+RESERVE_STATUS_EXITED: ReserveStatus.ValueType  # 5
+"""已退出"""
+Global___ReserveStatus: _TypeAlias = ReserveStatus  # noqa: Y015
+
+class _AssessmentPeriod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AssessmentPeriodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AssessmentPeriod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ASSESSMENT_PERIOD_UNSPECIFIED: _AssessmentPeriod.ValueType  # 0
+    ASSESSMENT_PERIOD_FIRST_HALF: _AssessmentPeriod.ValueType  # 1
+    """上半年 (半年履职评估)"""
+    ASSESSMENT_PERIOD_SECOND_HALF: _AssessmentPeriod.ValueType  # 2
+    """下半年 (半年履职评估)"""
+    ASSESSMENT_PERIOD_ANNUAL: _AssessmentPeriod.ValueType  # 3
+    """年度 (年度考核)"""
+
+class AssessmentPeriod(_AssessmentPeriod, metaclass=_AssessmentPeriodEnumTypeWrapper):
+    """---------------------------------------------------------------------------------------
+    Performance (履职评估/考核) and major-matter reports (重大事项报告)
+    ---------------------------------------------------------------------------------------
+
+    Assessment period (考核周期).
+    """
+
+ASSESSMENT_PERIOD_UNSPECIFIED: AssessmentPeriod.ValueType  # 0
+ASSESSMENT_PERIOD_FIRST_HALF: AssessmentPeriod.ValueType  # 1
+"""上半年 (半年履职评估)"""
+ASSESSMENT_PERIOD_SECOND_HALF: AssessmentPeriod.ValueType  # 2
+"""下半年 (半年履职评估)"""
+ASSESSMENT_PERIOD_ANNUAL: AssessmentPeriod.ValueType  # 3
+"""年度 (年度考核)"""
+Global___AssessmentPeriod: _TypeAlias = AssessmentPeriod  # noqa: Y015
+
+class _AssessmentGrade:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AssessmentGradeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AssessmentGrade.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ASSESSMENT_GRADE_UNSPECIFIED: _AssessmentGrade.ValueType  # 0
+    ASSESSMENT_GRADE_EXCELLENT: _AssessmentGrade.ValueType  # 1
+    """优秀"""
+    ASSESSMENT_GRADE_COMPETENT: _AssessmentGrade.ValueType  # 2
+    """称职"""
+    ASSESSMENT_GRADE_BASICALLY_COMPETENT: _AssessmentGrade.ValueType  # 3
+    """基本称职"""
+    ASSESSMENT_GRADE_INCOMPETENT: _AssessmentGrade.ValueType  # 4
+    """不称职"""
+
+class AssessmentGrade(_AssessmentGrade, metaclass=_AssessmentGradeEnumTypeWrapper):
+    """Assessment grade (考核等次)."""
+
+ASSESSMENT_GRADE_UNSPECIFIED: AssessmentGrade.ValueType  # 0
+ASSESSMENT_GRADE_EXCELLENT: AssessmentGrade.ValueType  # 1
+"""优秀"""
+ASSESSMENT_GRADE_COMPETENT: AssessmentGrade.ValueType  # 2
+"""称职"""
+ASSESSMENT_GRADE_BASICALLY_COMPETENT: AssessmentGrade.ValueType  # 3
+"""基本称职"""
+ASSESSMENT_GRADE_INCOMPETENT: AssessmentGrade.ValueType  # 4
+"""不称职"""
+Global___AssessmentGrade: _TypeAlias = AssessmentGrade  # noqa: Y015
+
+class _AssessmentState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AssessmentStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AssessmentState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ASSESSMENT_STATE_UNSPECIFIED: _AssessmentState.ValueType  # 0
+    ASSESSMENT_STATE_DRAFT: _AssessmentState.ValueType  # 1
+    """草稿 (may still be replaced)"""
+    ASSESSMENT_STATE_FINALIZED: _AssessmentState.ValueType  # 2
+    """已定档 (final)"""
+
+class AssessmentState(_AssessmentState, metaclass=_AssessmentStateEnumTypeWrapper):
+    """Assessment state."""
+
+ASSESSMENT_STATE_UNSPECIFIED: AssessmentState.ValueType  # 0
+ASSESSMENT_STATE_DRAFT: AssessmentState.ValueType  # 1
+"""草稿 (may still be replaced)"""
+ASSESSMENT_STATE_FINALIZED: AssessmentState.ValueType  # 2
+"""已定档 (final)"""
+Global___AssessmentState: _TypeAlias = AssessmentState  # noqa: Y015
+
+class _MajorMatterCategory:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MajorMatterCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MajorMatterCategory.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MAJOR_MATTER_CATEGORY_UNSPECIFIED: _MajorMatterCategory.ValueType  # 0
+    MAJOR_MATTER_CATEGORY_FAMILY_EVENT: _MajorMatterCategory.ValueType  # 1
+    """婚丧嫁娶"""
+    MAJOR_MATTER_CATEGORY_LEAVING: _MajorMatterCategory.ValueType  # 2
+    """外出 (leaving the village for a while)"""
+    MAJOR_MATTER_CATEGORY_LEGAL: _MajorMatterCategory.ValueType  # 3
+    """涉法涉诉"""
+    MAJOR_MATTER_CATEGORY_BUSINESS: _MajorMatterCategory.ValueType  # 4
+    """经商办企业/投资入股"""
+    MAJOR_MATTER_CATEGORY_RELATIVES: _MajorMatterCategory.ValueType  # 5
+    """配偶子女从业、移居"""
+    MAJOR_MATTER_CATEGORY_OTHER: _MajorMatterCategory.ValueType  # 6
+    """其他"""
+
+class MajorMatterCategory(_MajorMatterCategory, metaclass=_MajorMatterCategoryEnumTypeWrapper):
+    """Category of a major-matter report (重大事项类别)."""
+
+MAJOR_MATTER_CATEGORY_UNSPECIFIED: MajorMatterCategory.ValueType  # 0
+MAJOR_MATTER_CATEGORY_FAMILY_EVENT: MajorMatterCategory.ValueType  # 1
+"""婚丧嫁娶"""
+MAJOR_MATTER_CATEGORY_LEAVING: MajorMatterCategory.ValueType  # 2
+"""外出 (leaving the village for a while)"""
+MAJOR_MATTER_CATEGORY_LEGAL: MajorMatterCategory.ValueType  # 3
+"""涉法涉诉"""
+MAJOR_MATTER_CATEGORY_BUSINESS: MajorMatterCategory.ValueType  # 4
+"""经商办企业/投资入股"""
+MAJOR_MATTER_CATEGORY_RELATIVES: MajorMatterCategory.ValueType  # 5
+"""配偶子女从业、移居"""
+MAJOR_MATTER_CATEGORY_OTHER: MajorMatterCategory.ValueType  # 6
+"""其他"""
+Global___MajorMatterCategory: _TypeAlias = MajorMatterCategory  # noqa: Y015
+
 @_typing.final
 class Person(_message.Message):
     """Person (人员): a villager, cadre or candidate."""
@@ -168,6 +547,10 @@ class Person(_message.Message):
     EDUCATION_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
+    ID_NUMBER_FIELD_NUMBER: _builtins.int
+    ID_NUMBER_MASKED_FIELD_NUMBER: _builtins.int
+    PARTY_JOIN_DATE_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned id (UUID)."""
     region_code: _builtins.str
@@ -184,6 +567,17 @@ class Person(_message.Message):
     """Education level (学历)."""
     created_by: _builtins.str
     """Who created the record (留痕)."""
+    id_number: _builtins.str
+    """Resident ID number (公民身份号码, GB 11643), 18 characters. In full only for callers
+    with the organization_dept or admin role; masked (e.g. "1101**********1234") for
+    everyone else; empty when none was registered.
+    """
+    id_number_masked: _builtins.bool
+    """True when id_number is masked (脱敏)."""
+    party_join_date: _builtins.str
+    """Date the person joined the Party (入党时间), "YYYY-MM-DD"; empty if not a member or unknown."""
+    phone: _builtins.str
+    """Contact phone (联系电话); masked like id_number for callers who may not see it in full."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the record was created."""
@@ -200,10 +594,14 @@ class Person(_message.Message):
         education: Global___Education.ValueType = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         created_by: _builtins.str = ...,
+        id_number: _builtins.str = ...,
+        id_number_masked: _builtins.bool = ...,
+        party_join_date: _builtins.str = ...,
+        phone: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "create_time", b"create_time", "created_by", b"created_by", "education", b"education", "gender", b"gender", "id", b"id", "name", b"name", "party_member", b"party_member", "region_code", b"region_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "create_time", b"create_time", "created_by", b"created_by", "education", b"education", "gender", b"gender", "id", b"id", "id_number", b"id_number", "id_number_masked", b"id_number_masked", "name", b"name", "party_join_date", b"party_join_date", "party_member", b"party_member", "phone", b"phone", "region_code", b"region_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -224,6 +622,14 @@ class Post(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
+    END_REASON_FIELD_NUMBER: _builtins.int
+    END_NOTE_FIELD_NUMBER: _builtins.int
+    ENDED_BY_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    REVIEW_ID_FIELD_NUMBER: _builtins.int
+    REVIEW_OVERRIDE_REASON_FIELD_NUMBER: _builtins.int
+    FILING_DATE_FIELD_NUMBER: _builtins.int
+    FILING_REFERENCE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned id (UUID)."""
     person_id: _builtins.str
@@ -240,9 +646,27 @@ class Post(_message.Message):
     """Last day of the term (任期结束), "YYYY-MM-DD"; empty while in office."""
     created_by: _builtins.str
     """Who made the appointment (留痕)."""
+    end_reason: Global___PostEndReason.ValueType
+    """Why the term ended (离任原因); unspecified while in office."""
+    end_note: _builtins.str
+    """Free-text note on the end of the term."""
+    ended_by: _builtins.str
+    """Who recorded the end of the term (留痕)."""
+    review_id: _builtins.str
+    """The qualification review (任职资格审查) the appointment rests on, if any."""
+    review_override_reason: _builtins.str
+    """Why the appointment went ahead without a passed review (county rules allowing), if it did."""
+    filing_date: _builtins.str
+    """Date of the county-level filing (县级备案) of a villagers' representative, "YYYY-MM-DD"."""
+    filing_reference: _builtins.str
+    """Reference of that filing (备案文号)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the record was created."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """When the end of the term was recorded."""
 
     def __init__(
         self,
@@ -256,10 +680,18 @@ class Post(_message.Message):
         end_date: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         created_by: _builtins.str = ...,
+        end_reason: Global___PostEndReason.ValueType = ...,
+        end_note: _builtins.str = ...,
+        ended_by: _builtins.str = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        review_id: _builtins.str = ...,
+        review_override_reason: _builtins.str = ...,
+        filing_date: _builtins.str = ...,
+        filing_reference: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "end_date", b"end_date", "id", b"id", "method", b"method", "person_id", b"person_id", "region_code", b"region_code", "role", b"role", "start_date", b"start_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "end_date", b"end_date", "end_note", b"end_note", "end_reason", b"end_reason", "end_time", b"end_time", "ended_by", b"ended_by", "filing_date", b"filing_date", "filing_reference", b"filing_reference", "id", b"id", "method", b"method", "person_id", b"person_id", "region_code", b"region_code", "review_id", b"review_id", "review_override_reason", b"review_override_reason", "role", b"role", "start_date", b"start_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -278,6 +710,9 @@ class RegisterPersonRequest(_message.Message):
     BIRTH_DATE_FIELD_NUMBER: _builtins.int
     PARTY_MEMBER_FIELD_NUMBER: _builtins.int
     EDUCATION_FIELD_NUMBER: _builtins.int
+    ID_NUMBER_FIELD_NUMBER: _builtins.int
+    PARTY_JOIN_DATE_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Caller-chosen idempotency key; a retry with the same key changes nothing."""
     region_code: _builtins.str
@@ -292,6 +727,15 @@ class RegisterPersonRequest(_message.Message):
     """Member of the Communist Party (中共党员)."""
     education: Global___Education.ValueType
     """Education level (学历)."""
+    id_number: _builtins.str
+    """Resident ID number (公民身份号码), 18 characters (15-digit legacy numbers are converted).
+    When given, gender and birth_date may be left empty: they are derived from it, and
+    given ones must agree with it. Registering the same number twice is ALREADY_EXISTS.
+    """
+    party_join_date: _builtins.str
+    """Date the person joined the Party (入党时间), "YYYY-MM-DD"; only for party members."""
+    phone: _builtins.str
+    """Contact phone (联系电话), 11-digit mobile or landline digits."""
     def __init__(
         self,
         *,
@@ -302,10 +746,13 @@ class RegisterPersonRequest(_message.Message):
         birth_date: _builtins.str = ...,
         party_member: _builtins.bool = ...,
         education: Global___Education.ValueType = ...,
+        id_number: _builtins.str = ...,
+        party_join_date: _builtins.str = ...,
+        phone: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "education", b"education", "gender", b"gender", "name", b"name", "party_member", b"party_member", "region_code", b"region_code", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "education", b"education", "gender", b"gender", "id_number", b"id_number", "name", b"name", "party_join_date", b"party_join_date", "party_member", b"party_member", "phone", b"phone", "region_code", b"region_code", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -501,6 +948,8 @@ class AppointPersonRequest(_message.Message):
     ROLE_FIELD_NUMBER: _builtins.int
     METHOD_FIELD_NUMBER: _builtins.int
     START_DATE_FIELD_NUMBER: _builtins.int
+    REVIEW_ID_FIELD_NUMBER: _builtins.int
+    REVIEW_OVERRIDE_REASON_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Caller-chosen idempotency key; a retry with the same key changes nothing."""
     person_id: _builtins.str
@@ -513,6 +962,14 @@ class AppointPersonRequest(_message.Message):
     """How the person came to the post (产生方式), required."""
     start_date: _builtins.str
     """First day of the term, "YYYY-MM-DD", required."""
+    review_id: _builtins.str
+    """The passed qualification review (任职资格审查) of this person for this post.
+    Required for two-committee posts (村两委).
+    """
+    review_override_reason: _builtins.str
+    """Why the appointment goes ahead without a passed review; accepted only where the
+    county's rules allow it (CountyConfig.allow_appointment_without_review), and recorded.
+    """
     def __init__(
         self,
         *,
@@ -522,10 +979,12 @@ class AppointPersonRequest(_message.Message):
         role: Global___PostRole.ValueType = ...,
         method: Global___AppointmentMethod.ValueType = ...,
         start_date: _builtins.str = ...,
+        review_id: _builtins.str = ...,
+        review_override_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["method", b"method", "person_id", b"person_id", "region_code", b"region_code", "request_id", b"request_id", "role", b"role", "start_date", b"start_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["method", b"method", "person_id", b"person_id", "region_code", b"region_code", "request_id", b"request_id", "review_id", b"review_id", "review_override_reason", b"review_override_reason", "role", b"role", "start_date", b"start_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -710,3 +1169,2816 @@ class ListPostsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListPostsResponse: _TypeAlias = ListPostsResponse  # noqa: Y015
+
+@_typing.final
+class FindPersonByIdNumberRequest(_message.Message):
+    """FindPersonByIdNumberRequest names a resident ID number."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_NUMBER_FIELD_NUMBER: _builtins.int
+    id_number: _builtins.str
+    """Resident ID number (公民身份号码), 18 or 15 characters."""
+    def __init__(
+        self,
+        *,
+        id_number: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id_number", b"id_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindPersonByIdNumberRequest: _TypeAlias = FindPersonByIdNumberRequest  # noqa: Y015
+
+@_typing.final
+class FindPersonByIdNumberResponse(_message.Message):
+    """FindPersonByIdNumberResponse returns the person with that number."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def person(self) -> Global___Person:
+        """The person; NOT_FOUND when nobody in the caller's scope has the number."""
+
+    def __init__(
+        self,
+        *,
+        person: Global___Person | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["person", b"person"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["person", b"person"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindPersonByIdNumberResponse: _TypeAlias = FindPersonByIdNumberResponse  # noqa: Y015
+
+@_typing.final
+class EndPostRequest(_message.Message):
+    """EndPostRequest ends a term."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    post_id: _builtins.str
+    """The post (term) to end."""
+    end_date: _builtins.str
+    """Last day of the term (任期结束), "YYYY-MM-DD"; not before its start, not in the future."""
+    reason: Global___PostEndReason.ValueType
+    """Why the term ends (离任原因), required."""
+    note: _builtins.str
+    """Free-text note; required when the reason is POST_END_REASON_OTHER."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        post_id: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        reason: Global___PostEndReason.ValueType = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "note", b"note", "post_id", b"post_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndPostRequest: _TypeAlias = EndPostRequest  # noqa: Y015
+
+@_typing.final
+class EndPostResponse(_message.Message):
+    """EndPostResponse returns the ended post."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def post(self) -> Global___Post:
+        """The post, with its end."""
+
+    def __init__(
+        self,
+        *,
+        post: Global___Post | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndPostResponse: _TypeAlias = EndPostResponse  # noqa: Y015
+
+@_typing.final
+class FilePostRequest(_message.Message):
+    """FilePostRequest records a county-level filing."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    FILING_DATE_FIELD_NUMBER: _builtins.int
+    FILING_REFERENCE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    post_id: _builtins.str
+    """The villagers' representative's post (村民代表)."""
+    filing_date: _builtins.str
+    """Date of the filing (备案日期), "YYYY-MM-DD"."""
+    filing_reference: _builtins.str
+    """Reference of the filing (备案文号), required."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        post_id: _builtins.str = ...,
+        filing_date: _builtins.str = ...,
+        filing_reference: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filing_date", b"filing_date", "filing_reference", b"filing_reference", "post_id", b"post_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FilePostRequest: _TypeAlias = FilePostRequest  # noqa: Y015
+
+@_typing.final
+class FilePostResponse(_message.Message):
+    """FilePostResponse returns the filed post."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def post(self) -> Global___Post:
+        """The post, with its filing."""
+
+    def __init__(
+        self,
+        *,
+        post: Global___Post | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FilePostResponse: _TypeAlias = FilePostResponse  # noqa: Y015
+
+@_typing.final
+class ConcurrentPosts(_message.Message):
+    """ConcurrentPosts are the posts one person holds in one village on one day, and what
+    they amount to. Derived from the terms' dates, never typed in.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
+    ONE_SHOULDER_FIELD_NUMBER: _builtins.int
+    CROSS_POSTS_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    """12-digit village code."""
+    one_shoulder: _builtins.bool
+    """One shoulder (一肩挑): party-organisation secretary and committee director at once."""
+    cross_posts: _builtins.bool
+    """Cross posts (交叉任职): a party-organisation post and a villagers' committee post at once."""
+    @_builtins.property
+    def roles(self) -> _containers.RepeatedScalarFieldContainer[Global___PostRole.ValueType]:
+        """The roles held that day (岗位)."""
+
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+        roles: _abc.Iterable[Global___PostRole.ValueType] | None = ...,
+        one_shoulder: _builtins.bool = ...,
+        cross_posts: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cross_posts", b"cross_posts", "one_shoulder", b"one_shoulder", "region_code", b"region_code", "roles", b"roles"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConcurrentPosts: _TypeAlias = ConcurrentPosts  # noqa: Y015
+
+@_typing.final
+class GetCadreRecordRequest(_message.Message):
+    """GetCadreRecordRequest names a person."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_DATE_FIELD_NUMBER: _builtins.int
+    person_id: _builtins.str
+    """The person's id."""
+    as_of_date: _builtins.str
+    """The day concurrent posts are derived for, "YYYY-MM-DD"; empty means today."""
+    def __init__(
+        self,
+        *,
+        person_id: _builtins.str = ...,
+        as_of_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "person_id", b"person_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCadreRecordRequest: _TypeAlias = GetCadreRecordRequest  # noqa: Y015
+
+@_typing.final
+class GetCadreRecordResponse(_message.Message):
+    """GetCadreRecordResponse returns the complete record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def record(self) -> Global___CadreRecord:
+        """The complete cadre record."""
+
+    def __init__(
+        self,
+        *,
+        record: Global___CadreRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCadreRecordResponse: _TypeAlias = GetCadreRecordResponse  # noqa: Y015
+
+@_typing.final
+class CadreRecord(_message.Message):
+    """CadreRecord (干部档案): everything the talent service knows about one person."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_FIELD_NUMBER: _builtins.int
+    POSTS_FIELD_NUMBER: _builtins.int
+    CONCURRENT_FIELD_NUMBER: _builtins.int
+    AS_OF_DATE_FIELD_NUMBER: _builtins.int
+    REVIEWS_FIELD_NUMBER: _builtins.int
+    RESERVE_FIELD_NUMBER: _builtins.int
+    TRAININGS_FIELD_NUMBER: _builtins.int
+    ASSESSMENTS_FIELD_NUMBER: _builtins.int
+    REMOVAL_FLAGS_FIELD_NUMBER: _builtins.int
+    MAJOR_MATTERS_FIELD_NUMBER: _builtins.int
+    as_of_date: _builtins.str
+    """The day the concurrent posts were derived for, "YYYY-MM-DD"."""
+    @_builtins.property
+    def person(self) -> Global___Person:
+        """The person (人员)."""
+
+    @_builtins.property
+    def posts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Post]:
+        """Every term, ended ones included, oldest first (任职经历)."""
+
+    @_builtins.property
+    def concurrent(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConcurrentPosts]:
+        """Posts held on as_of_date, per village, with one-shoulder and cross-post status."""
+
+    @_builtins.property
+    def reviews(self) -> _containers.RepeatedCompositeFieldContainer[Global___QualificationReview]:
+        """Qualification reviews (任职资格审查), newest first."""
+
+    @_builtins.property
+    def reserve(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReserveCandidate]:
+        """Reserve-pool entries (后备人才), newest first."""
+
+    @_builtins.property
+    def trainings(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrainingRecord]:
+        """Training attendance (参训记录), newest first."""
+
+    @_builtins.property
+    def assessments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assessment]:
+        """Assessments (考核), newest period first."""
+
+    @_builtins.property
+    def removal_flags(self) -> _containers.RepeatedCompositeFieldContainer[Global___RemovalFlag]:
+        """Removal flags (调整预警), newest first."""
+
+    @_builtins.property
+    def major_matters(self) -> _containers.RepeatedCompositeFieldContainer[Global___MajorMatterReport]:
+        """Major-matter reports (重大事项报告), newest first."""
+
+    def __init__(
+        self,
+        *,
+        person: Global___Person | None = ...,
+        posts: _abc.Iterable[Global___Post] | None = ...,
+        concurrent: _abc.Iterable[Global___ConcurrentPosts] | None = ...,
+        as_of_date: _builtins.str = ...,
+        reviews: _abc.Iterable[Global___QualificationReview] | None = ...,
+        reserve: _abc.Iterable[Global___ReserveCandidate] | None = ...,
+        trainings: _abc.Iterable[Global___TrainingRecord] | None = ...,
+        assessments: _abc.Iterable[Global___Assessment] | None = ...,
+        removal_flags: _abc.Iterable[Global___RemovalFlag] | None = ...,
+        major_matters: _abc.Iterable[Global___MajorMatterReport] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["person", b"person"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "assessments", b"assessments", "concurrent", b"concurrent", "major_matters", b"major_matters", "person", b"person", "posts", b"posts", "removal_flags", b"removal_flags", "reserve", b"reserve", "reviews", b"reviews", "trainings", b"trainings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CadreRecord: _TypeAlias = CadreRecord  # noqa: Y015
+
+@_typing.final
+class CountyConfig(_message.Message):
+    """---------------------------------------------------------------------------------------
+    County rules (县级配置)
+    ---------------------------------------------------------------------------------------
+
+    CountyConfig holds a county's rules for village cadres (村干部结构目标与任职规则).
+    Every change is a new version; old versions are kept.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNTY_CODE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    MIN_WOMEN_PER_VILLAGE_FIELD_NUMBER: _builtins.int
+    MIN_YOUNG_PER_VILLAGE_FIELD_NUMBER: _builtins.int
+    YOUNG_AGE_LIMIT_FIELD_NUMBER: _builtins.int
+    ONE_SHOULDER_SHARE_PERCENT_FIELD_NUMBER: _builtins.int
+    COLLEGE_SHARE_PERCENT_FIELD_NUMBER: _builtins.int
+    MAX_MEMBER_AGE_FIELD_NUMBER: _builtins.int
+    MIN_AGE_AT_APPOINTMENT_FIELD_NUMBER: _builtins.int
+    MAX_AGE_AT_APPOINTMENT_FIELD_NUMBER: _builtins.int
+    MIN_EDUCATION_AT_APPOINTMENT_FIELD_NUMBER: _builtins.int
+    REQUIRED_CHECKS_FIELD_NUMBER: _builtins.int
+    ALLOW_APPOINTMENT_WITHOUT_REVIEW_FIELD_NUMBER: _builtins.int
+    MIN_TRAINING_HOURS_PER_YEAR_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    county_code: _builtins.str
+    """6-digit county code (县级行政区划代码)."""
+    version: _builtins.int
+    """Version; 0 means the built-in defaults (never set)."""
+    min_women_per_village: _builtins.int
+    """Women per village's two committees, at least (女性委员)."""
+    min_young_per_village: _builtins.int
+    """Young members per village's two committees, at least (年轻干部)."""
+    young_age_limit: _builtins.int
+    """A member is young while younger than this many years (e.g. 35)."""
+    one_shoulder_share_percent: _builtins.int
+    """Target share of villages with one shoulder (一肩挑比例), percent of villages."""
+    college_share_percent: _builtins.int
+    """Target share of two-committee members with college education (大专及以上), percent."""
+    max_member_age: _builtins.int
+    """Two-committee members at or above this age are a structure gap (超龄); 0 means no limit."""
+    min_age_at_appointment: _builtins.int
+    """Age limits at appointment, checked in the qualification review (任职年龄)."""
+    max_age_at_appointment: _builtins.int
+    """Upper age limit at appointment; 0 means no limit."""
+    min_education_at_appointment: Global___Education.ValueType
+    """Lowest education for a two-committee post, checked in the review (学历要求)."""
+    allow_appointment_without_review: _builtins.bool
+    """Whether an appointment may go ahead without a passed review, with a recorded reason."""
+    min_training_hours_per_year: _builtins.int
+    """Training hours (学时) a two-committee member needs in a year to count as trained."""
+    created_by: _builtins.str
+    """Who stored it (留痕)."""
+    @_builtins.property
+    def required_checks(self) -> _containers.RepeatedScalarFieldContainer[Global___ReviewCheckKind.ValueType]:
+        """Department checks every review needs (联审部门)."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When this version was stored."""
+
+    def __init__(
+        self,
+        *,
+        county_code: _builtins.str = ...,
+        version: _builtins.int = ...,
+        min_women_per_village: _builtins.int = ...,
+        min_young_per_village: _builtins.int = ...,
+        young_age_limit: _builtins.int = ...,
+        one_shoulder_share_percent: _builtins.int = ...,
+        college_share_percent: _builtins.int = ...,
+        max_member_age: _builtins.int = ...,
+        min_age_at_appointment: _builtins.int = ...,
+        max_age_at_appointment: _builtins.int = ...,
+        min_education_at_appointment: Global___Education.ValueType = ...,
+        required_checks: _abc.Iterable[Global___ReviewCheckKind.ValueType] | None = ...,
+        allow_appointment_without_review: _builtins.bool = ...,
+        min_training_hours_per_year: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_appointment_without_review", b"allow_appointment_without_review", "college_share_percent", b"college_share_percent", "county_code", b"county_code", "create_time", b"create_time", "created_by", b"created_by", "max_age_at_appointment", b"max_age_at_appointment", "max_member_age", b"max_member_age", "min_age_at_appointment", b"min_age_at_appointment", "min_education_at_appointment", b"min_education_at_appointment", "min_training_hours_per_year", b"min_training_hours_per_year", "min_women_per_village", b"min_women_per_village", "min_young_per_village", b"min_young_per_village", "one_shoulder_share_percent", b"one_shoulder_share_percent", "required_checks", b"required_checks", "version", b"version", "young_age_limit", b"young_age_limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CountyConfig: _TypeAlias = CountyConfig  # noqa: Y015
+
+@_typing.final
+class SetCountyConfigRequest(_message.Message):
+    """SetCountyConfigRequest stores a new version of a county's rules."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CONFIG_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    @_builtins.property
+    def config(self) -> Global___CountyConfig:
+        """The rules; county_code is required, version and create_time are ignored."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        config: Global___CountyConfig | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCountyConfigRequest: _TypeAlias = SetCountyConfigRequest  # noqa: Y015
+
+@_typing.final
+class SetCountyConfigResponse(_message.Message):
+    """SetCountyConfigResponse returns the stored version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def config(self) -> Global___CountyConfig:
+        """The stored rules."""
+
+    def __init__(
+        self,
+        *,
+        config: Global___CountyConfig | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCountyConfigResponse: _TypeAlias = SetCountyConfigResponse  # noqa: Y015
+
+@_typing.final
+class GetCountyConfigRequest(_message.Message):
+    """GetCountyConfigRequest names a county."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNTY_CODE_FIELD_NUMBER: _builtins.int
+    county_code: _builtins.str
+    """6-digit county code."""
+    def __init__(
+        self,
+        *,
+        county_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["county_code", b"county_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCountyConfigRequest: _TypeAlias = GetCountyConfigRequest  # noqa: Y015
+
+@_typing.final
+class GetCountyConfigResponse(_message.Message):
+    """GetCountyConfigResponse returns the county's current rules."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def config(self) -> Global___CountyConfig:
+        """The rules in force."""
+
+    def __init__(
+        self,
+        *,
+        config: Global___CountyConfig | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCountyConfigResponse: _TypeAlias = GetCountyConfigResponse  # noqa: Y015
+
+@_typing.final
+class ReviewCheck(_message.Message):
+    """ReviewCheck is one line of the checklist (审查清单)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    CHECKED_DATE_FIELD_NUMBER: _builtins.int
+    RECORDED_BY_FIELD_NUMBER: _builtins.int
+    RECORD_TIME_FIELD_NUMBER: _builtins.int
+    kind: Global___ReviewCheckKind.ValueType
+    """What is checked."""
+    department: _builtins.str
+    """The department that checked (审查部门), e.g. "县公安局"; "system" for age and education."""
+    result: Global___ReviewResult.ValueType
+    """The result."""
+    note: _builtins.str
+    """Note, e.g. why it failed."""
+    checked_date: _builtins.str
+    """Date of the check, "YYYY-MM-DD"."""
+    recorded_by: _builtins.str
+    """Who recorded it (留痕)."""
+    @_builtins.property
+    def record_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded."""
+
+    def __init__(
+        self,
+        *,
+        kind: Global___ReviewCheckKind.ValueType = ...,
+        department: _builtins.str = ...,
+        result: Global___ReviewResult.ValueType = ...,
+        note: _builtins.str = ...,
+        checked_date: _builtins.str = ...,
+        recorded_by: _builtins.str = ...,
+        record_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record_time", b"record_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checked_date", b"checked_date", "department", b"department", "kind", b"kind", "note", b"note", "record_time", b"record_time", "recorded_by", b"recorded_by", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewCheck: _TypeAlias = ReviewCheck  # noqa: Y015
+
+@_typing.final
+class ReviewCheckInput(_message.Message):
+    """ReviewCheckInput is a check result as a caller reports it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    CHECKED_DATE_FIELD_NUMBER: _builtins.int
+    kind: Global___ReviewCheckKind.ValueType
+    """What was checked; AGE and EDUCATION are evaluated by the service and refused here."""
+    department: _builtins.str
+    """The department that checked (审查部门), required."""
+    result: Global___ReviewResult.ValueType
+    """The result, required."""
+    note: _builtins.str
+    """Note; required when the result is FAILED."""
+    checked_date: _builtins.str
+    """Date of the check, "YYYY-MM-DD", required."""
+    def __init__(
+        self,
+        *,
+        kind: Global___ReviewCheckKind.ValueType = ...,
+        department: _builtins.str = ...,
+        result: Global___ReviewResult.ValueType = ...,
+        note: _builtins.str = ...,
+        checked_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checked_date", b"checked_date", "department", b"department", "kind", b"kind", "note", b"note", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewCheckInput: _TypeAlias = ReviewCheckInput  # noqa: Y015
+
+@_typing.final
+class QualificationReview(_message.Message):
+    """QualificationReview (任职资格审查): the checks before a person takes a post."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    CHECKS_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    person_id: _builtins.str
+    """The person reviewed."""
+    region_code: _builtins.str
+    """12-digit village code of the post."""
+    role: Global___PostRole.ValueType
+    """The post the review is for."""
+    result: Global___ReviewResult.ValueType
+    """Overall: FAILED if any check failed, PASSED when every required check passed."""
+    created_by: _builtins.str
+    """Who opened it (留痕)."""
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReviewCheck]:
+        """The checklist, the latest result of each kind; every earlier result is kept."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the review was opened."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        role: Global___PostRole.ValueType = ...,
+        checks: _abc.Iterable[Global___ReviewCheck] | None = ...,
+        result: Global___ReviewResult.ValueType = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "create_time", b"create_time", "created_by", b"created_by", "id", b"id", "person_id", b"person_id", "region_code", b"region_code", "result", b"result", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QualificationReview: _TypeAlias = QualificationReview  # noqa: Y015
+
+@_typing.final
+class StartQualificationReviewRequest(_message.Message):
+    """StartQualificationReviewRequest opens a review."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    CHECKS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    person_id: _builtins.str
+    """The person to review."""
+    region_code: _builtins.str
+    """12-digit village code of the post."""
+    role: Global___PostRole.ValueType
+    """The post the review is for, required."""
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReviewCheckInput]:
+        """Department results already known; the rest stay pending."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        role: Global___PostRole.ValueType = ...,
+        checks: _abc.Iterable[Global___ReviewCheckInput] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "person_id", b"person_id", "region_code", b"region_code", "request_id", b"request_id", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartQualificationReviewRequest: _TypeAlias = StartQualificationReviewRequest  # noqa: Y015
+
+@_typing.final
+class StartQualificationReviewResponse(_message.Message):
+    """StartQualificationReviewResponse returns the new review."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVIEW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def review(self) -> Global___QualificationReview:
+        """The review."""
+
+    def __init__(
+        self,
+        *,
+        review: Global___QualificationReview | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["review", b"review"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["review", b"review"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartQualificationReviewResponse: _TypeAlias = StartQualificationReviewResponse  # noqa: Y015
+
+@_typing.final
+class RecordReviewCheckRequest(_message.Message):
+    """RecordReviewCheckRequest records one department's result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REVIEW_ID_FIELD_NUMBER: _builtins.int
+    CHECK_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    review_id: _builtins.str
+    """The review."""
+    @_builtins.property
+    def check(self) -> Global___ReviewCheckInput:
+        """The result."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        review_id: _builtins.str = ...,
+        check: Global___ReviewCheckInput | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["check", b"check"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check", b"check", "request_id", b"request_id", "review_id", b"review_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordReviewCheckRequest: _TypeAlias = RecordReviewCheckRequest  # noqa: Y015
+
+@_typing.final
+class RecordReviewCheckResponse(_message.Message):
+    """RecordReviewCheckResponse returns the review after the check."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVIEW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def review(self) -> Global___QualificationReview:
+        """The review."""
+
+    def __init__(
+        self,
+        *,
+        review: Global___QualificationReview | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["review", b"review"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["review", b"review"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordReviewCheckResponse: _TypeAlias = RecordReviewCheckResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetQualificationReviewsRequest(_message.Message):
+    """BatchGetQualificationReviewsRequest names many reviews."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetQualificationReviewsRequest: _TypeAlias = BatchGetQualificationReviewsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetQualificationReviewsResponse(_message.Message):
+    """BatchGetQualificationReviewsResponse returns the reviews found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVIEWS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reviews(self) -> _containers.RepeatedCompositeFieldContainer[Global___QualificationReview]:
+        """The reviews found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        reviews: _abc.Iterable[Global___QualificationReview] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reviews", b"reviews"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetQualificationReviewsResponse: _TypeAlias = BatchGetQualificationReviewsResponse  # noqa: Y015
+
+@_typing.final
+class ListQualificationReviewsRequest(_message.Message):
+    """ListQualificationReviewsRequest asks for a page of reviews."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only reviews whose village code starts with this prefix; empty means the whole scope."""
+    person_id: _builtins.str
+    """Only the reviews of this person, if set."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "person_id", b"person_id", "region_code_prefix", b"region_code_prefix"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQualificationReviewsRequest: _TypeAlias = ListQualificationReviewsRequest  # noqa: Y015
+
+@_typing.final
+class ListQualificationReviewsResponse(_message.Message):
+    """ListQualificationReviewsResponse returns a page of reviews."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVIEWS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reviews(self) -> _containers.RepeatedCompositeFieldContainer[Global___QualificationReview]:
+        """The reviews on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        reviews: _abc.Iterable[Global___QualificationReview] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info", "reviews", b"reviews"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQualificationReviewsResponse: _TypeAlias = ListQualificationReviewsResponse  # noqa: Y015
+
+@_typing.final
+class GapCandidate(_message.Message):
+    """GapCandidate is a reserve candidate who would fill a gap (可补缺的后备人才)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATE_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    candidate_id: _builtins.str
+    """The reserve candidate's id."""
+    person_id: _builtins.str
+    """The person's id."""
+    name: _builtins.str
+    """The person's name (姓名)."""
+    status: Global___ReserveStatus.ValueType
+    """The candidate's state (培养状态)."""
+    region_code: _builtins.str
+    """12-digit village code of the candidate."""
+    def __init__(
+        self,
+        *,
+        candidate_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        status: Global___ReserveStatus.ValueType = ...,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_id", b"candidate_id", "name", b"name", "person_id", b"person_id", "region_code", b"region_code", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GapCandidate: _TypeAlias = GapCandidate  # noqa: Y015
+
+@_typing.final
+class StructureGap(_message.Message):
+    """StructureGap is one missed target, with candidates who would fill it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CANDIDATES_FIELD_NUMBER: _builtins.int
+    kind: Global___StructureGapKind.ValueType
+    """What is missing."""
+    description: _builtins.str
+    """The gap in words, e.g. "0 of 1 required women"."""
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___GapCandidate]:
+        """Reserve candidates of the same village (then township) who would fill it, best first."""
+
+    def __init__(
+        self,
+        *,
+        kind: Global___StructureGapKind.ValueType = ...,
+        description: _builtins.str = ...,
+        candidates: _abc.Iterable[Global___GapCandidate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "description", b"description", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StructureGap: _TypeAlias = StructureGap  # noqa: Y015
+
+@_typing.final
+class VillageStructure(_message.Message):
+    """VillageStructure is one village's two committees measured against the targets."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    MEMBER_COUNT_FIELD_NUMBER: _builtins.int
+    WOMEN_COUNT_FIELD_NUMBER: _builtins.int
+    YOUNG_COUNT_FIELD_NUMBER: _builtins.int
+    COLLEGE_COUNT_FIELD_NUMBER: _builtins.int
+    OVER_AGE_COUNT_FIELD_NUMBER: _builtins.int
+    SECRETARY_PERSON_ID_FIELD_NUMBER: _builtins.int
+    DIRECTOR_PERSON_ID_FIELD_NUMBER: _builtins.int
+    ONE_SHOULDER_FIELD_NUMBER: _builtins.int
+    CROSS_POST_COUNT_FIELD_NUMBER: _builtins.int
+    COMPLIANT_FIELD_NUMBER: _builtins.int
+    GAPS_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    """12-digit village code."""
+    member_count: _builtins.int
+    """Two-committee members on the day (村两委成员), each person once."""
+    women_count: _builtins.int
+    """Of them, women (女性)."""
+    young_count: _builtins.int
+    """Of them, younger than the young age limit (年轻干部)."""
+    college_count: _builtins.int
+    """Of them, with college education or above (大专及以上)."""
+    over_age_count: _builtins.int
+    """Of them, at or above the maximum age (超龄)."""
+    secretary_person_id: _builtins.str
+    """The party-organisation secretary's person id (村党组织书记), if any."""
+    director_person_id: _builtins.str
+    """The committee director's person id (村委会主任), if any."""
+    one_shoulder: _builtins.bool
+    """Secretary and director are one person (一肩挑)."""
+    cross_post_count: _builtins.int
+    """Members holding a party and a villagers' committee post at once (交叉任职)."""
+    compliant: _builtins.bool
+    """Whether the village meets every target."""
+    @_builtins.property
+    def gaps(self) -> _containers.RepeatedCompositeFieldContainer[Global___StructureGap]:
+        """The targets it misses."""
+
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+        member_count: _builtins.int = ...,
+        women_count: _builtins.int = ...,
+        young_count: _builtins.int = ...,
+        college_count: _builtins.int = ...,
+        over_age_count: _builtins.int = ...,
+        secretary_person_id: _builtins.str = ...,
+        director_person_id: _builtins.str = ...,
+        one_shoulder: _builtins.bool = ...,
+        cross_post_count: _builtins.int = ...,
+        compliant: _builtins.bool = ...,
+        gaps: _abc.Iterable[Global___StructureGap] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["college_count", b"college_count", "compliant", b"compliant", "cross_post_count", b"cross_post_count", "director_person_id", b"director_person_id", "gaps", b"gaps", "member_count", b"member_count", "one_shoulder", b"one_shoulder", "over_age_count", b"over_age_count", "region_code", b"region_code", "secretary_person_id", b"secretary_person_id", "women_count", b"women_count", "young_count", b"young_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VillageStructure: _TypeAlias = VillageStructure  # noqa: Y015
+
+@_typing.final
+class RegionStructure(_message.Message):
+    """RegionStructure sums the villages of a township or county."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    VILLAGE_COUNT_FIELD_NUMBER: _builtins.int
+    COMPLIANT_VILLAGE_COUNT_FIELD_NUMBER: _builtins.int
+    VILLAGES_WITH_WOMEN_FIELD_NUMBER: _builtins.int
+    VILLAGES_WITH_YOUNG_FIELD_NUMBER: _builtins.int
+    ONE_SHOULDER_VILLAGE_COUNT_FIELD_NUMBER: _builtins.int
+    ONE_SHOULDER_SHARE_PERCENT_FIELD_NUMBER: _builtins.int
+    MEMBER_COUNT_FIELD_NUMBER: _builtins.int
+    COLLEGE_COUNT_FIELD_NUMBER: _builtins.int
+    COLLEGE_SHARE_PERCENT_FIELD_NUMBER: _builtins.int
+    GAPS_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    """The region's code prefix: 6 digits (county) or 9 (township)."""
+    village_count: _builtins.int
+    """Villages with two-committee records."""
+    compliant_village_count: _builtins.int
+    """Of them, meeting every target."""
+    villages_with_women: _builtins.int
+    """Villages with at least the required women."""
+    villages_with_young: _builtins.int
+    """Villages with at least the required young members."""
+    one_shoulder_village_count: _builtins.int
+    """Villages with one shoulder (一肩挑)."""
+    one_shoulder_share_percent: _builtins.float
+    """Share of villages with one shoulder, percent."""
+    member_count: _builtins.int
+    """Two-committee members."""
+    college_count: _builtins.int
+    """Of them, with college education or above."""
+    college_share_percent: _builtins.float
+    """Share with college education or above, percent."""
+    @_builtins.property
+    def gaps(self) -> _containers.RepeatedCompositeFieldContainer[Global___StructureGap]:
+        """Region-level targets missed (one-shoulder and college shares)."""
+
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+        village_count: _builtins.int = ...,
+        compliant_village_count: _builtins.int = ...,
+        villages_with_women: _builtins.int = ...,
+        villages_with_young: _builtins.int = ...,
+        one_shoulder_village_count: _builtins.int = ...,
+        one_shoulder_share_percent: _builtins.float = ...,
+        member_count: _builtins.int = ...,
+        college_count: _builtins.int = ...,
+        college_share_percent: _builtins.float = ...,
+        gaps: _abc.Iterable[Global___StructureGap] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["college_count", b"college_count", "college_share_percent", b"college_share_percent", "compliant_village_count", b"compliant_village_count", "gaps", b"gaps", "member_count", b"member_count", "one_shoulder_share_percent", b"one_shoulder_share_percent", "one_shoulder_village_count", b"one_shoulder_village_count", "region_code", b"region_code", "village_count", b"village_count", "villages_with_women", b"villages_with_women", "villages_with_young", b"villages_with_young"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegionStructure: _TypeAlias = RegionStructure  # noqa: Y015
+
+@_typing.final
+class GetStructureReportRequest(_message.Message):
+    """GetStructureReportRequest asks for a report."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    AS_OF_DATE_FIELD_NUMBER: _builtins.int
+    CANDIDATES_PER_GAP_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """County, township or village code prefix; must lie in the caller's scope. Empty means the scope."""
+    as_of_date: _builtins.str
+    """The day the report describes, "YYYY-MM-DD"; empty means today."""
+    candidates_per_gap: _builtins.int
+    """Candidates named per gap, at most; 0 means 3, the maximum is 20."""
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        as_of_date: _builtins.str = ...,
+        candidates_per_gap: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "candidates_per_gap", b"candidates_per_gap", "region_code_prefix", b"region_code_prefix"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStructureReportRequest: _TypeAlias = GetStructureReportRequest  # noqa: Y015
+
+@_typing.final
+class GetStructureReportResponse(_message.Message):
+    """GetStructureReportResponse returns the report."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AS_OF_DATE_FIELD_NUMBER: _builtins.int
+    COUNTIES_FIELD_NUMBER: _builtins.int
+    TOWNSHIPS_FIELD_NUMBER: _builtins.int
+    VILLAGES_FIELD_NUMBER: _builtins.int
+    as_of_date: _builtins.str
+    """The day the report describes."""
+    @_builtins.property
+    def counties(self) -> _containers.RepeatedCompositeFieldContainer[Global___RegionStructure]:
+        """Per county (the rules used are each county's current ones)."""
+
+    @_builtins.property
+    def townships(self) -> _containers.RepeatedCompositeFieldContainer[Global___RegionStructure]:
+        """Per township."""
+
+    @_builtins.property
+    def villages(self) -> _containers.RepeatedCompositeFieldContainer[Global___VillageStructure]:
+        """Per village, by code."""
+
+    def __init__(
+        self,
+        *,
+        as_of_date: _builtins.str = ...,
+        counties: _abc.Iterable[Global___RegionStructure] | None = ...,
+        townships: _abc.Iterable[Global___RegionStructure] | None = ...,
+        villages: _abc.Iterable[Global___VillageStructure] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "counties", b"counties", "townships", b"townships", "villages", b"villages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStructureReportResponse: _TypeAlias = GetStructureReportResponse  # noqa: Y015
+
+@_typing.final
+class ReserveStatusChange(_message.Message):
+    """ReserveStatusChange is one step of a candidate's history."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_STATUS_FIELD_NUMBER: _builtins.int
+    TO_STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CHANGE_TIME_FIELD_NUMBER: _builtins.int
+    CHANGED_BY_FIELD_NUMBER: _builtins.int
+    from_status: Global___ReserveStatus.ValueType
+    """State before; unspecified for the first step."""
+    to_status: Global___ReserveStatus.ValueType
+    """State after."""
+    reason: _builtins.str
+    """Why (required when exiting)."""
+    changed_by: _builtins.str
+    """Who (留痕)."""
+    @_builtins.property
+    def change_time(self) -> _timestamp_pb2.Timestamp:
+        """When."""
+
+    def __init__(
+        self,
+        *,
+        from_status: Global___ReserveStatus.ValueType = ...,
+        to_status: Global___ReserveStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+        change_time: _timestamp_pb2.Timestamp | None = ...,
+        changed_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change_time", b"change_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_time", b"change_time", "changed_by", b"changed_by", "from_status", b"from_status", "reason", b"reason", "to_status", b"to_status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReserveStatusChange: _TypeAlias = ReserveStatusChange  # noqa: Y015
+
+@_typing.final
+class ReserveCandidate(_message.Message):
+    """ReserveCandidate (后备人才): a person the village is preparing for a post."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    MENTOR_PERSON_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    person_id: _builtins.str
+    """The person."""
+    region_code: _builtins.str
+    """12-digit village code (the person's village)."""
+    source: Global___ReserveSource.ValueType
+    """Where the candidate comes from (来源)."""
+    mentor_person_id: _builtins.str
+    """The mentor, a serving cadre (培养联系人), if assigned."""
+    status: Global___ReserveStatus.ValueType
+    """Current state."""
+    note: _builtins.str
+    """Note (培养方向)."""
+    created_by: _builtins.str
+    """Who added the candidate (留痕)."""
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReserveStatusChange]:
+        """Every step, oldest first."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the candidate was added."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        source: Global___ReserveSource.ValueType = ...,
+        mentor_person_id: _builtins.str = ...,
+        status: Global___ReserveStatus.ValueType = ...,
+        note: _builtins.str = ...,
+        history: _abc.Iterable[Global___ReserveStatusChange] | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "history", b"history", "id", b"id", "mentor_person_id", b"mentor_person_id", "note", b"note", "person_id", b"person_id", "region_code", b"region_code", "source", b"source", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReserveCandidate: _TypeAlias = ReserveCandidate  # noqa: Y015
+
+@_typing.final
+class AddReserveCandidateRequest(_message.Message):
+    """AddReserveCandidateRequest puts a person in the pool."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    MENTOR_PERSON_ID_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    person_id: _builtins.str
+    """The person; must not already be an active candidate."""
+    source: Global___ReserveSource.ValueType
+    """Where the candidate comes from, required."""
+    mentor_person_id: _builtins.str
+    """Mentor: a person holding a cadre post in the same county; optional."""
+    note: _builtins.str
+    """Note (培养方向)."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        source: Global___ReserveSource.ValueType = ...,
+        mentor_person_id: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mentor_person_id", b"mentor_person_id", "note", b"note", "person_id", b"person_id", "request_id", b"request_id", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddReserveCandidateRequest: _TypeAlias = AddReserveCandidateRequest  # noqa: Y015
+
+@_typing.final
+class AddReserveCandidateResponse(_message.Message):
+    """AddReserveCandidateResponse returns the new candidate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def candidate(self) -> Global___ReserveCandidate:
+        """The candidate, identified."""
+
+    def __init__(
+        self,
+        *,
+        candidate: Global___ReserveCandidate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddReserveCandidateResponse: _TypeAlias = AddReserveCandidateResponse  # noqa: Y015
+
+@_typing.final
+class ChangeReserveStatusRequest(_message.Message):
+    """ChangeReserveStatusRequest moves a candidate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CANDIDATE_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    candidate_id: _builtins.str
+    """The candidate."""
+    status: Global___ReserveStatus.ValueType
+    """The next state; only the next one in order, or EXITED."""
+    reason: _builtins.str
+    """Why; required for EXITED."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        candidate_id: _builtins.str = ...,
+        status: Global___ReserveStatus.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_id", b"candidate_id", "reason", b"reason", "request_id", b"request_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeReserveStatusRequest: _TypeAlias = ChangeReserveStatusRequest  # noqa: Y015
+
+@_typing.final
+class ChangeReserveStatusResponse(_message.Message):
+    """ChangeReserveStatusResponse returns the candidate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def candidate(self) -> Global___ReserveCandidate:
+        """The candidate, in its new state."""
+
+    def __init__(
+        self,
+        *,
+        candidate: Global___ReserveCandidate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeReserveStatusResponse: _TypeAlias = ChangeReserveStatusResponse  # noqa: Y015
+
+@_typing.final
+class AssignReserveMentorRequest(_message.Message):
+    """AssignReserveMentorRequest gives a candidate a mentor."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CANDIDATE_ID_FIELD_NUMBER: _builtins.int
+    MENTOR_PERSON_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    candidate_id: _builtins.str
+    """The candidate."""
+    mentor_person_id: _builtins.str
+    """The mentor: a person holding a cadre post in the same county."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        candidate_id: _builtins.str = ...,
+        mentor_person_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_id", b"candidate_id", "mentor_person_id", b"mentor_person_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignReserveMentorRequest: _TypeAlias = AssignReserveMentorRequest  # noqa: Y015
+
+@_typing.final
+class AssignReserveMentorResponse(_message.Message):
+    """AssignReserveMentorResponse returns the candidate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def candidate(self) -> Global___ReserveCandidate:
+        """The candidate, with the mentor."""
+
+    def __init__(
+        self,
+        *,
+        candidate: Global___ReserveCandidate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignReserveMentorResponse: _TypeAlias = AssignReserveMentorResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetReserveCandidatesRequest(_message.Message):
+    """BatchGetReserveCandidatesRequest names many candidates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetReserveCandidatesRequest: _TypeAlias = BatchGetReserveCandidatesRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetReserveCandidatesResponse(_message.Message):
+    """BatchGetReserveCandidatesResponse returns the candidates found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReserveCandidate]:
+        """The candidates found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        candidates: _abc.Iterable[Global___ReserveCandidate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetReserveCandidatesResponse: _TypeAlias = BatchGetReserveCandidatesResponse  # noqa: Y015
+
+@_typing.final
+class ListReserveCandidatesRequest(_message.Message):
+    """ListReserveCandidatesRequest asks for a page of candidates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only candidates whose village code starts with this prefix; empty means the whole scope."""
+    status: Global___ReserveStatus.ValueType
+    """Only candidates in this state, if set."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        status: Global___ReserveStatus.ValueType = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "region_code_prefix", b"region_code_prefix", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReserveCandidatesRequest: _TypeAlias = ListReserveCandidatesRequest  # noqa: Y015
+
+@_typing.final
+class ListReserveCandidatesResponse(_message.Message):
+    """ListReserveCandidatesResponse returns a page of candidates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATES_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReserveCandidate]:
+        """The candidates on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        candidates: _abc.Iterable[Global___ReserveCandidate] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "page_info", b"page_info"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReserveCandidatesResponse: _TypeAlias = ListReserveCandidatesResponse  # noqa: Y015
+
+@_typing.final
+class TrainingCourse(_message.Message):
+    """---------------------------------------------------------------------------------------
+    Training (轮训)
+    ---------------------------------------------------------------------------------------
+
+    TrainingCourse (培训班次): one course, run by a county, township or village.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    ORGANIZER_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    region_code: _builtins.str
+    """12-digit code of the organising region (county or township codes end in zeros)."""
+    title: _builtins.str
+    """Title (培训主题)."""
+    organizer: _builtins.str
+    """Organiser (主办单位), e.g. "县委组织部"."""
+    start_date: _builtins.str
+    """First day, "YYYY-MM-DD"."""
+    end_date: _builtins.str
+    """Last day, "YYYY-MM-DD"."""
+    hours: _builtins.int
+    """Class hours (学时)."""
+    created_by: _builtins.str
+    """Who recorded it (留痕)."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the course was recorded."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        title: _builtins.str = ...,
+        organizer: _builtins.str = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        hours: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "end_date", b"end_date", "hours", b"hours", "id", b"id", "organizer", b"organizer", "region_code", b"region_code", "start_date", b"start_date", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrainingCourse: _TypeAlias = TrainingCourse  # noqa: Y015
+
+@_typing.final
+class CreateTrainingCourseRequest(_message.Message):
+    """CreateTrainingCourseRequest records a course."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    ORGANIZER_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    region_code: _builtins.str
+    """12-digit code of the organising region; must lie in the caller's scope."""
+    title: _builtins.str
+    """Title (培训主题), required."""
+    organizer: _builtins.str
+    """Organiser (主办单位), required."""
+    start_date: _builtins.str
+    """First day, "YYYY-MM-DD", required."""
+    end_date: _builtins.str
+    """Last day, "YYYY-MM-DD", required, not before the first."""
+    hours: _builtins.int
+    """Class hours (学时), 1 to 200."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        title: _builtins.str = ...,
+        organizer: _builtins.str = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+        hours: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "hours", b"hours", "organizer", b"organizer", "region_code", b"region_code", "request_id", b"request_id", "start_date", b"start_date", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateTrainingCourseRequest: _TypeAlias = CreateTrainingCourseRequest  # noqa: Y015
+
+@_typing.final
+class CreateTrainingCourseResponse(_message.Message):
+    """CreateTrainingCourseResponse returns the course."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def course(self) -> Global___TrainingCourse:
+        """The course."""
+
+    def __init__(
+        self,
+        *,
+        course: Global___TrainingCourse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["course", b"course"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course", b"course"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateTrainingCourseResponse: _TypeAlias = CreateTrainingCourseResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetTrainingCoursesRequest(_message.Message):
+    """BatchGetTrainingCoursesRequest names many courses."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetTrainingCoursesRequest: _TypeAlias = BatchGetTrainingCoursesRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetTrainingCoursesResponse(_message.Message):
+    """BatchGetTrainingCoursesResponse returns the courses found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def courses(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrainingCourse]:
+        """The courses found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        courses: _abc.Iterable[Global___TrainingCourse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["courses", b"courses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetTrainingCoursesResponse: _TypeAlias = BatchGetTrainingCoursesResponse  # noqa: Y015
+
+@_typing.final
+class ListTrainingCoursesRequest(_message.Message):
+    """ListTrainingCoursesRequest asks for a page of courses."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only courses whose organising region starts with this prefix; empty means the whole scope."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "region_code_prefix", b"region_code_prefix"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTrainingCoursesRequest: _TypeAlias = ListTrainingCoursesRequest  # noqa: Y015
+
+@_typing.final
+class ListTrainingCoursesResponse(_message.Message):
+    """ListTrainingCoursesResponse returns a page of courses."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSES_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def courses(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrainingCourse]:
+        """The courses on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        courses: _abc.Iterable[Global___TrainingCourse] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["courses", b"courses", "page_info", b"page_info"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTrainingCoursesResponse: _TypeAlias = ListTrainingCoursesResponse  # noqa: Y015
+
+@_typing.final
+class TrainingRecord(_message.Message):
+    """TrainingRecord (参训记录): one person's attendance of one course."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    COURSE_START_DATE_FIELD_NUMBER: _builtins.int
+    COURSE_TITLE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    course_id: _builtins.str
+    """The course."""
+    person_id: _builtins.str
+    """The person."""
+    region_code: _builtins.str
+    """12-digit village code of the person."""
+    hours: _builtins.int
+    """Class hours earned (学时)."""
+    course_start_date: _builtins.str
+    """The course's first day, "YYYY-MM-DD" (the training year is taken from it)."""
+    course_title: _builtins.str
+    """The course's title."""
+    created_by: _builtins.str
+    """Who recorded it (留痕)."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        course_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        hours: _builtins.int = ...,
+        course_start_date: _builtins.str = ...,
+        course_title: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "course_start_date", b"course_start_date", "course_title", b"course_title", "create_time", b"create_time", "created_by", b"created_by", "hours", b"hours", "id", b"id", "person_id", b"person_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrainingRecord: _TypeAlias = TrainingRecord  # noqa: Y015
+
+@_typing.final
+class RecordTrainingRequest(_message.Message):
+    """RecordTrainingRequest records attendance."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    PERSON_IDS_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    course_id: _builtins.str
+    """The course."""
+    hours: _builtins.int
+    """Hours earned; 0 means the course's hours; never more than the course's hours."""
+    @_builtins.property
+    def person_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The people who attended, up to 500; each must lie in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        course_id: _builtins.str = ...,
+        person_ids: _abc.Iterable[_builtins.str] | None = ...,
+        hours: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "hours", b"hours", "person_ids", b"person_ids", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordTrainingRequest: _TypeAlias = RecordTrainingRequest  # noqa: Y015
+
+@_typing.final
+class RecordTrainingResponse(_message.Message):
+    """RecordTrainingResponse returns the new records."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    ALREADY_RECORDED_PERSON_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrainingRecord]:
+        """The records made."""
+
+    @_builtins.property
+    def already_recorded_person_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """People already recorded for the course (left unchanged)."""
+
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___TrainingRecord] | None = ...,
+        already_recorded_person_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_recorded_person_ids", b"already_recorded_person_ids", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordTrainingResponse: _TypeAlias = RecordTrainingResponse  # noqa: Y015
+
+@_typing.final
+class ListTrainingRecordsRequest(_message.Message):
+    """ListTrainingRecordsRequest asks for a page of records."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only records of people whose village code starts with this prefix; empty means the scope."""
+    person_id: _builtins.str
+    """Only the records of this person, if set."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "person_id", b"person_id", "region_code_prefix", b"region_code_prefix"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTrainingRecordsRequest: _TypeAlias = ListTrainingRecordsRequest  # noqa: Y015
+
+@_typing.final
+class ListTrainingRecordsResponse(_message.Message):
+    """ListTrainingRecordsResponse returns a page of records."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrainingRecord]:
+        """The records on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___TrainingRecord] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTrainingRecordsResponse: _TypeAlias = ListTrainingRecordsResponse  # noqa: Y015
+
+@_typing.final
+class Untrained(_message.Message):
+    """Untrained is a two-committee member not (fully) trained in the year (未参训)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    HOURS_FIELD_NUMBER: _builtins.int
+    person_id: _builtins.str
+    """The person."""
+    name: _builtins.str
+    """The person's name (姓名)."""
+    hours: _builtins.int
+    """Hours earned in the year so far."""
+    def __init__(
+        self,
+        *,
+        person_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        hours: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hours", b"hours", "name", b"name", "person_id", b"person_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Untrained: _TypeAlias = Untrained  # noqa: Y015
+
+@_typing.final
+class VillageTrainingCoverage(_message.Message):
+    """VillageTrainingCoverage is one village's training coverage in a year."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    MEMBER_COUNT_FIELD_NUMBER: _builtins.int
+    TRAINED_COUNT_FIELD_NUMBER: _builtins.int
+    FULLY_COVERED_FIELD_NUMBER: _builtins.int
+    MISSING_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    """12-digit village code."""
+    member_count: _builtins.int
+    """Two-committee members (村两委成员)."""
+    trained_count: _builtins.int
+    """Of them, trained enough in the year."""
+    fully_covered: _builtins.bool
+    """Whether every member is trained (全覆盖)."""
+    @_builtins.property
+    def missing(self) -> _containers.RepeatedCompositeFieldContainer[Global___Untrained]:
+        """Who is missing."""
+
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+        member_count: _builtins.int = ...,
+        trained_count: _builtins.int = ...,
+        fully_covered: _builtins.bool = ...,
+        missing: _abc.Iterable[Global___Untrained] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fully_covered", b"fully_covered", "member_count", b"member_count", "missing", b"missing", "region_code", b"region_code", "trained_count", b"trained_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VillageTrainingCoverage: _TypeAlias = VillageTrainingCoverage  # noqa: Y015
+
+@_typing.final
+class GetTrainingCoverageRequest(_message.Message):
+    """GetTrainingCoverageRequest asks for a year's coverage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """County, township or village prefix; must lie in the caller's scope. Empty means the scope."""
+    year: _builtins.int
+    """The year, e.g. 2026; 0 means this year."""
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        year: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["region_code_prefix", b"region_code_prefix", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrainingCoverageRequest: _TypeAlias = GetTrainingCoverageRequest  # noqa: Y015
+
+@_typing.final
+class GetTrainingCoverageResponse(_message.Message):
+    """GetTrainingCoverageResponse returns the coverage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    YEAR_FIELD_NUMBER: _builtins.int
+    AS_OF_DATE_FIELD_NUMBER: _builtins.int
+    VILLAGES_FIELD_NUMBER: _builtins.int
+    MEMBER_COUNT_FIELD_NUMBER: _builtins.int
+    TRAINED_COUNT_FIELD_NUMBER: _builtins.int
+    FULLY_COVERED_VILLAGE_COUNT_FIELD_NUMBER: _builtins.int
+    year: _builtins.int
+    """The year."""
+    as_of_date: _builtins.str
+    """Members are those in a two-committee post on this day: the year's last day, or today."""
+    member_count: _builtins.int
+    """Members in all villages."""
+    trained_count: _builtins.int
+    """Of them, trained."""
+    fully_covered_village_count: _builtins.int
+    """Villages fully covered."""
+    @_builtins.property
+    def villages(self) -> _containers.RepeatedCompositeFieldContainer[Global___VillageTrainingCoverage]:
+        """Per village, by code."""
+
+    def __init__(
+        self,
+        *,
+        year: _builtins.int = ...,
+        as_of_date: _builtins.str = ...,
+        villages: _abc.Iterable[Global___VillageTrainingCoverage] | None = ...,
+        member_count: _builtins.int = ...,
+        trained_count: _builtins.int = ...,
+        fully_covered_village_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "fully_covered_village_count", b"fully_covered_village_count", "member_count", b"member_count", "trained_count", b"trained_count", "villages", b"villages", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTrainingCoverageResponse: _TypeAlias = GetTrainingCoverageResponse  # noqa: Y015
+
+@_typing.final
+class IndicatorScore(_message.Message):
+    """IndicatorScore is one indicator of one work line (条线指标得分), 精准履职考核."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORK_LINE_FIELD_NUMBER: _builtins.int
+    INDICATOR_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    MAX_SCORE_FIELD_NUMBER: _builtins.int
+    work_line: _builtins.str
+    """Work line (工作条线), e.g. "党建", "乡村振兴", "平安建设"."""
+    indicator: _builtins.str
+    """Indicator (考核指标)."""
+    score: _builtins.int
+    """Score earned, 0 to max_score."""
+    max_score: _builtins.int
+    """Full score of the indicator."""
+    def __init__(
+        self,
+        *,
+        work_line: _builtins.str = ...,
+        indicator: _builtins.str = ...,
+        score: _builtins.int = ...,
+        max_score: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["indicator", b"indicator", "max_score", b"max_score", "score", b"score", "work_line", b"work_line"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IndicatorScore: _TypeAlias = IndicatorScore  # noqa: Y015
+
+@_typing.final
+class Assessment(_message.Message):
+    """Assessment (考核): one cadre's assessment for one period."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    SCORES_FIELD_NUMBER: _builtins.int
+    TOTAL_SCORE_FIELD_NUMBER: _builtins.int
+    TOTAL_MAX_SCORE_FIELD_NUMBER: _builtins.int
+    DEMOCRATIC_APPRAISAL_PERCENT_FIELD_NUMBER: _builtins.int
+    GRADE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    FINALIZE_TIME_FIELD_NUMBER: _builtins.int
+    FINALIZED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    person_id: _builtins.str
+    """The cadre."""
+    region_code: _builtins.str
+    """12-digit village code (the person's village)."""
+    year: _builtins.int
+    """Year."""
+    period: Global___AssessmentPeriod.ValueType
+    """Period."""
+    total_score: _builtins.int
+    """Sum of the scores."""
+    total_max_score: _builtins.int
+    """Sum of the full scores."""
+    democratic_appraisal_percent: _builtins.int
+    """Villagers' democratic appraisal (民主测评), percent satisfied."""
+    grade: Global___AssessmentGrade.ValueType
+    """Grade (等次)."""
+    state: Global___AssessmentState.ValueType
+    """State."""
+    comment: _builtins.str
+    """Comment (评语)."""
+    created_by: _builtins.str
+    """Who recorded it (留痕)."""
+    finalized_by: _builtins.str
+    """Who finalised it (留痕)."""
+    @_builtins.property
+    def scores(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndicatorScore]:
+        """Scores by work line and indicator."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded."""
+
+    @_builtins.property
+    def finalize_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was finalised."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        year: _builtins.int = ...,
+        period: Global___AssessmentPeriod.ValueType = ...,
+        scores: _abc.Iterable[Global___IndicatorScore] | None = ...,
+        total_score: _builtins.int = ...,
+        total_max_score: _builtins.int = ...,
+        democratic_appraisal_percent: _builtins.int = ...,
+        grade: Global___AssessmentGrade.ValueType = ...,
+        state: Global___AssessmentState.ValueType = ...,
+        comment: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+        finalize_time: _timestamp_pb2.Timestamp | None = ...,
+        finalized_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "finalize_time", b"finalize_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "create_time", b"create_time", "created_by", b"created_by", "democratic_appraisal_percent", b"democratic_appraisal_percent", "finalize_time", b"finalize_time", "finalized_by", b"finalized_by", "grade", b"grade", "id", b"id", "period", b"period", "person_id", b"person_id", "region_code", b"region_code", "scores", b"scores", "state", b"state", "total_max_score", b"total_max_score", "total_score", b"total_score", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Assessment: _TypeAlias = Assessment  # noqa: Y015
+
+@_typing.final
+class RecordAssessmentRequest(_message.Message):
+    """RecordAssessmentRequest records a draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    SCORES_FIELD_NUMBER: _builtins.int
+    DEMOCRATIC_APPRAISAL_PERCENT_FIELD_NUMBER: _builtins.int
+    GRADE_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    person_id: _builtins.str
+    """The cadre; must have held a post during the period."""
+    year: _builtins.int
+    """Year, 2000 to next year."""
+    period: Global___AssessmentPeriod.ValueType
+    """Period, required."""
+    democratic_appraisal_percent: _builtins.int
+    """Villagers' democratic appraisal (民主测评), percent satisfied, 0 to 100."""
+    grade: Global___AssessmentGrade.ValueType
+    """Grade, required."""
+    comment: _builtins.str
+    """Comment (评语)."""
+    @_builtins.property
+    def scores(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndicatorScore]:
+        """Scores, at least one."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        year: _builtins.int = ...,
+        period: Global___AssessmentPeriod.ValueType = ...,
+        scores: _abc.Iterable[Global___IndicatorScore] | None = ...,
+        democratic_appraisal_percent: _builtins.int = ...,
+        grade: Global___AssessmentGrade.ValueType = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "democratic_appraisal_percent", b"democratic_appraisal_percent", "grade", b"grade", "period", b"period", "person_id", b"person_id", "request_id", b"request_id", "scores", b"scores", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordAssessmentRequest: _TypeAlias = RecordAssessmentRequest  # noqa: Y015
+
+@_typing.final
+class RecordAssessmentResponse(_message.Message):
+    """RecordAssessmentResponse returns the draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSESSMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assessment(self) -> Global___Assessment:
+        """The assessment, a draft."""
+
+    def __init__(
+        self,
+        *,
+        assessment: Global___Assessment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assessment", b"assessment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment", b"assessment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordAssessmentResponse: _TypeAlias = RecordAssessmentResponse  # noqa: Y015
+
+@_typing.final
+class FinalizeAssessmentRequest(_message.Message):
+    """FinalizeAssessmentRequest finalises a draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ASSESSMENT_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    assessment_id: _builtins.str
+    """The assessment."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        assessment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment_id", b"assessment_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinalizeAssessmentRequest: _TypeAlias = FinalizeAssessmentRequest  # noqa: Y015
+
+@_typing.final
+class FinalizeAssessmentResponse(_message.Message):
+    """FinalizeAssessmentResponse returns the final assessment and any flag it raised."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSESSMENT_FIELD_NUMBER: _builtins.int
+    REMOVAL_FLAG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assessment(self) -> Global___Assessment:
+        """The assessment, final."""
+
+    @_builtins.property
+    def removal_flag(self) -> Global___RemovalFlag:
+        """Set when this was the second 不称职 in a row: the removal flag raised."""
+
+    def __init__(
+        self,
+        *,
+        assessment: Global___Assessment | None = ...,
+        removal_flag: Global___RemovalFlag | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assessment", b"assessment", "removal_flag", b"removal_flag"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment", b"assessment", "removal_flag", b"removal_flag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinalizeAssessmentResponse: _TypeAlias = FinalizeAssessmentResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetAssessmentsRequest(_message.Message):
+    """BatchGetAssessmentsRequest names many assessments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetAssessmentsRequest: _TypeAlias = BatchGetAssessmentsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetAssessmentsResponse(_message.Message):
+    """BatchGetAssessmentsResponse returns the assessments found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSESSMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assessments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assessment]:
+        """The assessments found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        assessments: _abc.Iterable[Global___Assessment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessments", b"assessments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetAssessmentsResponse: _TypeAlias = BatchGetAssessmentsResponse  # noqa: Y015
+
+@_typing.final
+class ListAssessmentsRequest(_message.Message):
+    """ListAssessmentsRequest asks for a page of assessments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only assessments whose village code starts with this prefix; empty means the scope."""
+    person_id: _builtins.str
+    """Only the assessments of this person, if set."""
+    year: _builtins.int
+    """Only this year, if set."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        year: _builtins.int = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "person_id", b"person_id", "region_code_prefix", b"region_code_prefix", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAssessmentsRequest: _TypeAlias = ListAssessmentsRequest  # noqa: Y015
+
+@_typing.final
+class ListAssessmentsResponse(_message.Message):
+    """ListAssessmentsResponse returns a page of assessments."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSESSMENTS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assessments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assessment]:
+        """The assessments on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        assessments: _abc.Iterable[Global___Assessment] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessments", b"assessments", "page_info", b"page_info"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAssessmentsResponse: _TypeAlias = ListAssessmentsResponse  # noqa: Y015
+
+@_typing.final
+class RemovalFlag(_message.Message):
+    """RemovalFlag (调整/罢免预警): raised when a cadre is graded 不称职 twice in a row."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    ASSESSMENT_IDS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    person_id: _builtins.str
+    """The cadre."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    reason: _builtins.str
+    """The reason in words."""
+    @_builtins.property
+    def assessment_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The two assessments, earlier first."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was raised."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        assessment_ids: _abc.Iterable[_builtins.str] | None = ...,
+        reason: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment_ids", b"assessment_ids", "create_time", b"create_time", "id", b"id", "person_id", b"person_id", "reason", b"reason", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemovalFlag: _TypeAlias = RemovalFlag  # noqa: Y015
+
+@_typing.final
+class ListRemovalFlagsRequest(_message.Message):
+    """ListRemovalFlagsRequest asks for a page of flags."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only flags whose village code starts with this prefix; empty means the scope."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "region_code_prefix", b"region_code_prefix"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRemovalFlagsRequest: _TypeAlias = ListRemovalFlagsRequest  # noqa: Y015
+
+@_typing.final
+class ListRemovalFlagsResponse(_message.Message):
+    """ListRemovalFlagsResponse returns a page of flags."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLAGS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedCompositeFieldContainer[Global___RemovalFlag]:
+        """The flags on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        flags: _abc.Iterable[Global___RemovalFlag] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flags", b"flags", "page_info", b"page_info"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRemovalFlagsResponse: _TypeAlias = ListRemovalFlagsResponse  # noqa: Y015
+
+@_typing.final
+class MajorMatterReport(_message.Message):
+    """MajorMatterReport (重大事项报告) filed by a cadre."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    OCCURRED_DATE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    person_id: _builtins.str
+    """The cadre who reports."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    category: Global___MajorMatterCategory.ValueType
+    """Category."""
+    title: _builtins.str
+    """Title (事项)."""
+    description: _builtins.str
+    """Details (具体情况)."""
+    occurred_date: _builtins.str
+    """When the matter happens or happened, "YYYY-MM-DD"."""
+    created_by: _builtins.str
+    """Who filed it (留痕)."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was filed."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        category: Global___MajorMatterCategory.ValueType = ...,
+        title: _builtins.str = ...,
+        description: _builtins.str = ...,
+        occurred_date: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "create_time", b"create_time", "created_by", b"created_by", "description", b"description", "id", b"id", "occurred_date", b"occurred_date", "person_id", b"person_id", "region_code", b"region_code", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MajorMatterReport: _TypeAlias = MajorMatterReport  # noqa: Y015
+
+@_typing.final
+class FileMajorMatterReportRequest(_message.Message):
+    """FileMajorMatterReportRequest files a report."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    OCCURRED_DATE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    person_id: _builtins.str
+    """The cadre; must hold a post on the day of filing."""
+    category: Global___MajorMatterCategory.ValueType
+    """Category, required."""
+    title: _builtins.str
+    """Title, required."""
+    description: _builtins.str
+    """Details."""
+    occurred_date: _builtins.str
+    """When the matter happens or happened, "YYYY-MM-DD", required."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        category: Global___MajorMatterCategory.ValueType = ...,
+        title: _builtins.str = ...,
+        description: _builtins.str = ...,
+        occurred_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "description", b"description", "occurred_date", b"occurred_date", "person_id", b"person_id", "request_id", b"request_id", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FileMajorMatterReportRequest: _TypeAlias = FileMajorMatterReportRequest  # noqa: Y015
+
+@_typing.final
+class FileMajorMatterReportResponse(_message.Message):
+    """FileMajorMatterReportResponse returns the report."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def report(self) -> Global___MajorMatterReport:
+        """The report."""
+
+    def __init__(
+        self,
+        *,
+        report: Global___MajorMatterReport | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FileMajorMatterReportResponse: _TypeAlias = FileMajorMatterReportResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetMajorMatterReportsRequest(_message.Message):
+    """BatchGetMajorMatterReportsRequest names many reports."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetMajorMatterReportsRequest: _TypeAlias = BatchGetMajorMatterReportsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetMajorMatterReportsResponse(_message.Message):
+    """BatchGetMajorMatterReportsResponse returns the reports found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reports(self) -> _containers.RepeatedCompositeFieldContainer[Global___MajorMatterReport]:
+        """The reports found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        reports: _abc.Iterable[Global___MajorMatterReport] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reports", b"reports"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetMajorMatterReportsResponse: _TypeAlias = BatchGetMajorMatterReportsResponse  # noqa: Y015
+
+@_typing.final
+class ListMajorMatterReportsRequest(_message.Message):
+    """ListMajorMatterReportsRequest asks for a page of reports."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only reports whose village code starts with this prefix; empty means the scope."""
+    person_id: _builtins.str
+    """Only the reports of this person, if set."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "person_id", b"person_id", "region_code_prefix", b"region_code_prefix"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMajorMatterReportsRequest: _TypeAlias = ListMajorMatterReportsRequest  # noqa: Y015
+
+@_typing.final
+class ListMajorMatterReportsResponse(_message.Message):
+    """ListMajorMatterReportsResponse returns a page of reports."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORTS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reports(self) -> _containers.RepeatedCompositeFieldContainer[Global___MajorMatterReport]:
+        """The reports on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        reports: _abc.Iterable[Global___MajorMatterReport] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info", "reports", b"reports"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMajorMatterReportsResponse: _TypeAlias = ListMajorMatterReportsResponse  # noqa: Y015

@@ -79,6 +79,156 @@ class TalentServiceStub:
                 request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListPostsRequest.SerializeToString,
                 response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListPostsResponse.FromString,
                 _registered_method=True)
+        self.FindPersonByIdNumber = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/FindPersonByIdNumber',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FindPersonByIdNumberRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FindPersonByIdNumberResponse.FromString,
+                _registered_method=True)
+        self.EndPost = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/EndPost',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.EndPostRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.EndPostResponse.FromString,
+                _registered_method=True)
+        self.FilePost = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/FilePost',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FilePostRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FilePostResponse.FromString,
+                _registered_method=True)
+        self.GetCadreRecord = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/GetCadreRecord',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCadreRecordRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCadreRecordResponse.FromString,
+                _registered_method=True)
+        self.SetCountyConfig = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/SetCountyConfig',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.SetCountyConfigRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.SetCountyConfigResponse.FromString,
+                _registered_method=True)
+        self.GetCountyConfig = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/GetCountyConfig',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCountyConfigRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCountyConfigResponse.FromString,
+                _registered_method=True)
+        self.StartQualificationReview = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/StartQualificationReview',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.StartQualificationReviewRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.StartQualificationReviewResponse.FromString,
+                _registered_method=True)
+        self.RecordReviewCheck = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/RecordReviewCheck',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordReviewCheckRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordReviewCheckResponse.FromString,
+                _registered_method=True)
+        self.BatchGetQualificationReviews = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/BatchGetQualificationReviews',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetQualificationReviewsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetQualificationReviewsResponse.FromString,
+                _registered_method=True)
+        self.ListQualificationReviews = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/ListQualificationReviews',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListQualificationReviewsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListQualificationReviewsResponse.FromString,
+                _registered_method=True)
+        self.GetStructureReport = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/GetStructureReport',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetStructureReportRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetStructureReportResponse.FromString,
+                _registered_method=True)
+        self.AddReserveCandidate = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/AddReserveCandidate',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.AddReserveCandidateRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.AddReserveCandidateResponse.FromString,
+                _registered_method=True)
+        self.ChangeReserveStatus = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/ChangeReserveStatus',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ChangeReserveStatusRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ChangeReserveStatusResponse.FromString,
+                _registered_method=True)
+        self.AssignReserveMentor = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/AssignReserveMentor',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.AssignReserveMentorRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.AssignReserveMentorResponse.FromString,
+                _registered_method=True)
+        self.BatchGetReserveCandidates = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/BatchGetReserveCandidates',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetReserveCandidatesRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetReserveCandidatesResponse.FromString,
+                _registered_method=True)
+        self.ListReserveCandidates = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/ListReserveCandidates',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListReserveCandidatesRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListReserveCandidatesResponse.FromString,
+                _registered_method=True)
+        self.CreateTrainingCourse = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/CreateTrainingCourse',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.CreateTrainingCourseRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.CreateTrainingCourseResponse.FromString,
+                _registered_method=True)
+        self.BatchGetTrainingCourses = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/BatchGetTrainingCourses',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetTrainingCoursesRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetTrainingCoursesResponse.FromString,
+                _registered_method=True)
+        self.ListTrainingCourses = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/ListTrainingCourses',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingCoursesRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingCoursesResponse.FromString,
+                _registered_method=True)
+        self.RecordTraining = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/RecordTraining',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordTrainingRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordTrainingResponse.FromString,
+                _registered_method=True)
+        self.ListTrainingRecords = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/ListTrainingRecords',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingRecordsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingRecordsResponse.FromString,
+                _registered_method=True)
+        self.GetTrainingCoverage = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/GetTrainingCoverage',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetTrainingCoverageRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetTrainingCoverageResponse.FromString,
+                _registered_method=True)
+        self.RecordAssessment = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/RecordAssessment',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordAssessmentRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordAssessmentResponse.FromString,
+                _registered_method=True)
+        self.FinalizeAssessment = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/FinalizeAssessment',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FinalizeAssessmentRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FinalizeAssessmentResponse.FromString,
+                _registered_method=True)
+        self.BatchGetAssessments = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/BatchGetAssessments',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetAssessmentsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetAssessmentsResponse.FromString,
+                _registered_method=True)
+        self.ListAssessments = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/ListAssessments',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListAssessmentsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListAssessmentsResponse.FromString,
+                _registered_method=True)
+        self.ListRemovalFlags = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/ListRemovalFlags',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListRemovalFlagsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListRemovalFlagsResponse.FromString,
+                _registered_method=True)
+        self.FileMajorMatterReport = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/FileMajorMatterReport',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FileMajorMatterReportRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FileMajorMatterReportResponse.FromString,
+                _registered_method=True)
+        self.BatchGetMajorMatterReports = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/BatchGetMajorMatterReports',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetMajorMatterReportsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetMajorMatterReportsResponse.FromString,
+                _registered_method=True)
+        self.ListMajorMatterReports = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/ListMajorMatterReports',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListMajorMatterReportsRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListMajorMatterReportsResponse.FromString,
+                _registered_method=True)
 
 
 class TalentServiceServicer:
@@ -145,6 +295,216 @@ class TalentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindPersonByIdNumber(self, request, context):
+        """FindPersonByIdNumber finds a person by resident ID number (身份证号码查询).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndPost(self, request, context):
+        """EndPost ends a term (离任/免职) with its reason; the term stays in the history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FilePost(self, request, context):
+        """FilePost records the county-level filing (县级备案) of a villagers' representative.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCadreRecord(self, request, context):
+        """GetCadreRecord returns the complete cadre record (干部档案) of one person.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCountyConfig(self, request, context):
+        """SetCountyConfig stores a new version of a county's cadre rules (县级配置).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCountyConfig(self, request, context):
+        """GetCountyConfig reads a county's current cadre rules (defaults if never set).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartQualificationReview(self, request, context):
+        """StartQualificationReview opens a qualification review (任职资格审查) before an appointment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordReviewCheck(self, request, context):
+        """RecordReviewCheck records the result of one check of a review (联审部门意见).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetQualificationReviews(self, request, context):
+        """BatchGetQualificationReviews reads many reviews at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQualificationReviews(self, request, context):
+        """ListQualificationReviews pages through reviews in a region, optionally of one person.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStructureReport(self, request, context):
+        """GetStructureReport reports the structure targets (班子结构) per village, township and county.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddReserveCandidate(self, request, context):
+        """AddReserveCandidate puts a person in the reserve talent pool (后备人才库).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangeReserveStatus(self, request, context):
+        """ChangeReserveStatus moves a reserve candidate to its next state (培养状态).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignReserveMentor(self, request, context):
+        """AssignReserveMentor gives a reserve candidate a mentor who is a cadre (培养联系人).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetReserveCandidates(self, request, context):
+        """BatchGetReserveCandidates reads many reserve candidates at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReserveCandidates(self, request, context):
+        """ListReserveCandidates pages through reserve candidates in a region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTrainingCourse(self, request, context):
+        """CreateTrainingCourse records a training course (轮训班次).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetTrainingCourses(self, request, context):
+        """BatchGetTrainingCourses reads many courses at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTrainingCourses(self, request, context):
+        """ListTrainingCourses pages through courses in a region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordTraining(self, request, context):
+        """RecordTraining records who attended a course (参训记录).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTrainingRecords(self, request, context):
+        """ListTrainingRecords pages through attendance records in a region, optionally of one person.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrainingCoverage(self, request, context):
+        """GetTrainingCoverage reports the yearly training coverage (轮训覆盖率) per village.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordAssessment(self, request, context):
+        """RecordAssessment records a draft performance assessment (履职评估/考核).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinalizeAssessment(self, request, context):
+        """FinalizeAssessment finalises an assessment (考核定档); it cannot change afterwards.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetAssessments(self, request, context):
+        """BatchGetAssessments reads many assessments at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAssessments(self, request, context):
+        """ListAssessments pages through assessments in a region, optionally of one person.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRemovalFlags(self, request, context):
+        """ListRemovalFlags pages through removal flags (调整/罢免预警) in a region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FileMajorMatterReport(self, request, context):
+        """FileMajorMatterReport files a cadre's major-matter report (重大事项报告).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetMajorMatterReports(self, request, context):
+        """BatchGetMajorMatterReports reads many major-matter reports at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMajorMatterReports(self, request, context):
+        """ListMajorMatterReports pages through major-matter reports in a region, optionally of one person.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TalentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -187,6 +547,156 @@ def add_TalentServiceServicer_to_server(servicer, server):
                     servicer.ListPosts,
                     request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListPostsRequest.FromString,
                     response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListPostsResponse.SerializeToString,
+            ),
+            'FindPersonByIdNumber': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindPersonByIdNumber,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FindPersonByIdNumberRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FindPersonByIdNumberResponse.SerializeToString,
+            ),
+            'EndPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndPost,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.EndPostRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.EndPostResponse.SerializeToString,
+            ),
+            'FilePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.FilePost,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FilePostRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FilePostResponse.SerializeToString,
+            ),
+            'GetCadreRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCadreRecord,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCadreRecordRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCadreRecordResponse.SerializeToString,
+            ),
+            'SetCountyConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCountyConfig,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.SetCountyConfigRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.SetCountyConfigResponse.SerializeToString,
+            ),
+            'GetCountyConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCountyConfig,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCountyConfigRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCountyConfigResponse.SerializeToString,
+            ),
+            'StartQualificationReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartQualificationReview,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.StartQualificationReviewRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.StartQualificationReviewResponse.SerializeToString,
+            ),
+            'RecordReviewCheck': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordReviewCheck,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordReviewCheckRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordReviewCheckResponse.SerializeToString,
+            ),
+            'BatchGetQualificationReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetQualificationReviews,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetQualificationReviewsRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetQualificationReviewsResponse.SerializeToString,
+            ),
+            'ListQualificationReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQualificationReviews,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListQualificationReviewsRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListQualificationReviewsResponse.SerializeToString,
+            ),
+            'GetStructureReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStructureReport,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetStructureReportRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetStructureReportResponse.SerializeToString,
+            ),
+            'AddReserveCandidate': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddReserveCandidate,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.AddReserveCandidateRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.AddReserveCandidateResponse.SerializeToString,
+            ),
+            'ChangeReserveStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeReserveStatus,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ChangeReserveStatusRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ChangeReserveStatusResponse.SerializeToString,
+            ),
+            'AssignReserveMentor': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignReserveMentor,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.AssignReserveMentorRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.AssignReserveMentorResponse.SerializeToString,
+            ),
+            'BatchGetReserveCandidates': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetReserveCandidates,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetReserveCandidatesRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetReserveCandidatesResponse.SerializeToString,
+            ),
+            'ListReserveCandidates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReserveCandidates,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListReserveCandidatesRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListReserveCandidatesResponse.SerializeToString,
+            ),
+            'CreateTrainingCourse': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTrainingCourse,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.CreateTrainingCourseRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.CreateTrainingCourseResponse.SerializeToString,
+            ),
+            'BatchGetTrainingCourses': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetTrainingCourses,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetTrainingCoursesRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetTrainingCoursesResponse.SerializeToString,
+            ),
+            'ListTrainingCourses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrainingCourses,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingCoursesRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingCoursesResponse.SerializeToString,
+            ),
+            'RecordTraining': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordTraining,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordTrainingRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordTrainingResponse.SerializeToString,
+            ),
+            'ListTrainingRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrainingRecords,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingRecordsRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingRecordsResponse.SerializeToString,
+            ),
+            'GetTrainingCoverage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrainingCoverage,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetTrainingCoverageRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetTrainingCoverageResponse.SerializeToString,
+            ),
+            'RecordAssessment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAssessment,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordAssessmentRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordAssessmentResponse.SerializeToString,
+            ),
+            'FinalizeAssessment': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinalizeAssessment,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FinalizeAssessmentRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FinalizeAssessmentResponse.SerializeToString,
+            ),
+            'BatchGetAssessments': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetAssessments,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetAssessmentsRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetAssessmentsResponse.SerializeToString,
+            ),
+            'ListAssessments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAssessments,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListAssessmentsRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListAssessmentsResponse.SerializeToString,
+            ),
+            'ListRemovalFlags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRemovalFlags,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListRemovalFlagsRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListRemovalFlagsResponse.SerializeToString,
+            ),
+            'FileMajorMatterReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileMajorMatterReport,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FileMajorMatterReportRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.FileMajorMatterReportResponse.SerializeToString,
+            ),
+            'BatchGetMajorMatterReports': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetMajorMatterReports,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetMajorMatterReportsRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetMajorMatterReportsResponse.SerializeToString,
+            ),
+            'ListMajorMatterReports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMajorMatterReports,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListMajorMatterReportsRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListMajorMatterReportsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -410,6 +920,816 @@ class TalentService:
             '/shanzhi.talent.v1.TalentService/ListPosts',
             shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListPostsRequest.SerializeToString,
             shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListPostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindPersonByIdNumber(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/FindPersonByIdNumber',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.FindPersonByIdNumberRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.FindPersonByIdNumberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/EndPost',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.EndPostRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.EndPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FilePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/FilePost',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.FilePostRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.FilePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCadreRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/GetCadreRecord',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCadreRecordRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCadreRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCountyConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/SetCountyConfig',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.SetCountyConfigRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.SetCountyConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCountyConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/GetCountyConfig',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCountyConfigRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetCountyConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartQualificationReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/StartQualificationReview',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.StartQualificationReviewRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.StartQualificationReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordReviewCheck(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/RecordReviewCheck',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordReviewCheckRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordReviewCheckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetQualificationReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/BatchGetQualificationReviews',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetQualificationReviewsRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetQualificationReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQualificationReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/ListQualificationReviews',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListQualificationReviewsRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListQualificationReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStructureReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/GetStructureReport',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetStructureReportRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetStructureReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddReserveCandidate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/AddReserveCandidate',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.AddReserveCandidateRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.AddReserveCandidateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeReserveStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/ChangeReserveStatus',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ChangeReserveStatusRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ChangeReserveStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignReserveMentor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/AssignReserveMentor',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.AssignReserveMentorRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.AssignReserveMentorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetReserveCandidates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/BatchGetReserveCandidates',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetReserveCandidatesRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetReserveCandidatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReserveCandidates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/ListReserveCandidates',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListReserveCandidatesRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListReserveCandidatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTrainingCourse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/CreateTrainingCourse',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.CreateTrainingCourseRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.CreateTrainingCourseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetTrainingCourses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/BatchGetTrainingCourses',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetTrainingCoursesRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetTrainingCoursesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrainingCourses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/ListTrainingCourses',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingCoursesRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingCoursesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordTraining(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/RecordTraining',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordTrainingRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordTrainingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrainingRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/ListTrainingRecords',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingRecordsRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListTrainingRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrainingCoverage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/GetTrainingCoverage',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetTrainingCoverageRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetTrainingCoverageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordAssessment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/RecordAssessment',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordAssessmentRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.RecordAssessmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinalizeAssessment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/FinalizeAssessment',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.FinalizeAssessmentRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.FinalizeAssessmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetAssessments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/BatchGetAssessments',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetAssessmentsRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetAssessmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAssessments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/ListAssessments',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListAssessmentsRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListAssessmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRemovalFlags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/ListRemovalFlags',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListRemovalFlagsRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListRemovalFlagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileMajorMatterReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/FileMajorMatterReport',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.FileMajorMatterReportRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.FileMajorMatterReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetMajorMatterReports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/BatchGetMajorMatterReports',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetMajorMatterReportsRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.BatchGetMajorMatterReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMajorMatterReports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/ListMajorMatterReports',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListMajorMatterReportsRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.ListMajorMatterReportsResponse.FromString,
             options,
             channel_credentials,
             insecure,

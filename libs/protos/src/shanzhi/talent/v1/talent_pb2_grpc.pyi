@@ -54,6 +54,66 @@ class TalentServiceStub:
     """BatchGetPosts reads many posts at once, in the order asked."""
     ListPosts: _grpc.UnaryUnaryMultiCallable[_talent_pb2.ListPostsRequest, _talent_pb2.ListPostsResponse]
     """ListPosts pages through posts in a region, optionally of one person."""
+    FindPersonByIdNumber: _grpc.UnaryUnaryMultiCallable[_talent_pb2.FindPersonByIdNumberRequest, _talent_pb2.FindPersonByIdNumberResponse]
+    """FindPersonByIdNumber finds a person by resident ID number (身份证号码查询)."""
+    EndPost: _grpc.UnaryUnaryMultiCallable[_talent_pb2.EndPostRequest, _talent_pb2.EndPostResponse]
+    """EndPost ends a term (离任/免职) with its reason; the term stays in the history."""
+    FilePost: _grpc.UnaryUnaryMultiCallable[_talent_pb2.FilePostRequest, _talent_pb2.FilePostResponse]
+    """FilePost records the county-level filing (县级备案) of a villagers' representative."""
+    GetCadreRecord: _grpc.UnaryUnaryMultiCallable[_talent_pb2.GetCadreRecordRequest, _talent_pb2.GetCadreRecordResponse]
+    """GetCadreRecord returns the complete cadre record (干部档案) of one person."""
+    SetCountyConfig: _grpc.UnaryUnaryMultiCallable[_talent_pb2.SetCountyConfigRequest, _talent_pb2.SetCountyConfigResponse]
+    """SetCountyConfig stores a new version of a county's cadre rules (县级配置)."""
+    GetCountyConfig: _grpc.UnaryUnaryMultiCallable[_talent_pb2.GetCountyConfigRequest, _talent_pb2.GetCountyConfigResponse]
+    """GetCountyConfig reads a county's current cadre rules (defaults if never set)."""
+    StartQualificationReview: _grpc.UnaryUnaryMultiCallable[_talent_pb2.StartQualificationReviewRequest, _talent_pb2.StartQualificationReviewResponse]
+    """StartQualificationReview opens a qualification review (任职资格审查) before an appointment."""
+    RecordReviewCheck: _grpc.UnaryUnaryMultiCallable[_talent_pb2.RecordReviewCheckRequest, _talent_pb2.RecordReviewCheckResponse]
+    """RecordReviewCheck records the result of one check of a review (联审部门意见)."""
+    BatchGetQualificationReviews: _grpc.UnaryUnaryMultiCallable[_talent_pb2.BatchGetQualificationReviewsRequest, _talent_pb2.BatchGetQualificationReviewsResponse]
+    """BatchGetQualificationReviews reads many reviews at once, in the order asked."""
+    ListQualificationReviews: _grpc.UnaryUnaryMultiCallable[_talent_pb2.ListQualificationReviewsRequest, _talent_pb2.ListQualificationReviewsResponse]
+    """ListQualificationReviews pages through reviews in a region, optionally of one person."""
+    GetStructureReport: _grpc.UnaryUnaryMultiCallable[_talent_pb2.GetStructureReportRequest, _talent_pb2.GetStructureReportResponse]
+    """GetStructureReport reports the structure targets (班子结构) per village, township and county."""
+    AddReserveCandidate: _grpc.UnaryUnaryMultiCallable[_talent_pb2.AddReserveCandidateRequest, _talent_pb2.AddReserveCandidateResponse]
+    """AddReserveCandidate puts a person in the reserve talent pool (后备人才库)."""
+    ChangeReserveStatus: _grpc.UnaryUnaryMultiCallable[_talent_pb2.ChangeReserveStatusRequest, _talent_pb2.ChangeReserveStatusResponse]
+    """ChangeReserveStatus moves a reserve candidate to its next state (培养状态)."""
+    AssignReserveMentor: _grpc.UnaryUnaryMultiCallable[_talent_pb2.AssignReserveMentorRequest, _talent_pb2.AssignReserveMentorResponse]
+    """AssignReserveMentor gives a reserve candidate a mentor who is a cadre (培养联系人)."""
+    BatchGetReserveCandidates: _grpc.UnaryUnaryMultiCallable[_talent_pb2.BatchGetReserveCandidatesRequest, _talent_pb2.BatchGetReserveCandidatesResponse]
+    """BatchGetReserveCandidates reads many reserve candidates at once, in the order asked."""
+    ListReserveCandidates: _grpc.UnaryUnaryMultiCallable[_talent_pb2.ListReserveCandidatesRequest, _talent_pb2.ListReserveCandidatesResponse]
+    """ListReserveCandidates pages through reserve candidates in a region."""
+    CreateTrainingCourse: _grpc.UnaryUnaryMultiCallable[_talent_pb2.CreateTrainingCourseRequest, _talent_pb2.CreateTrainingCourseResponse]
+    """CreateTrainingCourse records a training course (轮训班次)."""
+    BatchGetTrainingCourses: _grpc.UnaryUnaryMultiCallable[_talent_pb2.BatchGetTrainingCoursesRequest, _talent_pb2.BatchGetTrainingCoursesResponse]
+    """BatchGetTrainingCourses reads many courses at once, in the order asked."""
+    ListTrainingCourses: _grpc.UnaryUnaryMultiCallable[_talent_pb2.ListTrainingCoursesRequest, _talent_pb2.ListTrainingCoursesResponse]
+    """ListTrainingCourses pages through courses in a region."""
+    RecordTraining: _grpc.UnaryUnaryMultiCallable[_talent_pb2.RecordTrainingRequest, _talent_pb2.RecordTrainingResponse]
+    """RecordTraining records who attended a course (参训记录)."""
+    ListTrainingRecords: _grpc.UnaryUnaryMultiCallable[_talent_pb2.ListTrainingRecordsRequest, _talent_pb2.ListTrainingRecordsResponse]
+    """ListTrainingRecords pages through attendance records in a region, optionally of one person."""
+    GetTrainingCoverage: _grpc.UnaryUnaryMultiCallable[_talent_pb2.GetTrainingCoverageRequest, _talent_pb2.GetTrainingCoverageResponse]
+    """GetTrainingCoverage reports the yearly training coverage (轮训覆盖率) per village."""
+    RecordAssessment: _grpc.UnaryUnaryMultiCallable[_talent_pb2.RecordAssessmentRequest, _talent_pb2.RecordAssessmentResponse]
+    """RecordAssessment records a draft performance assessment (履职评估/考核)."""
+    FinalizeAssessment: _grpc.UnaryUnaryMultiCallable[_talent_pb2.FinalizeAssessmentRequest, _talent_pb2.FinalizeAssessmentResponse]
+    """FinalizeAssessment finalises an assessment (考核定档); it cannot change afterwards."""
+    BatchGetAssessments: _grpc.UnaryUnaryMultiCallable[_talent_pb2.BatchGetAssessmentsRequest, _talent_pb2.BatchGetAssessmentsResponse]
+    """BatchGetAssessments reads many assessments at once, in the order asked."""
+    ListAssessments: _grpc.UnaryUnaryMultiCallable[_talent_pb2.ListAssessmentsRequest, _talent_pb2.ListAssessmentsResponse]
+    """ListAssessments pages through assessments in a region, optionally of one person."""
+    ListRemovalFlags: _grpc.UnaryUnaryMultiCallable[_talent_pb2.ListRemovalFlagsRequest, _talent_pb2.ListRemovalFlagsResponse]
+    """ListRemovalFlags pages through removal flags (调整/罢免预警) in a region."""
+    FileMajorMatterReport: _grpc.UnaryUnaryMultiCallable[_talent_pb2.FileMajorMatterReportRequest, _talent_pb2.FileMajorMatterReportResponse]
+    """FileMajorMatterReport files a cadre's major-matter report (重大事项报告)."""
+    BatchGetMajorMatterReports: _grpc.UnaryUnaryMultiCallable[_talent_pb2.BatchGetMajorMatterReportsRequest, _talent_pb2.BatchGetMajorMatterReportsResponse]
+    """BatchGetMajorMatterReports reads many major-matter reports at once, in the order asked."""
+    ListMajorMatterReports: _grpc.UnaryUnaryMultiCallable[_talent_pb2.ListMajorMatterReportsRequest, _talent_pb2.ListMajorMatterReportsResponse]
+    """ListMajorMatterReports pages through major-matter reports in a region, optionally of one person."""
 
 @_typing.type_check_only
 class TalentServiceAsyncStub(TalentServiceStub):
@@ -81,6 +141,66 @@ class TalentServiceAsyncStub(TalentServiceStub):
     """BatchGetPosts reads many posts at once, in the order asked."""
     ListPosts: _aio.UnaryUnaryMultiCallable[_talent_pb2.ListPostsRequest, _talent_pb2.ListPostsResponse]  # type: ignore[assignment]
     """ListPosts pages through posts in a region, optionally of one person."""
+    FindPersonByIdNumber: _aio.UnaryUnaryMultiCallable[_talent_pb2.FindPersonByIdNumberRequest, _talent_pb2.FindPersonByIdNumberResponse]  # type: ignore[assignment]
+    """FindPersonByIdNumber finds a person by resident ID number (身份证号码查询)."""
+    EndPost: _aio.UnaryUnaryMultiCallable[_talent_pb2.EndPostRequest, _talent_pb2.EndPostResponse]  # type: ignore[assignment]
+    """EndPost ends a term (离任/免职) with its reason; the term stays in the history."""
+    FilePost: _aio.UnaryUnaryMultiCallable[_talent_pb2.FilePostRequest, _talent_pb2.FilePostResponse]  # type: ignore[assignment]
+    """FilePost records the county-level filing (县级备案) of a villagers' representative."""
+    GetCadreRecord: _aio.UnaryUnaryMultiCallable[_talent_pb2.GetCadreRecordRequest, _talent_pb2.GetCadreRecordResponse]  # type: ignore[assignment]
+    """GetCadreRecord returns the complete cadre record (干部档案) of one person."""
+    SetCountyConfig: _aio.UnaryUnaryMultiCallable[_talent_pb2.SetCountyConfigRequest, _talent_pb2.SetCountyConfigResponse]  # type: ignore[assignment]
+    """SetCountyConfig stores a new version of a county's cadre rules (县级配置)."""
+    GetCountyConfig: _aio.UnaryUnaryMultiCallable[_talent_pb2.GetCountyConfigRequest, _talent_pb2.GetCountyConfigResponse]  # type: ignore[assignment]
+    """GetCountyConfig reads a county's current cadre rules (defaults if never set)."""
+    StartQualificationReview: _aio.UnaryUnaryMultiCallable[_talent_pb2.StartQualificationReviewRequest, _talent_pb2.StartQualificationReviewResponse]  # type: ignore[assignment]
+    """StartQualificationReview opens a qualification review (任职资格审查) before an appointment."""
+    RecordReviewCheck: _aio.UnaryUnaryMultiCallable[_talent_pb2.RecordReviewCheckRequest, _talent_pb2.RecordReviewCheckResponse]  # type: ignore[assignment]
+    """RecordReviewCheck records the result of one check of a review (联审部门意见)."""
+    BatchGetQualificationReviews: _aio.UnaryUnaryMultiCallable[_talent_pb2.BatchGetQualificationReviewsRequest, _talent_pb2.BatchGetQualificationReviewsResponse]  # type: ignore[assignment]
+    """BatchGetQualificationReviews reads many reviews at once, in the order asked."""
+    ListQualificationReviews: _aio.UnaryUnaryMultiCallable[_talent_pb2.ListQualificationReviewsRequest, _talent_pb2.ListQualificationReviewsResponse]  # type: ignore[assignment]
+    """ListQualificationReviews pages through reviews in a region, optionally of one person."""
+    GetStructureReport: _aio.UnaryUnaryMultiCallable[_talent_pb2.GetStructureReportRequest, _talent_pb2.GetStructureReportResponse]  # type: ignore[assignment]
+    """GetStructureReport reports the structure targets (班子结构) per village, township and county."""
+    AddReserveCandidate: _aio.UnaryUnaryMultiCallable[_talent_pb2.AddReserveCandidateRequest, _talent_pb2.AddReserveCandidateResponse]  # type: ignore[assignment]
+    """AddReserveCandidate puts a person in the reserve talent pool (后备人才库)."""
+    ChangeReserveStatus: _aio.UnaryUnaryMultiCallable[_talent_pb2.ChangeReserveStatusRequest, _talent_pb2.ChangeReserveStatusResponse]  # type: ignore[assignment]
+    """ChangeReserveStatus moves a reserve candidate to its next state (培养状态)."""
+    AssignReserveMentor: _aio.UnaryUnaryMultiCallable[_talent_pb2.AssignReserveMentorRequest, _talent_pb2.AssignReserveMentorResponse]  # type: ignore[assignment]
+    """AssignReserveMentor gives a reserve candidate a mentor who is a cadre (培养联系人)."""
+    BatchGetReserveCandidates: _aio.UnaryUnaryMultiCallable[_talent_pb2.BatchGetReserveCandidatesRequest, _talent_pb2.BatchGetReserveCandidatesResponse]  # type: ignore[assignment]
+    """BatchGetReserveCandidates reads many reserve candidates at once, in the order asked."""
+    ListReserveCandidates: _aio.UnaryUnaryMultiCallable[_talent_pb2.ListReserveCandidatesRequest, _talent_pb2.ListReserveCandidatesResponse]  # type: ignore[assignment]
+    """ListReserveCandidates pages through reserve candidates in a region."""
+    CreateTrainingCourse: _aio.UnaryUnaryMultiCallable[_talent_pb2.CreateTrainingCourseRequest, _talent_pb2.CreateTrainingCourseResponse]  # type: ignore[assignment]
+    """CreateTrainingCourse records a training course (轮训班次)."""
+    BatchGetTrainingCourses: _aio.UnaryUnaryMultiCallable[_talent_pb2.BatchGetTrainingCoursesRequest, _talent_pb2.BatchGetTrainingCoursesResponse]  # type: ignore[assignment]
+    """BatchGetTrainingCourses reads many courses at once, in the order asked."""
+    ListTrainingCourses: _aio.UnaryUnaryMultiCallable[_talent_pb2.ListTrainingCoursesRequest, _talent_pb2.ListTrainingCoursesResponse]  # type: ignore[assignment]
+    """ListTrainingCourses pages through courses in a region."""
+    RecordTraining: _aio.UnaryUnaryMultiCallable[_talent_pb2.RecordTrainingRequest, _talent_pb2.RecordTrainingResponse]  # type: ignore[assignment]
+    """RecordTraining records who attended a course (参训记录)."""
+    ListTrainingRecords: _aio.UnaryUnaryMultiCallable[_talent_pb2.ListTrainingRecordsRequest, _talent_pb2.ListTrainingRecordsResponse]  # type: ignore[assignment]
+    """ListTrainingRecords pages through attendance records in a region, optionally of one person."""
+    GetTrainingCoverage: _aio.UnaryUnaryMultiCallable[_talent_pb2.GetTrainingCoverageRequest, _talent_pb2.GetTrainingCoverageResponse]  # type: ignore[assignment]
+    """GetTrainingCoverage reports the yearly training coverage (轮训覆盖率) per village."""
+    RecordAssessment: _aio.UnaryUnaryMultiCallable[_talent_pb2.RecordAssessmentRequest, _talent_pb2.RecordAssessmentResponse]  # type: ignore[assignment]
+    """RecordAssessment records a draft performance assessment (履职评估/考核)."""
+    FinalizeAssessment: _aio.UnaryUnaryMultiCallable[_talent_pb2.FinalizeAssessmentRequest, _talent_pb2.FinalizeAssessmentResponse]  # type: ignore[assignment]
+    """FinalizeAssessment finalises an assessment (考核定档); it cannot change afterwards."""
+    BatchGetAssessments: _aio.UnaryUnaryMultiCallable[_talent_pb2.BatchGetAssessmentsRequest, _talent_pb2.BatchGetAssessmentsResponse]  # type: ignore[assignment]
+    """BatchGetAssessments reads many assessments at once, in the order asked."""
+    ListAssessments: _aio.UnaryUnaryMultiCallable[_talent_pb2.ListAssessmentsRequest, _talent_pb2.ListAssessmentsResponse]  # type: ignore[assignment]
+    """ListAssessments pages through assessments in a region, optionally of one person."""
+    ListRemovalFlags: _aio.UnaryUnaryMultiCallable[_talent_pb2.ListRemovalFlagsRequest, _talent_pb2.ListRemovalFlagsResponse]  # type: ignore[assignment]
+    """ListRemovalFlags pages through removal flags (调整/罢免预警) in a region."""
+    FileMajorMatterReport: _aio.UnaryUnaryMultiCallable[_talent_pb2.FileMajorMatterReportRequest, _talent_pb2.FileMajorMatterReportResponse]  # type: ignore[assignment]
+    """FileMajorMatterReport files a cadre's major-matter report (重大事项报告)."""
+    BatchGetMajorMatterReports: _aio.UnaryUnaryMultiCallable[_talent_pb2.BatchGetMajorMatterReportsRequest, _talent_pb2.BatchGetMajorMatterReportsResponse]  # type: ignore[assignment]
+    """BatchGetMajorMatterReports reads many major-matter reports at once, in the order asked."""
+    ListMajorMatterReports: _aio.UnaryUnaryMultiCallable[_talent_pb2.ListMajorMatterReportsRequest, _talent_pb2.ListMajorMatterReportsResponse]  # type: ignore[assignment]
+    """ListMajorMatterReports pages through major-matter reports in a region, optionally of one person."""
 
 class TalentServiceServicer(metaclass=_abc_1.ABCMeta):
     """TalentService keeps the records of people and their posts (人才/干部).
@@ -153,5 +273,245 @@ class TalentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_talent_pb2.ListPostsResponse, _abc.Awaitable[_talent_pb2.ListPostsResponse]]:
         """ListPosts pages through posts in a region, optionally of one person."""
+
+    @_abc_1.abstractmethod
+    def FindPersonByIdNumber(
+        self,
+        request: _talent_pb2.FindPersonByIdNumberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.FindPersonByIdNumberResponse, _abc.Awaitable[_talent_pb2.FindPersonByIdNumberResponse]]:
+        """FindPersonByIdNumber finds a person by resident ID number (身份证号码查询)."""
+
+    @_abc_1.abstractmethod
+    def EndPost(
+        self,
+        request: _talent_pb2.EndPostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.EndPostResponse, _abc.Awaitable[_talent_pb2.EndPostResponse]]:
+        """EndPost ends a term (离任/免职) with its reason; the term stays in the history."""
+
+    @_abc_1.abstractmethod
+    def FilePost(
+        self,
+        request: _talent_pb2.FilePostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.FilePostResponse, _abc.Awaitable[_talent_pb2.FilePostResponse]]:
+        """FilePost records the county-level filing (县级备案) of a villagers' representative."""
+
+    @_abc_1.abstractmethod
+    def GetCadreRecord(
+        self,
+        request: _talent_pb2.GetCadreRecordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.GetCadreRecordResponse, _abc.Awaitable[_talent_pb2.GetCadreRecordResponse]]:
+        """GetCadreRecord returns the complete cadre record (干部档案) of one person."""
+
+    @_abc_1.abstractmethod
+    def SetCountyConfig(
+        self,
+        request: _talent_pb2.SetCountyConfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.SetCountyConfigResponse, _abc.Awaitable[_talent_pb2.SetCountyConfigResponse]]:
+        """SetCountyConfig stores a new version of a county's cadre rules (县级配置)."""
+
+    @_abc_1.abstractmethod
+    def GetCountyConfig(
+        self,
+        request: _talent_pb2.GetCountyConfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.GetCountyConfigResponse, _abc.Awaitable[_talent_pb2.GetCountyConfigResponse]]:
+        """GetCountyConfig reads a county's current cadre rules (defaults if never set)."""
+
+    @_abc_1.abstractmethod
+    def StartQualificationReview(
+        self,
+        request: _talent_pb2.StartQualificationReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.StartQualificationReviewResponse, _abc.Awaitable[_talent_pb2.StartQualificationReviewResponse]]:
+        """StartQualificationReview opens a qualification review (任职资格审查) before an appointment."""
+
+    @_abc_1.abstractmethod
+    def RecordReviewCheck(
+        self,
+        request: _talent_pb2.RecordReviewCheckRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.RecordReviewCheckResponse, _abc.Awaitable[_talent_pb2.RecordReviewCheckResponse]]:
+        """RecordReviewCheck records the result of one check of a review (联审部门意见)."""
+
+    @_abc_1.abstractmethod
+    def BatchGetQualificationReviews(
+        self,
+        request: _talent_pb2.BatchGetQualificationReviewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.BatchGetQualificationReviewsResponse, _abc.Awaitable[_talent_pb2.BatchGetQualificationReviewsResponse]]:
+        """BatchGetQualificationReviews reads many reviews at once, in the order asked."""
+
+    @_abc_1.abstractmethod
+    def ListQualificationReviews(
+        self,
+        request: _talent_pb2.ListQualificationReviewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.ListQualificationReviewsResponse, _abc.Awaitable[_talent_pb2.ListQualificationReviewsResponse]]:
+        """ListQualificationReviews pages through reviews in a region, optionally of one person."""
+
+    @_abc_1.abstractmethod
+    def GetStructureReport(
+        self,
+        request: _talent_pb2.GetStructureReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.GetStructureReportResponse, _abc.Awaitable[_talent_pb2.GetStructureReportResponse]]:
+        """GetStructureReport reports the structure targets (班子结构) per village, township and county."""
+
+    @_abc_1.abstractmethod
+    def AddReserveCandidate(
+        self,
+        request: _talent_pb2.AddReserveCandidateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.AddReserveCandidateResponse, _abc.Awaitable[_talent_pb2.AddReserveCandidateResponse]]:
+        """AddReserveCandidate puts a person in the reserve talent pool (后备人才库)."""
+
+    @_abc_1.abstractmethod
+    def ChangeReserveStatus(
+        self,
+        request: _talent_pb2.ChangeReserveStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.ChangeReserveStatusResponse, _abc.Awaitable[_talent_pb2.ChangeReserveStatusResponse]]:
+        """ChangeReserveStatus moves a reserve candidate to its next state (培养状态)."""
+
+    @_abc_1.abstractmethod
+    def AssignReserveMentor(
+        self,
+        request: _talent_pb2.AssignReserveMentorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.AssignReserveMentorResponse, _abc.Awaitable[_talent_pb2.AssignReserveMentorResponse]]:
+        """AssignReserveMentor gives a reserve candidate a mentor who is a cadre (培养联系人)."""
+
+    @_abc_1.abstractmethod
+    def BatchGetReserveCandidates(
+        self,
+        request: _talent_pb2.BatchGetReserveCandidatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.BatchGetReserveCandidatesResponse, _abc.Awaitable[_talent_pb2.BatchGetReserveCandidatesResponse]]:
+        """BatchGetReserveCandidates reads many reserve candidates at once, in the order asked."""
+
+    @_abc_1.abstractmethod
+    def ListReserveCandidates(
+        self,
+        request: _talent_pb2.ListReserveCandidatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.ListReserveCandidatesResponse, _abc.Awaitable[_talent_pb2.ListReserveCandidatesResponse]]:
+        """ListReserveCandidates pages through reserve candidates in a region."""
+
+    @_abc_1.abstractmethod
+    def CreateTrainingCourse(
+        self,
+        request: _talent_pb2.CreateTrainingCourseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.CreateTrainingCourseResponse, _abc.Awaitable[_talent_pb2.CreateTrainingCourseResponse]]:
+        """CreateTrainingCourse records a training course (轮训班次)."""
+
+    @_abc_1.abstractmethod
+    def BatchGetTrainingCourses(
+        self,
+        request: _talent_pb2.BatchGetTrainingCoursesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.BatchGetTrainingCoursesResponse, _abc.Awaitable[_talent_pb2.BatchGetTrainingCoursesResponse]]:
+        """BatchGetTrainingCourses reads many courses at once, in the order asked."""
+
+    @_abc_1.abstractmethod
+    def ListTrainingCourses(
+        self,
+        request: _talent_pb2.ListTrainingCoursesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.ListTrainingCoursesResponse, _abc.Awaitable[_talent_pb2.ListTrainingCoursesResponse]]:
+        """ListTrainingCourses pages through courses in a region."""
+
+    @_abc_1.abstractmethod
+    def RecordTraining(
+        self,
+        request: _talent_pb2.RecordTrainingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.RecordTrainingResponse, _abc.Awaitable[_talent_pb2.RecordTrainingResponse]]:
+        """RecordTraining records who attended a course (参训记录)."""
+
+    @_abc_1.abstractmethod
+    def ListTrainingRecords(
+        self,
+        request: _talent_pb2.ListTrainingRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.ListTrainingRecordsResponse, _abc.Awaitable[_talent_pb2.ListTrainingRecordsResponse]]:
+        """ListTrainingRecords pages through attendance records in a region, optionally of one person."""
+
+    @_abc_1.abstractmethod
+    def GetTrainingCoverage(
+        self,
+        request: _talent_pb2.GetTrainingCoverageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.GetTrainingCoverageResponse, _abc.Awaitable[_talent_pb2.GetTrainingCoverageResponse]]:
+        """GetTrainingCoverage reports the yearly training coverage (轮训覆盖率) per village."""
+
+    @_abc_1.abstractmethod
+    def RecordAssessment(
+        self,
+        request: _talent_pb2.RecordAssessmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.RecordAssessmentResponse, _abc.Awaitable[_talent_pb2.RecordAssessmentResponse]]:
+        """RecordAssessment records a draft performance assessment (履职评估/考核)."""
+
+    @_abc_1.abstractmethod
+    def FinalizeAssessment(
+        self,
+        request: _talent_pb2.FinalizeAssessmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.FinalizeAssessmentResponse, _abc.Awaitable[_talent_pb2.FinalizeAssessmentResponse]]:
+        """FinalizeAssessment finalises an assessment (考核定档); it cannot change afterwards."""
+
+    @_abc_1.abstractmethod
+    def BatchGetAssessments(
+        self,
+        request: _talent_pb2.BatchGetAssessmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.BatchGetAssessmentsResponse, _abc.Awaitable[_talent_pb2.BatchGetAssessmentsResponse]]:
+        """BatchGetAssessments reads many assessments at once, in the order asked."""
+
+    @_abc_1.abstractmethod
+    def ListAssessments(
+        self,
+        request: _talent_pb2.ListAssessmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.ListAssessmentsResponse, _abc.Awaitable[_talent_pb2.ListAssessmentsResponse]]:
+        """ListAssessments pages through assessments in a region, optionally of one person."""
+
+    @_abc_1.abstractmethod
+    def ListRemovalFlags(
+        self,
+        request: _talent_pb2.ListRemovalFlagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.ListRemovalFlagsResponse, _abc.Awaitable[_talent_pb2.ListRemovalFlagsResponse]]:
+        """ListRemovalFlags pages through removal flags (调整/罢免预警) in a region."""
+
+    @_abc_1.abstractmethod
+    def FileMajorMatterReport(
+        self,
+        request: _talent_pb2.FileMajorMatterReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.FileMajorMatterReportResponse, _abc.Awaitable[_talent_pb2.FileMajorMatterReportResponse]]:
+        """FileMajorMatterReport files a cadre's major-matter report (重大事项报告)."""
+
+    @_abc_1.abstractmethod
+    def BatchGetMajorMatterReports(
+        self,
+        request: _talent_pb2.BatchGetMajorMatterReportsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.BatchGetMajorMatterReportsResponse, _abc.Awaitable[_talent_pb2.BatchGetMajorMatterReportsResponse]]:
+        """BatchGetMajorMatterReports reads many major-matter reports at once, in the order asked."""
+
+    @_abc_1.abstractmethod
+    def ListMajorMatterReports(
+        self,
+        request: _talent_pb2.ListMajorMatterReportsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.ListMajorMatterReportsResponse, _abc.Awaitable[_talent_pb2.ListMajorMatterReportsResponse]]:
+        """ListMajorMatterReports pages through major-matter reports in a region, optionally of one person."""
 
 def add_TalentServiceServicer_to_server(servicer: TalentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
