@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import grpc
 import pytest
@@ -166,19 +167,11 @@ async def test_calls_without_a_valid_token_are_refused(
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-async def appoint(stub: talent_pb2_grpc.TalentServiceStub, person: talent_pb2.Person,
-                  role: int = talent_pb2.POST_ROLE_PARTY_SECRETARY) -> talent_pb2.Post:
-    return (await stub.AppointPerson(talent_pb2.AppointPersonRequest(
-        request_id=rid(), person_id=person.id, region_code=person.region_code, role=role,
-        method=talent_pb2.APPOINTMENT_METHOD_ELECTION, start_date="2026-01-05"),
-        metadata=ADMIN)).post
-
-
 async def test_appointment_writes_the_post_and_its_event(
-    talent: talent_pb2_grpc.TalentServiceStub, talent_host: ServiceHost,
+    talent: talent_pb2_grpc.TalentServiceStub, talent_host: ServiceHost, ops: Any,
 ) -> None:
     person = await register(talent, region=village(6))
-    post = await appoint(talent, person)
+    post = await ops.appoint(person)
     assert post.person_id == person.id and post.end_date == ""
     async with talent_host.engine.connect() as conn:
         types = (await conn.execute(
@@ -192,13 +185,19 @@ async def test_appointment_writes_the_post_and_its_event(
 
 
 async def test_concurrent_appointments_to_one_post_exactly_one_wins(
-    talent: talent_pb2_grpc.TalentServiceStub, talent_host: ServiceHost,
+    talent: talent_pb2_grpc.TalentServiceStub, talent_host: ServiceHost, ops: Any,
 ) -> None:
     region = village(7)
     candidates = [await register(talent, region=region, name=f"候选{i}") for i in range(6)]
-    results = await asyncio.gather(*(appoint(talent, c) for c in candidates),
-                                   return_exceptions=True)
-    wins = [r for r in results if isinstance(r, talent_pb2.Post)]
+    secretary = talent_pb2.POST_ROLE_PARTY_SECRETARY
+    reviews = [await ops.review(c, secretary) for c in candidates]
+    results = await asyncio.gather(
+        *(talent.AppointPerson(talent_pb2.AppointPersonRequest(
+            request_id=rid(), person_id=c.id, region_code=region, role=secretary,
+            method=talent_pb2.APPOINTMENT_METHOD_ELECTION, start_date="2026-01-05",
+            review_id=r.id), metadata=ADMIN) for c, r in zip(candidates, reviews, strict=True)),
+        return_exceptions=True)
+    wins = [r.post for r in results if isinstance(r, talent_pb2.AppointPersonResponse)]
     losses = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
     assert len(wins) == 1 and len(losses) == 5
     assert {e.code() for e in losses} == {grpc.StatusCode.FAILED_PRECONDITION}

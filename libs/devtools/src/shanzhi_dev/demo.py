@@ -29,6 +29,28 @@ GIVEN = ["建国", "秀英", "志强", "桂兰", "海燕", "文博", "丽娟", "
 NAMESPACE = uuid.UUID("6f1c2f0e-5b7e-4a4e-9a51-2d1d7f3c9a10")
 
 
+#: Departments of a qualification review (任职资格审查联审部门).
+REVIEW_DEPARTMENTS = [
+    (talent_pb2.REVIEW_CHECK_KIND_CRIMINAL_RECORD, "县公安局"),
+    (talent_pb2.REVIEW_CHECK_KIND_DISCIPLINE, "县纪委监委"),
+    (talent_pb2.REVIEW_CHECK_KIND_DISHONEST_DEBTOR, "县人民法院"),
+    (talent_pb2.REVIEW_CHECK_KIND_ORGANIZED_CRIME, "县委政法委"),
+]
+TWO_COMMITTEE_ROLES = {
+    talent_pb2.POST_ROLE_PARTY_SECRETARY,
+    talent_pb2.POST_ROLE_COMMITTEE_DIRECTOR,
+    talent_pb2.POST_ROLE_TWO_COMMITTEE_MEMBER,
+}
+
+
+def demo_id_number(village: str, birth: str, sequence: int) -> str:
+    """A well-formed resident ID number (GB 11643) for demo people: county address code,
+    birth date, sequence (odd for men) and the ISO 7064 MOD 11-2 check character."""
+    first17 = f"{village[:6]}{birth.replace('-', '')}{sequence % 1000:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
+
+
 def request_id(*parts: object) -> str:
     return str(uuid.uuid5(NAMESPACE, "/".join(str(p) for p in parts)))
 
@@ -56,20 +78,52 @@ def load(clients: Clients, token: str) -> dict[str, int]:
         (talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, talent_pb2.GENDER_MALE, "1965"),
         (talent_pb2.POST_ROLE_GRID_WORKER, talent_pb2.GENDER_MALE, "1990"),
     ]
+    county_course = clients.talent.CreateTrainingCourse(talent_pb2.CreateTrainingCourseRequest(
+        request_id=request_id("course", 2026, 1), region_code=COUNTY_CODE,
+        title="2026年村两委干部乡村治理轮训班", organizer="县委组织部",
+        start_date="2026-03-10", end_date="2026-03-12", hours=16), metadata=md).course
     for vi, code in enumerate(village_codes()):
+        cadres: dict[int, talent_pb2.Person] = {}
         for ri, (role, gender, year) in enumerate(roles):
             name = SURNAMES[(vi + ri) % len(SURNAMES)] + GIVEN[(vi * 3 + ri) % len(GIVEN)]
+            birth = f"{year}-0{1 + ri}-1{ri}"
+            sequence = (vi * 10 + ri) * 2 + (gender == talent_pb2.GENDER_MALE)
             person = clients.talent.RegisterPerson(talent_pb2.RegisterPersonRequest(
                 request_id=request_id("person", code, ri), region_code=code, name=name,
-                gender=gender, birth_date=f"{year}-0{1 + ri}-1{ri}", party_member=ri < 3,
+                gender=gender, birth_date=birth, party_member=ri < 3,
+                id_number=demo_id_number(code, birth, sequence),
                 education=talent_pb2.EDUCATION_JUNIOR_COLLEGE if ri % 2 else
                 talent_pb2.EDUCATION_SENIOR_SECONDARY), metadata=md).person
             counts["people"] += 1
+            review_id = ""
+            if role in TWO_COMMITTEE_ROLES:
+                review_id = clients.talent.StartQualificationReview(
+                    talent_pb2.StartQualificationReviewRequest(
+                        request_id=request_id("review", code, ri), person_id=person.id,
+                        region_code=code, role=role, checks=[
+                            talent_pb2.ReviewCheckInput(kind=kind, department=department,
+                                                        result=talent_pb2.REVIEW_RESULT_PASSED,
+                                                        checked_date="2024-01-05")
+                            for kind, department in REVIEW_DEPARTMENTS]),
+                    metadata=md).review.id
+                cadres[role] = person
             clients.talent.AppointPerson(talent_pb2.AppointPersonRequest(
                 request_id=request_id("post", code, ri), person_id=person.id, region_code=code,
                 role=role, method=talent_pb2.APPOINTMENT_METHOD_ELECTION,
-                start_date="2024-01-15"), metadata=md)
+                start_date="2024-01-15", review_id=review_id), metadata=md)
             counts["posts"] += 1
+            if role == talent_pb2.POST_ROLE_GRID_WORKER:
+                clients.talent.AddReserveCandidate(talent_pb2.AddReserveCandidateRequest(
+                    request_id=request_id("reserve", code, ri), person_id=person.id,
+                    source=talent_pb2.RESERVE_SOURCE_YOUNG_PARTY_MEMBER,
+                    mentor_person_id=cadres[talent_pb2.POST_ROLE_PARTY_SECRETARY].id,
+                    note="培养方向: 村委会委员"), metadata=md)
+        # Every third village has one member still to train (轮训未覆盖), for the coverage view.
+        trained = [p.id for r, p in cadres.items()
+                   if vi % 3 or r != talent_pb2.POST_ROLE_TWO_COMMITTEE_MEMBER]
+        clients.talent.RecordTraining(talent_pb2.RecordTrainingRequest(
+            request_id=request_id("training", code, county_course.id), course_id=county_course.id,
+            person_ids=trained), metadata=md)
         for h in range(1, 6):
             head = SURNAMES[(vi + h) % len(SURNAMES)] + GIVEN[(vi + 2 * h) % len(GIVEN)]
             clients.points.CreateHousehold(points_pb2.CreateHouseholdRequest(

@@ -12,17 +12,18 @@ from shanzhi_kit.idempotency import IdempotentWriter
 from shanzhi_kit.migrations import upgrade_async
 from shanzhi_kit.relay import OutboxRelay, kafka_producer
 from shanzhi_kit.server import ServiceHost
-from shanzhi_kit.settings import ServiceSettings
 
 from shanzhi_talent import SERVICE, TOPIC
 from shanzhi_talent.api import TalentApi
+from shanzhi_talent.settings import TalentSettings
 from shanzhi_talent.tables import messaging
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE_NAME = talent_pb2.DESCRIPTOR.services_by_name["TalentService"].full_name
 
 
-def build(settings: ServiceSettings) -> ServiceHost:
+def build(settings: TalentSettings) -> ServiceHost:
+    vault = settings.pii_vault()
     engine = make_engine(settings.database_url)
     telemetry.instrument_engine(engine)
     sessionmaker = make_sessionmaker(engine)
@@ -32,7 +33,7 @@ def build(settings: ServiceSettings) -> ServiceHost:
         poll_seconds=settings.relay_poll_seconds,
     )
     writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake)
-    api = TalentApi(sessionmaker, writer, Outbox(messaging.outbox, source=SERVICE, topic=TOPIC))
+    api = TalentApi(sessionmaker, writer, Outbox(messaging.outbox, source=SERVICE, topic=TOPIC), vault)
 
     async def migrate() -> None:
         if settings.migrate_on_start:
