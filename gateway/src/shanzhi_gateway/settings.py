@@ -36,6 +36,10 @@ class GatewaySettings(BaseSettings):
     #: Deadline, in seconds, of each health check behind /readyz.
     readiness_timeout_seconds: float = Field(default=1.0, gt=0)
 
+    #: Kafka bootstrap servers (comma separated) feeding the subscriptions (订阅);
+    #: empty turns subscriptions off.
+    kafka_bootstrap_servers: str = ""
+
     #: Limits against abusive queries.
     max_depth: int = Field(default=10, ge=1)
     max_tokens: int = Field(default=2000, ge=1)
