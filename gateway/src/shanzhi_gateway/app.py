@@ -1,4 +1,5 @@
-"""The FastAPI application: GraphQL at /graphql, liveness at /healthz, readiness at /readyz."""
+"""The FastAPI application: GraphQL at /graphql (subscriptions over a websocket there too),
+liveness at /healthz, readiness at /readyz."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from shanzhi_kit.auth import TokenVerifier
-from strawberry.fastapi import GraphQLRouter
 
 from shanzhi_gateway.clients import ServiceClients
 from shanzhi_gateway.context import context_getter
+from shanzhi_gateway.events import KafkaEventBridge
 from shanzhi_gateway.schema import build_schema
+from shanzhi_gateway.schema.subscriptions import GatewayGraphQLRouter
 from shanzhi_gateway.settings import GatewaySettings
 
 
@@ -26,6 +28,8 @@ def create_app(
 
     The service channels open when the app starts (lifespan) and close when it
     stops; pass ``clients`` to use other stubs instead (they are not closed).
+    With ``settings.kafka_bootstrap_servers`` set, the Kafka event bridge feeding
+    the subscriptions runs for the same span (``app.state.events``).
     Raises if no token verification key is configured (SHANZHI_JWT_SECRET or
     SHANZHI_JWT_PUBLIC_KEY).
     """
@@ -37,9 +41,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = ServiceClients.connect(settings) if clients is None else None
         app.state.clients = clients or owned
+        events = None
+        if settings.kafka_bootstrap_servers:
+            events = KafkaEventBridge(settings.kafka_bootstrap_servers)
+            events.start()
+        app.state.events = events
         try:
             yield
         finally:
+            if events is not None:
+                await events.stop()
             if owned is not None:
                 await owned.close()
 
@@ -53,7 +64,7 @@ def create_app(
     app.state.settings = settings
     app.state.verifier = verifier
 
-    graphql = GraphQLRouter(
+    graphql = GatewayGraphQLRouter(
         schema,
         path="/graphql",
         graphql_ide="graphiql" if settings.graphiql else None,

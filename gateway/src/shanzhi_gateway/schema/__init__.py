@@ -5,6 +5,7 @@
 - ``points``: households (积分制, 一户一档).
 - ``lists``: the five lists (五项清单).
 - ``audit``: inspection rounds and the audit schedule (巡察/审计).
+- ``subscriptions``: live domain events from Kafka (订阅, 领域事件).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from shanzhi_gateway.schema.audit import AuditMutation, AuditQuery
 from shanzhi_gateway.schema.common import CommonQuery
 from shanzhi_gateway.schema.lists import ListsMutation, ListsQuery
 from shanzhi_gateway.schema.points import PointsMutation, PointsQuery
+from shanzhi_gateway.schema.subscriptions import Subscription
 from shanzhi_gateway.schema.talent import TalentMutation, TalentQuery
 from shanzhi_gateway.settings import GatewaySettings
 from shanzhi_gateway.tracing import OperationSpan
@@ -107,6 +109,7 @@ def build_schema(settings: GatewaySettings | None = None) -> strawberry.Schema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         scalar_overrides=SCALARS,  # type: ignore[arg-type]
     )
