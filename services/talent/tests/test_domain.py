@@ -72,3 +72,63 @@ def test_representatives_may_be_many_but_not_twice_the_same_person() -> None:
     domain.check_can_hold(rep, "130123101201", ["b", "c"], "a")
     with pytest.raises(FailedPrecondition, match="already holds"):
         domain.check_can_hold(rep, "130123101201", ["a"], "a")
+
+
+def test_consecutive_periods_follow_their_own_cycle() -> None:
+    from shanzhi_talent import career
+
+    p = talent_pb2
+    bad, ok = p.ASSESSMENT_GRADE_INCOMPETENT, p.ASSESSMENT_GRADE_COMPETENT
+    h1, h2, year = p.ASSESSMENT_PERIOD_FIRST_HALF, p.ASSESSMENT_PERIOD_SECOND_HALF, p.ASSESSMENT_PERIOD_ANNUAL
+    assert career.previous_period(2026, h1) == (2025, h2)
+    assert career.previous_period(2026, h2) == (2026, h1)
+    assert career.previous_period(2026, year) == (2025, year)
+    assert career.removal_pair(("b", 2026, h1, bad), [("a", 2025, h2, bad)]) == ["a", "b"]
+    assert career.removal_pair(("a", 2025, h2, bad), [("b", 2026, h1, bad)]) == ["a", "b"]  # late
+    assert career.removal_pair(("b", 2026, h1, bad), [("a", 2025, h2, ok)]) is None
+    assert career.removal_pair(("b", 2026, h1, ok), [("a", 2025, h2, bad)]) is None
+    assert career.removal_pair(("b", 2026, h1, bad), [("a", 2025, h1, bad)]) is None  # a year apart
+
+
+def test_review_result_needs_every_required_check_passed() -> None:
+    from shanzhi_talent import rules
+
+    passed, failed, pending = (talent_pb2.REVIEW_RESULT_PASSED, talent_pb2.REVIEW_RESULT_FAILED,
+                               talent_pb2.REVIEW_RESULT_PENDING)
+    system = {k: passed for k in rules.SYSTEM_CHECKS}
+    assert rules.review_result([3, 4], {**system, 3: passed}) == pending
+    assert rules.review_result([3, 4], {**system, 3: passed, 4: passed}) == passed
+    assert rules.review_result([3, 4], {**system, 3: passed, 4: passed, 7: failed}) == failed
+    assert rules.review_result([], {1: failed, 2: passed}) == failed
+
+
+def test_reserve_candidates_move_one_step_at_a_time_or_exit() -> None:
+    from shanzhi_talent import career
+
+    def move(current: int, to: int, reason: str = "") -> str:
+        return career.check_status_change(current, talent_pb2.ChangeReserveStatusRequest(
+            status=to, reason=reason))  # type: ignore[arg-type]
+
+    s = talent_pb2
+    assert move(s.RESERVE_STATUS_IDENTIFIED, s.RESERVE_STATUS_IN_TRAINING) == ""
+    assert move(s.RESERVE_STATUS_IN_TRAINING, s.RESERVE_STATUS_EXITED, "迁出") == "迁出"
+    with pytest.raises(FailedPrecondition):
+        move(s.RESERVE_STATUS_IDENTIFIED, s.RESERVE_STATUS_QUALIFIED)
+    with pytest.raises(FailedPrecondition):
+        move(s.RESERVE_STATUS_EXITED, s.RESERVE_STATUS_IDENTIFIED)
+    with pytest.raises(InvalidArgument):
+        move(s.RESERVE_STATUS_QUALIFIED, s.RESERVE_STATUS_EXITED)
+
+
+def test_concurrent_posts_by_date() -> None:
+    from datetime import date as d
+
+    s = talent_pb2
+    terms = [domain.Term("130123101201", s.POST_ROLE_PARTY_SECRETARY, d(2021, 1, 1), None),
+             domain.Term("130123101201", s.POST_ROLE_COMMITTEE_DIRECTOR, d(2022, 1, 1), d(2024, 12, 31)),
+             domain.Term("130123101202", s.POST_ROLE_GRID_WORKER, d(2020, 1, 1), None)]
+    [only] = [c for c in domain.concurrent_posts(terms, d(2021, 6, 1)) if c.region_code.endswith("201")]
+    assert not only.one_shoulder
+    both = domain.concurrent_posts(terms, d(2024, 12, 31))[0]
+    assert both.one_shoulder and both.cross_posts
+    assert not domain.concurrent_posts(terms, d(2025, 1, 1))[0].one_shoulder
