@@ -62,7 +62,7 @@ subscription Live($prefix: String!, $types: [String!]) {
 """
 AUDIT_SCHEDULED = """
 subscription Scheduled {
-  auditScheduled(regionCodePrefix: "130123") { id cadreName regionCode dueDate kind status }
+  auditScheduled(regionCodePrefix: "130123") { id cadreName regionCode dueDate kind status cadre { name } }
 }
 """
 
@@ -316,8 +316,16 @@ async def test_audit_scheduled_fetches_the_entry_with_the_subscribers_token(
     async with graphql_ws(live.url, bearer(token)) as ws:
         operation = await subscribed(live, ws, AUDIT_SCHEDULED)
 
-        # Another service's event on the audit topic's neighbour, and one outside the scope:
-        # neither is delivered, nor fetched.
+        # Another type of event in the scope, and an entry outside the scope: neither is
+        # delivered, nor fetched.
+        await publish_event(
+            producer,
+            "shanzhi.audit.v1",
+            audit_events.InspectionRoundCreatedEvent(round_id=entry.id, region_code=COUNTY + "000000"),
+            region_code=COUNTY + "000000",
+            subject=entry.id,
+            source="shanzhi.audit",
+        )
         await publish_event(
             producer,
             "shanzhi.audit.v1",
@@ -354,6 +362,7 @@ async def test_audit_scheduled_fetches_the_entry_with_the_subscribers_token(
                         "dueDate": "2027-01-01",
                         "kind": "IN_OFFICE",
                         "status": "DUE",
+                        "cadre": {"name": "王书记"},
                     }
                 }
             },
@@ -361,6 +370,8 @@ async def test_audit_scheduled_fetches_the_entry_with_the_subscribers_token(
     (call,) = fakes.audit.BatchGetAuditScheduleEntries.calls
     assert list(call.request.ids) == [entry.id]
     assert call.metadata == (("authorization", f"Bearer {token}"),)
+    (people,) = fakes.talent.BatchGetPeople.calls
+    assert people.metadata == (("authorization", f"Bearer {token}"),)
 
 
 @pytest.mark.broker
