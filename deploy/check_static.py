@@ -279,6 +279,11 @@ def check_compose_yaml(yaml: Any, report: Report) -> None:
         report.check(gateway.get(key) == f"{name}:{port}", path, f"gateway: {key} should be {name}:{port}")
     report.check(gateway.get("SHANZHI_GATEWAY_GRAPHIQL") == "false", path, "gateway: GraphiQL must be off")
     report.check(
+        gateway.get("SHANZHI_GATEWAY_KAFKA_BOOTSTRAP_SERVERS") == "kafka:9092",
+        path,
+        "gateway: SHANZHI_GATEWAY_KAFKA_BOOTSTRAP_SERVERS should be kafka:9092 (subscriptions)",
+    )
+    report.check(
         gateway.get("SHANZHI_JWT_SECRET", "").startswith("${SHANZHI_JWT_SECRET:?"),
         path,
         "gateway: SHANZHI_JWT_SECRET must be required from the environment",

@@ -96,7 +96,8 @@ class Suite:
         addr = {f"SHANZHI_GATEWAY_{s.upper()}_ADDR": f"127.0.0.1:{self.config.ports[s]}"
                 for s in SERVICES}
         self._spawn("gateway", "shanzhi_gateway", self._env(
-            SHANZHI_GATEWAY_PORT=str(self.config.ports["gateway"]), **addr))
+            SHANZHI_GATEWAY_PORT=str(self.config.ports["gateway"]),
+            SHANZHI_GATEWAY_KAFKA_BOOTSTRAP_SERVERS=self.bootstrap, **addr))
         for name in SERVICES:
             self.wait_serving(name, timeout)
         wait_for_port(self.config.ports["gateway"], timeout)
