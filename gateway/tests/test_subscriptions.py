@@ -450,6 +450,19 @@ async def test_subscriptions_without_kafka_are_refused_clearly(
         assert "not enabled" in error["message"]
 
 
+async def test_an_unreachable_broker_holds_up_neither_start_nor_shutdown(
+    fakes: Fakes, settings: GatewaySettings
+) -> None:
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"})
+    started = time.monotonic()
+    async with serving(settings, fakes) as gateway:
+        bridge = gateway.bridge
+        assert bridge.alive
+        assert not bridge.assigned
+    assert not bridge.alive  # the thread gave up connecting and was joined
+    assert time.monotonic() - started < 8
+
+
 def _event(n: int) -> LiveEvent:
     return LiveEvent("shanzhi.points.v1", event_pb2.EventEnvelope(id=f"e{n}", type="t", region_code=VILLAGE))
 

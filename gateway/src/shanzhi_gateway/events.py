@@ -223,6 +223,10 @@ class KafkaEventBridge:
             auto_offset_reset="latest",
             # Notice new partitions (and topics created later) within half a minute.
             metadata_max_age_ms=30_000,
+            # Give up on an unreachable broker soon (the thread retries with backoff),
+            # so a shutdown is not held up by a consumer still trying to connect.
+            bootstrap_timeout_ms=3_000,
+            reconnect_backoff_max_ms=5_000,
             max_poll_records=500,
         )
 
