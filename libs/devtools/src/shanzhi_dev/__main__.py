@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import secrets
 import signal
 import sys
 import threading
@@ -12,17 +11,12 @@ from pathlib import Path
 from shanzhi_kit.auth import ROLE_ADMIN, ROLE_COUNTY_OFFICER, issue_token
 
 from shanzhi_dev import demo
-from shanzhi_dev.suite import Suite, SuiteConfig
+from shanzhi_dev.suite import Suite, SuiteConfig, kept_key
 
 
 def dev_secret(var: Path) -> str:
     """A per-checkout development signing secret, kept in var/ (never committed)."""
-    path = var / "dev-jwt-secret"
-    if not path.exists():
-        var.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return kept_key(var / "dev-jwt-secret")
 
 
 def run(var: Path, load_demo: bool) -> int:

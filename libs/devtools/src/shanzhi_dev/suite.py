@@ -7,7 +7,9 @@ sends SIGTERM to each and waits, so services shut down gracefully.
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -34,6 +36,9 @@ class SuiteConfig:
     #: Start a broker, or use one already at ports["broker"].
     start_broker: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Personal-data keys of the talent service (base64 of 32 bytes each).
+    pii_hmac_key: str = field(default_factory=lambda: new_key())
+    pii_encryption_key: str = field(default_factory=lambda: new_key())
 
     @classmethod
     def local(cls, var: Path) -> SuiteConfig:
@@ -41,7 +46,23 @@ class SuiteConfig:
         ports = {name: int(os.environ.get(f"SHANZHI_{name.upper()}_PORT", port))
                  for name, port in DEFAULT_PORTS.items()}
         dbs = {s: f"sqlite+aiosqlite:///{(var / f'{s}.db').resolve()}" for s in SERVICES}
-        return cls(ports=ports, databases=dbs, log_dir=var / "log")
+        # The keys must outlive a run: the data in var/ was encrypted with them.
+        return cls(ports=ports, databases=dbs, log_dir=var / "log",
+                    pii_hmac_key=kept_key(var / "dev-pii-hmac-key"),
+                    pii_encryption_key=kept_key(var / "dev-pii-encryption-key"))
+
+
+def new_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def kept_key(path: Path) -> str:
+    """A development key stored in ``path`` (made on first use, readable only by its owner)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 class Suite:
@@ -83,6 +104,8 @@ class Suite:
             SHANZHI_MIGRATE_ON_START="true",
             SHANZHI_RELAY_POLL_SECONDS="0.2",
             SHANZHI_SHUTDOWN_GRACE_SECONDS="5",
+            SHANZHI_PII_HMAC_KEY=self.config.pii_hmac_key,
+            SHANZHI_PII_ENCRYPTION_KEY=self.config.pii_encryption_key,
         ))
 
     def start(self, timeout: float = 60.0) -> None:
