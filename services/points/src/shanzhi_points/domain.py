@@ -1,15 +1,27 @@
 """Points domain rules (积分制). Pure: no I/O.
 
-For now: validation of a household (农户) joining a village's roster (一户一档).
+Validation of requests: households (农户) and their members on a village's roster
+(一户一档), subjects, awards and batch lines, claims (申报), reviews and objections,
+goods of the points supermarket (积分超市) and redemptions. Scheme rules live in
+:mod:`shanzhi_points.rules`, the ledger's arithmetic in :mod:`shanzhi_points.ledger`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from shanzhi.points.v1 import points_pb2
+from shanzhi_kit.auth import (
+    ROLE_COUNTY_OFFICER,
+    ROLE_GRID_WORKER,
+    ROLE_TOWNSHIP_OFFICER,
+    ROLE_VILLAGE_CLERK,
+)
 from shanzhi_kit.errors import Validator
 from shanzhi_kit.regions import code_problem, is_village_code
+from shanzhi_kit.values import valid_uuid
 
 #: Longest household number (户号).
 MAX_HOUSEHOLD_NUMBER = 30
@@ -59,3 +71,236 @@ def check_new_household(req: points_pb2.CreateHouseholdRequest) -> NewHousehold:
     group = _text(v, "villager_group", req.villager_group, MAX_VILLAGER_GROUP, required=False)
     v.raise_if_any()
     return NewHousehold(req.region_code, number, head, req.member_count, group)
+
+
+# -- who may do what ------------------------------------------------------------------
+
+#: Keep the roster, schemes, the ledger and the supermarket: village clerks (村级文书)
+#: and township and county officers (an admin may do anything).
+MANAGER_ROLES = (ROLE_VILLAGE_CLERK, ROLE_TOWNSHIP_OFFICER, ROLE_COUNTY_OFFICER)
+#: Record claims for subjects: managers and grid workers (网格员).
+RECORDER_ROLES = (*MANAGER_ROLES, ROLE_GRID_WORKER)
+#: Decide claims for the review group (评议小组): managers.
+REVIEWER_ROLES = MANAGER_ROLES
+#: Issue county or township templates (模板).
+TEMPLATE_ROLES = (ROLE_TOWNSHIP_OFFICER, ROLE_COUNTY_OFFICER)
+
+MAX_NAME = 50
+MAX_RELATION = 20
+MAX_REASON = 500
+MAX_QUANTITY = 100
+MAX_BATCH_LINES = 20_000
+MAX_BATCH_KEY = 100
+MAX_GOODS_NAME = 100
+MAX_PRICE = 1_000_000
+MAX_STOCK = 1_000_000
+MAX_URLS = 20
+MAX_URL = 500
+
+PERSON_KINDS = (points_pb2.SUBJECT_KIND_PERSON, points_pb2.SUBJECT_KIND_REPRESENTATIVE,
+                points_pb2.SUBJECT_KIND_PARTY_MEMBER)
+SUBJECT_KINDS = (points_pb2.SUBJECT_KIND_HOUSEHOLD, *PERSON_KINDS)
+
+
+def village(v: Validator, code: str, field: str = "region_code") -> None:
+    _village(v, code, field)
+
+
+def reason_text(v: Validator, field: str, value: str, *, required: bool = True) -> str:
+    return _text(v, field, value, MAX_REASON, required=required)
+
+
+@dataclass(frozen=True)
+class Subject:
+    kind: int
+    id: str
+
+
+def check_subject(v: Validator, field: str, ref: points_pb2.SubjectRef,
+                  kinds: Sequence[int] = SUBJECT_KINDS) -> Subject:
+    if ref.kind not in kinds:
+        names = ", ".join(points_pb2.SubjectKind.Name(k) for k in kinds)  # type: ignore[arg-type]
+        v.add(f"{field}.kind", f"must be one of {names}")
+    if not ref.id:
+        v.add(f"{field}.id", "is required")
+    elif not valid_uuid(ref.id.lower()):
+        v.add(f"{field}.id", f"{ref.id!r} is not a valid id (UUID)")
+    return Subject(ref.kind, ref.id.lower())
+
+
+def check_quantity(v: Validator, field: str, quantity: int) -> int:
+    """Times an item counts (次数): a whole number from 1; 0 (unset) means 1."""
+    quantity = quantity or 1
+    v.check(1 <= quantity <= MAX_QUANTITY, field,
+            f"must be a whole number from 1 to {MAX_QUANTITY}")
+    return quantity
+
+
+def check_occurred_on(v: Validator, field: str, value: str, today: date) -> date | None:
+    day = v.date_field(field, value)
+    if day is not None and day > today:
+        v.add(field, "must not be in the future")
+    return day
+
+
+def check_uuid(v: Validator, field: str, value: str) -> str:
+    if not value:
+        v.add(field, "is required")
+    elif not valid_uuid(value.lower()):
+        v.add(field, f"{value!r} is not a valid id (UUID)")
+    return value.lower()
+
+
+# -- household members (家庭成员) and moves ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewMember:
+    household_id: str
+    name: str
+    relation: str
+    talent_person_id: str
+    joined_on: date | None
+    moved_in: bool
+
+
+def check_new_member(req: points_pb2.AddHouseholdMemberRequest, today: date) -> NewMember:
+    v = Validator()
+    household_id = check_uuid(v, "household_id", req.household_id)
+    name = _text(v, "name", req.name, MAX_NAME, required=True)
+    relation = _text(v, "relation", req.relation, MAX_RELATION, required=True)
+    person = ""
+    if req.talent_person_id:
+        person = check_uuid(v, "talent_person_id", req.talent_person_id)
+    joined = v.date_field("joined_on", req.joined_on, required=False)
+    if joined is not None and joined > today:
+        v.add("joined_on", "must not be in the future")
+    v.raise_if_any()
+    return NewMember(household_id, name, relation, person, joined, req.moved_in)
+
+
+@dataclass(frozen=True)
+class Leaving:
+    id: str
+    on: date
+    reason: str
+
+
+def check_member_left(req: points_pb2.RecordMemberLeftRequest, today: date) -> Leaving:
+    v = Validator()
+    member_id = check_uuid(v, "member_id", req.member_id)
+    on = check_occurred_on(v, "left_on", req.left_on, today)
+    reason = reason_text(v, "reason", req.reason)
+    v.raise_if_any()
+    assert on is not None
+    return Leaving(member_id, on, reason)
+
+
+def check_move_out(req: points_pb2.MoveHouseholdOutRequest, today: date) -> Leaving:
+    v = Validator()
+    household_id = check_uuid(v, "household_id", req.household_id)
+    on = check_occurred_on(v, "moved_out_on", req.moved_out_on, today)
+    reason = reason_text(v, "reason", req.reason)
+    v.raise_if_any()
+    assert on is not None
+    return Leaving(household_id, on, reason)
+
+
+# -- awards, batch lines and claims (记分、批量评分、申报) ------------------------------
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """One item for one subject: an award, a batch line or a claim."""
+
+    subject: Subject
+    item_code: str
+    occurred_on: date
+    quantity: int
+    note: str
+
+
+def _scoring(v: Validator, prefix: str, subject: points_pb2.SubjectRef, item_code: str,
+             occurred_on: str, quantity: int, note: str, today: date, *,
+             note_field: str, note_required: bool) -> Scoring:
+    subj = check_subject(v, f"{prefix}subject", subject)
+    code = item_code.strip()
+    v.require(f"{prefix}item_code", code)
+    day = check_occurred_on(v, f"{prefix}occurred_on", occurred_on, today)
+    qty = check_quantity(v, f"{prefix}quantity", quantity)
+    text = _text(v, f"{prefix}{note_field}", note, MAX_REASON, required=note_required)
+    return Scoring(subj, code, day or today, qty, text)
+
+
+def check_award(req: points_pb2.AwardPointsRequest, today: date) -> tuple[str, Scoring]:
+    v = Validator()
+    scheme_id = check_uuid(v, "scheme_id", req.scheme_id)
+    scoring = _scoring(v, "", req.subject, req.item_code, req.occurred_on, req.quantity,
+                       req.reason, today, note_field="reason", note_required=True)
+    v.raise_if_any()
+    return scheme_id, scoring
+
+
+@dataclass(frozen=True)
+class NewBatch:
+    batch_key: str
+    scheme_id: str
+    title: str
+    lines: list[Scoring]
+
+
+def check_batch(req: points_pb2.ScoreBatchRequest, today: date) -> NewBatch:
+    """Validate a batch; a wrong line is named by its index (``lines[12].item_code``)."""
+    v = Validator()
+    key = _text(v, "batch_key", req.batch_key, MAX_BATCH_KEY, required=True)
+    scheme_id = check_uuid(v, "scheme_id", req.scheme_id)
+    title = _text(v, "title", req.title, 200, required=True)
+    if not req.lines:
+        v.add("lines", "at least one line is required")
+    v.check(len(req.lines) <= MAX_BATCH_LINES, "lines", f"at most {MAX_BATCH_LINES} lines per batch")
+    lines = []
+    for i, line in enumerate(req.lines[:MAX_BATCH_LINES]):
+        lines.append(_scoring(v, f"lines[{i}].", line.subject, line.item_code, line.occurred_on,
+                              line.quantity, line.note, today, note_field="note",
+                              note_required=False))
+        if len(v.violations) >= 50:
+            break
+    v.raise_if_any()
+    return NewBatch(key, scheme_id, title, lines)
+
+
+@dataclass(frozen=True)
+class NewClaim:
+    scheme_id: str
+    scoring: Scoring
+    source: int
+    evidence: str
+    urls: list[str]
+
+
+def check_claim(req: points_pb2.SubmitClaimRequest, today: date) -> NewClaim:
+    v = Validator()
+    scheme_id = check_uuid(v, "scheme_id", req.scheme_id)
+    scoring = _scoring(v, "", req.subject, req.item_code, req.occurred_on, req.quantity, "",
+                       today, note_field="note", note_required=False)
+    v.check(req.source in (points_pb2.CLAIM_SOURCE_DECLARED, points_pb2.CLAIM_SOURCE_RECORDED),
+            "source", "must be CLAIM_SOURCE_DECLARED or CLAIM_SOURCE_RECORDED")
+    evidence = _text(v, "evidence.description", req.evidence.description, MAX_REASON, required=False)
+    urls = [u.strip() for u in req.evidence.attachment_urls]
+    v.check(len(urls) <= MAX_URLS, "evidence.attachment_urls", f"at most {MAX_URLS} links")
+    for i, url in enumerate(urls[:MAX_URLS]):
+        v.check(0 < len(url) <= MAX_URL and url.startswith(("https://", "http://")),
+                f"evidence.attachment_urls[{i}]", "must be an http(s) link of at most 500 characters")
+    v.raise_if_any()
+    return NewClaim(scheme_id, scoring, req.source, evidence, urls)
+
+
+# -- the points supermarket (积分超市) ----------------------------------------------------
+
+
+def check_price(v: Validator, field: str, price: int) -> None:
+    v.check(1 <= price <= MAX_PRICE, field, f"must be a whole number of points from 1 to {MAX_PRICE}")
+
+
+def check_goods_name(v: Validator, name: str) -> str:
+    return _text(v, "name", name, MAX_GOODS_NAME, required=True)
