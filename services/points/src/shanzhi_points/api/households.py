@@ -1,0 +1,234 @@
+"""Households (农户) of the village rosters (一户一档): members, moves, and their accounts."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import grpc
+from shanzhi.points.v1 import events_pb2, points_pb2
+from shanzhi_kit.errors import AlreadyExists, NotFound
+from shanzhi_kit.paging import page_of
+from shanzhi_kit.values import batch_ids, format_date, new_id, require_id
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shanzhi_points import domain
+from shanzhi_points.api.base import ApiBase
+from shanzhi_points.errors import refused, require_scope
+from shanzhi_points.messages import household_message, member_message
+from shanzhi_points.repository import PointsRepository
+
+ACTIVE = points_pb2.HOUSEHOLD_STATUS_ACTIVE
+MOVED_OUT = points_pb2.HOUSEHOLD_STATUS_MOVED_OUT
+
+
+def _number_taken(new: domain.NewHousehold) -> AlreadyExists:
+    return AlreadyExists(
+        f"household number {new.household_number!r} already exists in village {new.region_code}"
+    )
+
+
+def household_display_name(number: str, head: str) -> str:
+    return f"{number} {head}"[:100]
+
+
+class HouseholdsApi(ApiBase):
+    async def _household(self, repo: PointsRepository, household_id: str) -> points_pb2.Household:
+        row = (await repo.households_by_ids([household_id]))[household_id]
+        members = await repo.members_of([household_id])
+        account = await repo.household_account_ids([household_id])
+        return household_message(row, members.get(household_id, []), account.get(household_id, ""))
+
+    async def CreateHousehold(
+        self, request: points_pb2.CreateHouseholdRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.CreateHouseholdResponse:
+        caller = self._caller()
+        new = domain.check_new_household(request)
+        require_scope(caller.scope, new.region_code, "region_code")
+        caller.require_role(*domain.MANAGER_ROLES)
+
+        async def work(session: AsyncSession) -> points_pb2.CreateHouseholdResponse:
+            repo = PointsRepository(session)
+            if await repo.household_number_taken(new.region_code, new.household_number):
+                raise _number_taken(new)
+            household_id, account_id, now = new_id(), new_id(), self._clock.now()
+            row = dict(
+                id=household_id, region_code=new.region_code,
+                household_number=new.household_number, head_name=new.head_name,
+                member_count=new.member_count, villager_group=new.villager_group,
+                created_at=now, created_by=caller.subject, status=ACTIVE, moved_out_on=None,
+                move_out_reason="",
+            )
+            try:
+                async with session.begin_nested():
+                    await repo.add_household(**row)
+            except IntegrityError:
+                # A concurrent creation with the same number committed first.
+                raise _number_taken(new) from None
+            await repo.add_account(
+                id=account_id, region_code=new.region_code,
+                subject_kind=points_pb2.SUBJECT_KIND_HOUSEHOLD, subject_id=household_id,
+                display_name=household_display_name(new.household_number, new.head_name),
+                balance=0, closed_on=None, created_at=now, created_by=caller.subject)
+            events = self._events()
+            events.add(
+                events_pb2.HouseholdCreatedEvent(
+                    household_id=household_id, region_code=new.region_code,
+                    household_number=new.household_number,
+                ),
+                subject=household_id, region_code=new.region_code,
+            )
+            events.add(
+                events_pb2.AccountOpenedEvent(
+                    account_id=account_id, subject_kind=points_pb2.SUBJECT_KIND_HOUSEHOLD,
+                    subject_id=household_id, region_code=new.region_code),
+                subject=account_id, region_code=new.region_code)
+            await events.flush(session)
+            return points_pb2.CreateHouseholdResponse(
+                household=household_message(SimpleNamespace(**row), account_id=account_id))
+
+        return await self._write("CreateHousehold", request, points_pb2.CreateHouseholdResponse, work)
+
+    async def GetHousehold(
+        self, request: points_pb2.GetHouseholdRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.GetHouseholdResponse:
+        household_id = require_id(request.id)
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            row = (await repo.households_by_ids([household_id])).get(household_id)
+            if row is None:
+                raise NotFound("household", household_id)
+            self._caller().scope.require_covers(row.region_code, "household")
+            return points_pb2.GetHouseholdResponse(household=await self._household(repo, household_id))
+
+    async def BatchGetHouseholds(
+        self, request: points_pb2.BatchGetHouseholdsRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.BatchGetHouseholdsResponse:
+        ids = batch_ids(request.ids)
+        scope = self._caller().scope
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            rows = await repo.households_by_ids(ids)
+            found = [i for i in ids if i in rows and scope.covers(rows[i].region_code)]
+            members = await repo.members_of(found)
+            account_ids = await repo.household_account_ids(found)
+        return points_pb2.BatchGetHouseholdsResponse(
+            households=[household_message(rows[i], members.get(i, []), account_ids.get(i, ""))
+                        for i in found]
+        )
+
+    async def ListHouseholds(
+        self, request: points_pb2.ListHouseholdsRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.ListHouseholdsResponse:
+        page = page_of(request.page)
+        prefix = self._caller().scope.narrow(request.region_code_prefix)
+        if prefix is None:
+            return points_pb2.ListHouseholdsResponse()
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            rows = (await repo.list_households(prefix, page))
+            shown = rows[: page.size]
+            members = await repo.members_of([r.id for r in shown])
+            account_ids = await repo.household_account_ids([r.id for r in shown])
+        return points_pb2.ListHouseholdsResponse(
+            households=[household_message(r, members.get(r.id, []), account_ids.get(r.id, ""))
+                        for r in shown],
+            page_info=page.info(rows, lambda r: [r.id]),
+        )
+
+    async def _locked_household(self, repo: PointsRepository, household_id: str, field: str) -> Any:
+        row = (await repo.households_by_ids([household_id], lock=True)).get(household_id)
+        if row is None:
+            raise NotFound("household", household_id)
+        caller = self._caller()
+        require_scope(caller.scope, row.region_code, field)
+        if row.status != ACTIVE:
+            raise refused(field, f"the household moved out on {format_date(row.moved_out_on)}")
+        return row
+
+    async def AddHouseholdMember(
+        self, request: points_pb2.AddHouseholdMemberRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.AddHouseholdMemberResponse:
+        caller = self._caller()
+        caller.require_role(*domain.MANAGER_ROLES)
+        new = domain.check_new_member(request, self._clock.today())
+
+        async def work(session: AsyncSession) -> points_pb2.AddHouseholdMemberResponse:
+            repo = PointsRepository(session)
+            row = await self._locked_household(repo, new.household_id, "household_id")
+            if new.moved_in and row.member_count >= domain.MAX_MEMBERS:
+                raise refused("moved_in", f"a household has at most {domain.MAX_MEMBERS} members")
+            member_id, now = new_id(), self._clock.now()
+            member = dict(id=member_id, household_id=row.id, name=new.name, relation=new.relation,
+                          talent_person_id=new.talent_person_id or None, joined_on=new.joined_on,
+                          left_on=None, left_reason="", created_at=now, created_by=caller.subject,
+                          left_recorded_by=None)
+            await repo.add_member(**member)
+            if new.moved_in:
+                await repo.update_household(row.id, member_count=row.member_count + 1,
+                                            updated_at=now, updated_by=caller.subject)
+            await self._outbox.add(session, events_pb2.HouseholdMemberAddedEvent(
+                household_id=row.id, member_id=member_id, region_code=row.region_code,
+                moved_in=new.moved_in), subject=row.id, region_code=row.region_code)
+            return points_pb2.AddHouseholdMemberResponse(
+                household=await self._household(repo, row.id),
+                member=member_message(SimpleNamespace(**member)))
+
+        return await self._write("AddHouseholdMember", request,
+                                 points_pb2.AddHouseholdMemberResponse, work)
+
+    async def RecordMemberLeft(
+        self, request: points_pb2.RecordMemberLeftRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.RecordMemberLeftResponse:
+        caller = self._caller()
+        caller.require_role(*domain.MANAGER_ROLES)
+        leaving = domain.check_member_left(request, self._clock.today())
+
+        async def work(session: AsyncSession) -> points_pb2.RecordMemberLeftResponse:
+            repo = PointsRepository(session)
+            member = await repo.member(leaving.id)
+            if member is None:
+                raise NotFound("household member", leaving.id)
+            row = await self._locked_household(repo, member.household_id, "member_id")
+            member = await repo.member(leaving.id)
+            assert member is not None
+            if member.left_on is not None:
+                raise refused("member_id", f"the member already left on {format_date(member.left_on)}")
+            if member.joined_on is not None and leaving.on < member.joined_on:
+                raise refused("left_on", "is before the day the member joined")
+            if row.member_count <= domain.MIN_MEMBERS:
+                raise refused("member_id", "is the last member: record the household moving out")
+            now = self._clock.now()
+            await repo.update_member(member.id, left_on=leaving.on, left_reason=leaving.reason,
+                                     left_recorded_by=caller.subject)
+            await repo.update_household(row.id, member_count=row.member_count - 1, updated_at=now,
+                                        updated_by=caller.subject)
+            await self._outbox.add(session, events_pb2.HouseholdMemberLeftEvent(
+                household_id=row.id, member_id=member.id, region_code=row.region_code,
+                left_on=leaving.on.isoformat()), subject=row.id, region_code=row.region_code)
+            return points_pb2.RecordMemberLeftResponse(household=await self._household(repo, row.id))
+
+        return await self._write("RecordMemberLeft", request, points_pb2.RecordMemberLeftResponse, work)
+
+    async def MoveHouseholdOut(
+        self, request: points_pb2.MoveHouseholdOutRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.MoveHouseholdOutResponse:
+        caller = self._caller()
+        caller.require_role(*domain.MANAGER_ROLES)
+        leaving = domain.check_move_out(request, self._clock.today())
+
+        async def work(session: AsyncSession) -> points_pb2.MoveHouseholdOutResponse:
+            repo = PointsRepository(session)
+            row = await self._locked_household(repo, leaving.id, "household_id")
+            now = self._clock.now()
+            await repo.update_household(row.id, status=MOVED_OUT, moved_out_on=leaving.on,
+                                        move_out_reason=leaving.reason, updated_at=now,
+                                        updated_by=caller.subject)
+            await repo.close_account(points_pb2.SUBJECT_KIND_HOUSEHOLD, row.id, leaving.on)
+            await self._outbox.add(session, events_pb2.HouseholdMovedOutEvent(
+                household_id=row.id, region_code=row.region_code,
+                moved_out_on=leaving.on.isoformat()), subject=row.id, region_code=row.region_code)
+            return points_pb2.MoveHouseholdOutResponse(household=await self._household(repo, row.id))
+
+        return await self._write("MoveHouseholdOut", request, points_pb2.MoveHouseholdOutResponse, work)

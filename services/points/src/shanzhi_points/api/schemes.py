@@ -1,0 +1,453 @@
+"""Schemes (积分方案), their versions and items (正负积分清单), and county templates (模板)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import grpc
+from shanzhi.points.v1 import events_pb2, points_pb2
+from shanzhi_kit.auth import Caller
+from shanzhi_kit.errors import AlreadyExists, InvalidArgument, NotFound, Validator
+from shanzhi_kit.paging import page_of
+from shanzhi_kit.regions import code_problem, is_village_code, scope_prefix
+from shanzhi_kit.values import batch_ids, format_date, new_id, parse_date, require_id
+from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shanzhi_points import domain, rules
+from shanzhi_points.api.base import ApiBase
+from shanzhi_points.errors import refused, require_scope, unknown
+from shanzhi_points.messages import (
+    item_message,
+    item_rule,
+    name_of,
+    rule_message,
+    scheme_message,
+    version_message,
+)
+from shanzhi_points.repository import IN_FORCE, OPEN_VERSION, PointsRepository
+
+DRAFT = points_pb2.SCHEME_VERSION_STATUS_DRAFT
+PUBLICIZED = points_pb2.SCHEME_VERSION_STATUS_PUBLICIZED
+ADOPTED = points_pb2.SCHEME_VERSION_STATUS_ADOPTED
+SUPERSEDED = points_pb2.SCHEME_VERSION_STATUS_SUPERSEDED
+STATUS = points_pb2.SchemeVersionStatus
+
+
+def visible(caller: Caller, region_code: str, is_template: bool) -> bool:
+    """A caller sees the schemes in its scope, and the templates of the regions above it."""
+    if caller.scope.covers(region_code):
+        return True
+    prefix = caller.scope.prefix
+    return is_template and prefix is not None and prefix.startswith(scope_prefix(region_code))
+
+
+def in_force(versions: Sequence[Row[Any]], day: date) -> Row[Any] | None:
+    for v in versions:
+        if v.status in IN_FORCE and v.effective_from is not None and v.effective_from <= day and (
+                v.effective_to is None or day <= v.effective_to):
+            return v
+    return None
+
+
+def settings_values(s: rules.Settings) -> dict[str, Any]:
+    return dict(
+        claim_publicity_days=s.claim_publicity_days, comment_days=s.comment_days,
+        cycle_policy=s.cycle_policy, base_score=s.base_score,
+        points_valid_months=s.points_valid_months, red_list_size=s.red_list_size,
+        black_list_size=s.black_list_size, black_list_below=s.black_list_below,
+        star_thresholds=list(s.star_thresholds),
+    )
+
+
+def settings_of(row: Any) -> dict[str, Any]:
+    return {k: getattr(row, k) for k in (
+        "claim_publicity_days", "comment_days", "cycle_policy", "base_score", "points_valid_months",
+        "red_list_size", "black_list_size", "black_list_below", "star_thresholds")}
+
+
+def item_values(version_id: str, items: Sequence[rules.Item],
+                template_ids: Sequence[str | None] = ()) -> list[dict[str, Any]]:
+    template_ids = list(template_ids) or [None] * len(items)
+    return [dict(
+        id=new_id(), version_id=version_id, position=i, code=it.code, name=it.name,
+        category=it.category, sign=it.sign, points=it.points, evidence_required=it.evidence_required,
+        limit_per_day=it.limits.per_day, limit_per_week=it.limits.per_week,
+        limit_per_month=it.limits.per_month, limit_per_year=it.limits.per_year,
+        effective_from=it.effective_from, effective_to=it.effective_to,
+        template_item_id=template_ids[i],
+    ) for i, it in enumerate(items)]
+
+
+class SchemesApi(ApiBase):
+    # -- reading ------------------------------------------------------------------------
+
+    async def _scheme_messages(self, repo: PointsRepository, rows: Sequence[Row[Any]]
+                               ) -> list[points_pb2.Scheme]:
+        ids = [r.id for r in rows]
+        versions = await repo.versions_of(ids)
+        today = self._clock.today()
+        current = {i: in_force(versions.get(i, []), today) for i in ids}
+        items = await repo.items_of([v.id for v in current.values() if v is not None])
+        closed = await repo.closed_schemes(ids)
+        out = []
+        for r in rows:
+            v = current[r.id]
+            out.append(scheme_message(
+                r, version_message(v, items.get(v.id, [])) if v is not None else None,
+                max((x.version for x in versions.get(r.id, [])), default=0), r.id in closed))
+        return out
+
+    async def _visible_scheme(self, repo: PointsRepository, scheme_id: str, *,
+                              lock: bool = False, field: str = "scheme_id") -> Row[Any]:
+        row = await repo.scheme(scheme_id, lock=lock)
+        if row is None:
+            raise NotFound("scheme", scheme_id)
+        if not visible(self._caller(), row.region_code, row.is_template):
+            require_scope(self._caller().scope, row.region_code, field)
+        return row
+
+    async def _version_message(self, repo: PointsRepository, row: Row[Any] | None
+                               ) -> points_pb2.SchemeVersion:
+        assert row is not None
+        items = await repo.items_of([row.id])
+        return version_message(row, items.get(row.id, []))
+
+    async def GetScheme(
+        self, request: points_pb2.GetSchemeRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.GetSchemeResponse:
+        scheme_id = require_id(request.id)
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            row = await self._visible_scheme(repo, scheme_id, field="id")
+            return points_pb2.GetSchemeResponse(scheme=(await self._scheme_messages(repo, [row]))[0])
+
+    async def BatchGetSchemes(
+        self, request: points_pb2.BatchGetSchemesRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.BatchGetSchemesResponse:
+        ids = batch_ids(request.ids)
+        caller = self._caller()
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            rows = await repo.schemes_by_ids(ids)
+            found = [rows[i] for i in ids
+                     if i in rows and visible(caller, rows[i].region_code, rows[i].is_template)]
+            return points_pb2.BatchGetSchemesResponse(schemes=await self._scheme_messages(repo, found))
+
+    async def ListSchemes(
+        self, request: points_pb2.ListSchemesRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.ListSchemesResponse:
+        page = page_of(request.page)
+        prefix = self._caller().scope.narrow(request.region_code_prefix)
+        if prefix is None:
+            return points_pb2.ListSchemesResponse()
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            rows = await repo.list_schemes(prefix, request.year, request.subject_kind, page)
+            return points_pb2.ListSchemesResponse(
+                schemes=await self._scheme_messages(repo, rows[: page.size]),
+                page_info=page.info(rows, lambda r: [r.id]))
+
+    async def GetSchemeVersion(
+        self, request: points_pb2.GetSchemeVersionRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.GetSchemeVersionResponse:
+        version_id = require_id(request.id)
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            row = await repo.version(version_id)
+            if row is None:
+                raise NotFound("scheme version", version_id)
+            await self._visible_scheme(repo, row.scheme_id, field="id")
+            return points_pb2.GetSchemeVersionResponse(version=await self._version_message(repo, row))
+
+    async def ListSchemeVersions(
+        self, request: points_pb2.ListSchemeVersionsRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.ListSchemeVersionsResponse:
+        scheme_id = require_id(request.scheme_id, "scheme_id")
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            await self._visible_scheme(repo, scheme_id)
+            versions = (await repo.versions_of([scheme_id])).get(scheme_id, [])
+            items = await repo.items_of([v.id for v in versions])
+        return points_pb2.ListSchemeVersionsResponse(
+            versions=[version_message(v, items.get(v.id, [])) for v in versions])
+
+    async def GetRulesInForce(
+        self, request: points_pb2.GetRulesInForceRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.GetRulesInForceResponse:
+        scheme_id = require_id(request.scheme_id, "scheme_id")
+        day = parse_date(request.on_date, "on_date", required=False) or self._clock.today()
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            await self._visible_scheme(repo, scheme_id)
+            version = in_force((await repo.versions_of([scheme_id])).get(scheme_id, []), day)
+            if version is None:
+                raise NotFound("version in force on", day.isoformat())
+            items = (await repo.items_of([version.id])).get(version.id, [])
+        return points_pb2.GetRulesInForceResponse(
+            version=version_message(version, items),
+            items_in_force=[item_message(i) for i in items if item_rule(i).in_force(day)])
+
+    async def CompareSchemeWithTemplate(
+        self, request: points_pb2.CompareSchemeWithTemplateRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.CompareSchemeWithTemplateResponse:
+        scheme_id = require_id(request.scheme_id, "scheme_id")
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            scheme = await self._visible_scheme(repo, scheme_id)
+            if not scheme.template_scheme_id:
+                raise refused("scheme_id", "the scheme was not copied from a template")
+            versions = await repo.versions_of([scheme.id, scheme.template_scheme_id])
+            ours, theirs = versions[scheme.id][-1], versions[scheme.template_scheme_id][-1]
+            items = await repo.items_of([ours.id, theirs.id])
+        diffs = rules.departures([item_rule(i) for i in items.get(theirs.id, [])],
+                                 [item_rule(i) for i in items.get(ours.id, [])])
+        return points_pb2.CompareSchemeWithTemplateResponse(
+            template_scheme_id=scheme.template_scheme_id,
+            departures=[points_pb2.TemplateDeparture(
+                code=d.code, kind=d.kind, fields=list(d.fields),  # type: ignore[arg-type]
+                template_item=rule_message(d.template) if d.template else None,
+                village_item=rule_message(d.village) if d.village else None) for d in diffs])
+
+    # -- writing ------------------------------------------------------------------------
+
+    async def CreateScheme(
+        self, request: points_pb2.CreateSchemeRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.CreateSchemeResponse:
+        caller = self._caller()
+        v = Validator()
+        code = request.region_code
+        problem = code_problem(code)
+        if problem:
+            v.add("region_code", problem)
+        elif request.is_template and is_village_code(code):
+            v.add("region_code", "a template belongs to a county or township code, not a village")
+        elif not request.is_template and not is_village_code(code):
+            v.add("region_code", "must be a village code: township and village digits set")
+        v.check(rules.MIN_YEAR <= request.year <= rules.MAX_YEAR, "year",
+                f"must be between {rules.MIN_YEAR} and {rules.MAX_YEAR}")
+        v.check(request.subject_kind in domain.SUBJECT_KINDS, "subject_kind", "must be a SubjectKind")
+        title = request.title.strip()
+        v.require("title", title)
+        v.check(len(title) <= rules.MAX_TITLE, "title", f"must be at most {rules.MAX_TITLE} characters")
+        template_id = ""
+        if request.template_scheme_id:
+            template_id = domain.check_uuid(v, "template_scheme_id", request.template_scheme_id)
+            v.check(not request.items, "items", "leave empty when copying from a template")
+            v.check(not request.HasField("settings"), "settings",
+                    "leave empty when copying from a template")
+            v.check(not request.is_template, "template_scheme_id", "a template is not copied from one")
+            settings, items = None, []
+        else:
+            settings = rules.check_settings(v, "settings", request.settings, request.subject_kind)
+            items = rules.check_items(v, "items", request.items, request.year)
+        v.raise_if_any()
+        if not problem:
+            require_scope(caller.scope, code, "region_code")
+        caller.require_role(*(domain.TEMPLATE_ROLES if request.is_template else domain.MANAGER_ROLES))
+
+        async def work(session: AsyncSession) -> points_pb2.CreateSchemeResponse:
+            repo = PointsRepository(session)
+            if await repo.scheme_taken(code, request.year, request.subject_kind):
+                raise AlreadyExists(f"village {code} already has a {request.year} scheme for "
+                                    f"{name_of(points_pb2.SubjectKind, request.subject_kind)}")
+            scheme_id, version_id, now = new_id(), new_id(), self._clock.now()
+            values: dict[str, Any]
+            item_rows: list[dict[str, Any]]
+            if template_id:
+                template = await repo.scheme(template_id)
+                if template is None or not template.is_template:
+                    raise unknown("template_scheme_id", "no template has this id")
+                if not visible(caller, template.region_code, True) or not code.startswith(
+                        scope_prefix(template.region_code)):
+                    raise refused("template_scheme_id",
+                                  f"the template of {template.region_code} does not cover village {code}")
+                if template.subject_kind != request.subject_kind:
+                    raise refused("template_scheme_id", "the template scores another kind of subject")
+                latest = (await repo.versions_of([template.id]))[template.id][-1]
+                source = (await repo.items_of([latest.id])).get(latest.id, [])
+                values = settings_of(latest)
+                item_rows = item_values(version_id, [item_rule(i) for i in source],
+                                        [i.id for i in source])
+            else:
+                assert settings is not None
+                values = settings_values(settings)
+                item_rows = item_values(version_id, items)
+            row = dict(id=scheme_id, region_code=code, year=request.year,
+                       subject_kind=request.subject_kind, title=title,
+                       is_template=request.is_template, template_scheme_id=template_id or None,
+                       created_at=now, created_by=caller.subject)
+            try:
+                async with session.begin_nested():
+                    await repo.add_scheme(**row)
+            except IntegrityError:
+                raise AlreadyExists(f"village {code} already has this scheme") from None
+            await repo.add_version(id=version_id, scheme_id=scheme_id, version=1, status=DRAFT,
+                                   change_note="", created_at=now, created_by=caller.subject, **values)
+            await repo.add_items(item_rows)
+            scheme = await repo.scheme(scheme_id)
+            assert scheme is not None
+            draft = await repo.version(version_id)
+            return points_pb2.CreateSchemeResponse(
+                scheme=(await self._scheme_messages(repo, [scheme]))[0],
+                draft=await self._version_message(repo, draft))
+
+        return await self._write("CreateScheme", request, points_pb2.CreateSchemeResponse, work)
+
+    async def DraftSchemeVersion(
+        self, request: points_pb2.DraftSchemeVersionRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.DraftSchemeVersionResponse:
+        caller = self._caller()
+        v = Validator()
+        scheme_id = domain.check_uuid(v, "scheme_id", request.scheme_id)
+        note = domain.reason_text(v, "change_note", request.change_note)
+        v.raise_if_any()
+
+        async def work(session: AsyncSession) -> points_pb2.DraftSchemeVersionResponse:
+            repo = PointsRepository(session)
+            scheme = await self._writable_scheme(repo, scheme_id, caller)
+            versions = (await repo.versions_of([scheme_id]))[scheme_id]
+            still_open = [x for x in versions if x.status in OPEN_VERSION]
+            if still_open:
+                raise refused("scheme_id", f"version {still_open[0].version} is still "
+                              f"{name_of(STATUS, still_open[0].status)}: finish it first")
+            latest = versions[-1]
+            source = (await repo.items_of([latest.id])).get(latest.id, [])
+            version_id, now = new_id(), self._clock.now()
+            await repo.add_version(id=version_id, scheme_id=scheme.id, version=latest.version + 1,
+                                   status=DRAFT, change_note=note, created_at=now,
+                                   created_by=caller.subject, **settings_of(latest))
+            await repo.add_items(item_values(version_id, [item_rule(i) for i in source],
+                                             [i.template_item_id for i in source]))
+            draft = await repo.version(version_id)
+            return points_pb2.DraftSchemeVersionResponse(draft=await self._version_message(repo, draft))
+
+        return await self._write("DraftSchemeVersion", request,
+                                 points_pb2.DraftSchemeVersionResponse, work)
+
+    async def _writable_scheme(self, repo: PointsRepository, scheme_id: str, caller: Caller,
+                               field: str = "scheme_id") -> Row[Any]:
+        scheme = await repo.scheme(scheme_id, lock=True)
+        if scheme is None:
+            raise NotFound("scheme", scheme_id)
+        require_scope(caller.scope, scheme.region_code, field)
+        caller.require_role(*(domain.TEMPLATE_ROLES if scheme.is_template else domain.MANAGER_ROLES))
+        return scheme
+
+    async def _writable_version(self, repo: PointsRepository, version_id: str, caller: Caller,
+                                status: int) -> tuple[Row[Any], Row[Any]]:
+        row = await repo.version(version_id)
+        if row is None:
+            raise NotFound("scheme version", version_id)
+        scheme = await self._writable_scheme(repo, row.scheme_id, caller, "version_id")
+        row = await repo.version(version_id, lock=True)
+        assert row is not None
+        if row.status != status:
+            raise refused("version_id", f"version {row.version} is {name_of(STATUS, row.status)}, "
+                          f"not {name_of(STATUS, status)}")
+        return scheme, row
+
+    async def UpdateSchemeDraft(
+        self, request: points_pb2.UpdateSchemeDraftRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.UpdateSchemeDraftResponse:
+        caller = self._caller()
+        version_id = require_id(request.version_id, "version_id")
+
+        async def work(session: AsyncSession) -> points_pb2.UpdateSchemeDraftResponse:
+            repo = PointsRepository(session)
+            scheme, row = await self._writable_version(repo, version_id, caller, DRAFT)
+            v = Validator()
+            settings = rules.check_settings(v, "settings", request.settings, scheme.subject_kind)
+            items = rules.check_items(v, "items", request.items, scheme.year)
+            note = domain.reason_text(v, "change_note", request.change_note, required=False)
+            v.raise_if_any()
+            old = {i.code: i for i in (await repo.items_of([row.id])).get(row.id, [])}
+            await repo.delete_draft_items(row.id)
+            await repo.add_items(item_values(row.id, items, [
+                old[i.code].template_item_id if i.code in old else None for i in items]))
+            await repo.update_version(row.id, change_note=note or row.change_note,
+                                      **settings_values(settings))
+            draft = await repo.version(row.id)
+            return points_pb2.UpdateSchemeDraftResponse(draft=await self._version_message(repo, draft))
+
+        return await self._write("UpdateSchemeDraft", request, points_pb2.UpdateSchemeDraftResponse, work)
+
+    async def PublicizeSchemeVersion(
+        self, request: points_pb2.PublicizeSchemeVersionRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.PublicizeSchemeVersionResponse:
+        caller = self._caller()
+        version_id = require_id(request.version_id, "version_id")
+
+        async def work(session: AsyncSession) -> points_pb2.PublicizeSchemeVersionResponse:
+            repo = PointsRepository(session)
+            scheme, row = await self._writable_version(repo, version_id, caller, DRAFT)
+            if scheme.is_template:
+                raise refused("version_id", "a template is not publicised: villages publicise "
+                              "and adopt their copies")
+            if not (await repo.items_of([row.id])).get(row.id):
+                raise refused("version_id", "the draft has no items")
+            now, today = self._clock.now(), self._clock.today()
+            ends = today + timedelta(days=row.comment_days)
+            await repo.update_version(row.id, status=PUBLICIZED, publicized_at=now,
+                                      publicized_by=caller.subject, comment_ends_on=ends)
+            await self._outbox.add(session, events_pb2.SchemeVersionPublicizedEvent(
+                scheme_id=scheme.id, version_id=row.id, version=row.version,
+                region_code=scheme.region_code, comment_ends_on=ends.isoformat()),
+                subject=scheme.id, region_code=scheme.region_code)
+            updated = await repo.version(row.id)
+            return points_pb2.PublicizeSchemeVersionResponse(
+                version=await self._version_message(repo, updated))
+
+        return await self._write("PublicizeSchemeVersion", request,
+                                 points_pb2.PublicizeSchemeVersionResponse, work)
+
+    async def AdoptSchemeVersion(
+        self, request: points_pb2.AdoptSchemeVersionRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.AdoptSchemeVersionResponse:
+        caller = self._caller()
+        version_id = require_id(request.version_id, "version_id")
+
+        async def work(session: AsyncSession) -> points_pb2.AdoptSchemeVersionResponse:
+            repo = PointsRepository(session)
+            scheme, row = await self._writable_version(repo, version_id, caller, PUBLICIZED)
+            today = self._clock.today()
+            v = Validator()
+            resolution = rules.check_resolution(v, "resolution", request.resolution, today,
+                                                row.comment_ends_on)
+            requested = v.date_field("effective_from", request.effective_from, required=False)
+            v.raise_if_any()
+            assert resolution is not None
+            start = rules.effective_start(requested, resolution.meeting_date, scheme.year)
+            if start < resolution.meeting_date:
+                raise InvalidArgument.field("effective_from", "must not be before the meeting")
+            if start > date(scheme.year, 12, 31):
+                raise InvalidArgument.field("effective_from", f"must lie in {scheme.year} at the latest")
+            versions = (await repo.versions_of([scheme.id]))[scheme.id]
+            current = [x for x in versions if x.status == ADOPTED]
+            if current and start <= current[0].effective_from:
+                raise refused("effective_from", f"must be after {format_date(current[0].effective_from)}, "
+                              f"when version {current[0].version} took effect")
+            now = self._clock.now()
+            if current:
+                await repo.update_version(current[0].id, status=SUPERSEDED, superseded_at=now,
+                                          effective_to=start - timedelta(days=1))
+            await repo.update_version(
+                row.id, status=ADOPTED, meeting_date=resolution.meeting_date,
+                representatives_total=resolution.representatives_total,
+                attendees=resolution.attendees, votes_for=resolution.votes_for,
+                votes_against=resolution.votes_against, votes_abstain=resolution.votes_abstain,
+                resolution_number=resolution.number, resolution_note=resolution.note,
+                adopted_at=now, adopted_by=caller.subject, effective_from=start)
+            await self._outbox.add(session, events_pb2.SchemeVersionAdoptedEvent(
+                scheme_id=scheme.id, version_id=row.id, version=row.version,
+                region_code=scheme.region_code, effective_from=start.isoformat(),
+                superseded_version_id=current[0].id if current else ""),
+                subject=scheme.id, region_code=scheme.region_code)
+            updated = await repo.version(row.id)
+            return points_pb2.AdoptSchemeVersionResponse(version=await self._version_message(repo, updated))
+
+        return await self._write("AdoptSchemeVersion", request, points_pb2.AdoptSchemeVersionResponse,
+                                 work)

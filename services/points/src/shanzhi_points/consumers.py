@@ -1,0 +1,92 @@
+"""Events the points service consumes: talent appointments of villagers' representatives.
+
+When the talent service appoints a villagers' representative (村民代表), points
+opens that person's representative account and gives it the year's base score
+(以100分为基准, or the base the village's representative scheme sets). The
+consumer runner applies each event inside one transaction that also records its
+id in the inbox; the account's unique subject and the one-base-score-a-year
+index make a replay of the same appointment under another event id change
+nothing either.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from google.protobuf.message import DecodeError
+from shanzhi.points.v1 import points_pb2
+from shanzhi.talent.v1 import events_pb2 as talent_events
+from shanzhi.talent.v1 import talent_pb2
+from shanzhi_kit.consumer import EventEnvelope, Handler
+from shanzhi_kit.errors import InvalidArgument
+from shanzhi_kit.events import Outbox, event_type, unpack
+from shanzhi_kit.regions import is_village_code
+from shanzhi_kit.values import valid_uuid
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shanzhi_points.accounts import credit_base, lock_subject, open_account
+from shanzhi_points.clock import Clock
+from shanzhi_points.outbox import EventBuffer
+from shanzhi_points.posting import LedgerWriter
+from shanzhi_points.publicity import SYSTEM_ACTOR
+
+log = logging.getLogger(__name__)
+
+#: Name of the consumer; the inbox keys applied events by it.
+REPRESENTATIVES_CONSUMER = "points-representatives"
+#: The talent service's event topic.
+TALENT_TOPIC = "shanzhi.talent.v1"
+PERSON_APPOINTED = event_type(talent_events.PersonAppointedEvent())
+REPRESENTATIVE = points_pb2.SUBJECT_KIND_REPRESENTATIVE
+
+
+def _appointment(env: EventEnvelope) -> talent_events.PersonAppointedEvent:
+    """The event's payload; a payload that is not the announced type is refused, not retried."""
+    try:
+        event = unpack(env, talent_events.PersonAppointedEvent)
+    except (ValueError, DecodeError) as exc:
+        raise InvalidArgument.field("data", f"not a PersonAppointedEvent: {exc}") from None
+    assert isinstance(event, talent_events.PersonAppointedEvent)
+    if not valid_uuid(event.person_id) or not is_village_code(event.region_code):
+        raise InvalidArgument.field("data", "person_id or region_code is malformed")
+    return event
+
+
+def representative_year(start: date, today: date) -> tuple[int, date]:
+    """The year an appointment opens at the base score, and the entry's date."""
+    year = max(start.year, today.year)
+    return year, max(start, date(year, 1, 1))
+
+
+class TalentEventHandlers:
+    """Applies talent events (人才/干部) to points accounts."""
+
+    def __init__(self, outbox: Outbox, clock: Clock) -> None:
+        self._outbox = outbox
+        self._clock = clock
+
+    def handlers(self) -> dict[str, Handler]:
+        return {PERSON_APPOINTED: self.person_appointed}
+
+    async def person_appointed(self, session: AsyncSession, env: EventEnvelope) -> None:
+        """A villagers' representative (村民代表) gets an account and the year's base score."""
+        event = _appointment(env)
+        if event.role != talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE:
+            return
+        try:
+            start = date.fromisoformat(event.start_date)
+        except ValueError:
+            raise InvalidArgument.field("data.start_date", "is not a date") from None
+        writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
+                              self._clock.today())
+        state = await lock_subject(session, REPRESENTATIVE, event.person_id)
+        if state is None:
+            state = await open_account(session, writer.events, kind=REPRESENTATIVE,
+                                       subject_id=event.person_id, region_code=event.region_code,
+                                       display_name=event.person_name or event.person_id,
+                                       now=writer.now, actor=SYSTEM_ACTOR)
+        year, day = representative_year(start, writer.today)
+        if await credit_base(writer, state, year, day):
+            log.info("representative account %s opened %s at its base score", state.id, year)
+        await writer.flush()

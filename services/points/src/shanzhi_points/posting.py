@@ -1,0 +1,282 @@
+"""Writing the ledger (积分台账) inside one transaction.
+
+A :class:`LedgerWriter` locks the accounts it writes (``SELECT … FOR UPDATE``,
+in id order so two writers never deadlock), so every spend on an account is
+serialised and the balance it reads is the balance it changes. Plans from
+:mod:`shanzhi_points.ledger` are applied in memory first, each checked against
+the invariants, and then written together: new lots, entries, lot changes, lot
+moves, account balances and one ``EntryPostedEvent`` per entry, in a handful of
+statements whatever the number of entries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from shanzhi.points.v1 import events_pb2, points_pb2
+from shanzhi_kit.values import format_date, new_id
+from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shanzhi_points.ledger import LotView, Plan, plan_expiries
+from shanzhi_points.outbox import EventBuffer
+from shanzhi_points.tables import accounts, entries, lot_moves, lots
+
+#: Ids given to lots made in this transaction until the database numbers them;
+#: above any real id, so they sort after older lots of the same day.
+_PENDING_BASE = 10**15
+
+
+@dataclass
+class AccountState:
+    """A locked account, its balance kept current as entries are added."""
+
+    id: str
+    region_code: str
+    subject_kind: int
+    subject_id: str
+    display_name: str
+    balance: int
+    closed_on: date | None
+    created_at: datetime
+    created_by: str
+    #: Lots loaded for spending (not closed, points left), by id.
+    lots: dict[int, LotView] | None = None
+
+    @classmethod
+    def of(cls, row: Any) -> AccountState:
+        return cls(row.id, row.region_code, row.subject_kind, row.subject_id, row.display_name,
+                   row.balance, row.closed_on, row.created_at, row.created_by)
+
+    @property
+    def subject(self) -> points_pb2.SubjectRef:
+        return points_pb2.SubjectRef(kind=self.subject_kind, id=self.subject_id)  # type: ignore[arg-type]
+
+
+@dataclass
+class _Pending:
+    lot: LotView
+    account_id: str
+    entry_id: str
+
+
+@dataclass
+class LedgerWriter:
+    """Adds entries to locked accounts and writes them on :meth:`flush`."""
+
+    session: AsyncSession
+    events: EventBuffer
+    actor: str
+    now: datetime
+    today: date
+    #: Every entry added, in order (flushed or not).
+    written: list[dict[str, Any]] = field(default_factory=list)
+    _flushed: int = 0
+    _moves: list[tuple[str, int, int]] = field(default_factory=list)
+    _closes: set[int] = field(default_factory=set)
+    _pending: dict[int, _Pending] = field(default_factory=dict)
+    _touched: dict[str, AccountState] = field(default_factory=dict)
+
+    # -- locking ------------------------------------------------------------------------
+
+    async def lock_accounts(self, ids: Iterable[str]) -> dict[str, AccountState]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = (await self.session.execute(
+            select(accounts).where(accounts.c.id.in_(wanted)).order_by(accounts.c.id)
+            .with_for_update())).all()
+        return {r.id: AccountState.of(r) for r in rows}
+
+    async def lock_subjects(self, subjects: Iterable[tuple[int, str]]
+                            ) -> dict[tuple[int, str], AccountState]:
+        wanted = sorted(set(subjects))
+        if not wanted:
+            return {}
+        where: Any
+        if len(wanted) == 1:
+            kind, subject_id = wanted[0]
+            where = (accounts.c.subject_kind == kind) & (accounts.c.subject_id == subject_id)
+        else:
+            where = tuple_(accounts.c.subject_kind, accounts.c.subject_id).in_(wanted)
+        rows = (await self.session.execute(
+            select(accounts).where(where).order_by(accounts.c.id).with_for_update())).all()
+        return {(r.subject_kind, r.subject_id): AccountState.of(r) for r in rows}
+
+    # -- lots ---------------------------------------------------------------------------
+
+    async def load_lots(self, states: Iterable[AccountState]) -> None:
+        """Load the lots with points left of accounts not loaded yet."""
+        missing = {s.id: s for s in states if s.lots is None}
+        if not missing:
+            return
+        rows = (await self.session.execute(
+            select(lots.c.id, lots.c.account_id, lots.c.lot_date, lots.c.amount, lots.c.available,
+                   lots.c.expires_on)
+            .where(lots.c.account_id.in_(sorted(missing)), lots.c.available > 0,
+                   lots.c.closed.is_(False)))).all()
+        for state in missing.values():
+            state.lots = {}
+        for r in rows:
+            lots_of = missing[r.account_id].lots
+            assert lots_of is not None
+            lots_of[r.id] = LotView(r.id, r.lot_date, r.amount, r.available, r.expires_on)
+
+    async def load_lots_by_id(self, state: AccountState, ids: Iterable[int]) -> None:
+        """Also load named lots (used up ones included), to give points back to them."""
+        await self.load_lots([state])
+        assert state.lots is not None
+        wanted = [i for i in set(ids) if i not in state.lots]
+        if not wanted:
+            return
+        rows = (await self.session.execute(
+            select(lots).where(lots.c.id.in_(wanted), lots.c.account_id == state.id))).all()
+        for r in rows:
+            state.lots[r.id] = LotView(r.id, r.lot_date, r.amount, r.available, r.expires_on, r.closed)
+
+    async def expire_due(self, states: Iterable[AccountState]) -> int:
+        """Write an expiry entry (积分过期) for each lot of these accounts past its last day."""
+        states = list(states)
+        await self.load_lots(states)
+        count = 0
+        for state in states:
+            assert state.lots is not None
+            for lot, plan in plan_expiries(list(state.lots.values()), self.today):
+                if lot.available <= 0:
+                    continue
+                self.post(state, points_pb2.ENTRY_KIND_EXPIRY, plan, entry_date=self.today,
+                          year=self.today.year, reason=f"lot of {lot.lot_date.isoformat()} expired "
+                          f"after {format_date(lot.expires_on)}")
+                count += 1
+        return count
+
+    # -- entries ------------------------------------------------------------------------
+
+    def post(
+        self,
+        state: AccountState,
+        kind: int,
+        plan: Plan,
+        *,
+        entry_date: date,
+        year: int,
+        scheme_id: str | None = None,
+        item_code: str | None = None,
+        item_name: str | None = None,
+        quantity: int = 1,
+        source_id: str | None = None,
+        batch_id: str | None = None,
+        reverses_entry_id: str | None = None,
+        reason: str = "",
+        expires_on: date | None = None,
+        entry_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Add one entry; returns its row. Raises AssertionError if an invariant would break."""
+        entry_id = entry_id or new_id()
+        for lot_id, delta in plan.moves:
+            lot = state.lots.get(lot_id) if state.lots is not None else None
+            if lot is None:
+                raise AssertionError(f"lot {lot_id} of account {state.id} is not loaded")
+            lot.available += delta
+            if not 0 <= lot.available <= lot.amount:
+                raise AssertionError(f"lot {lot_id} would hold {lot.available} of {lot.amount}")
+            self._moves.append((entry_id, lot_id, delta))
+        for lot_id in plan.closes:
+            if state.lots is not None and lot_id in state.lots:
+                state.lots[lot_id].closed = True
+            self._closes.add(lot_id)
+        if plan.new_lot:
+            pending_id = _PENDING_BASE + len(self._pending)
+            lot = LotView(pending_id, entry_date, plan.new_lot, plan.new_lot, expires_on)
+            self._pending[pending_id] = _Pending(lot, state.id, entry_id)
+            if state.lots is not None:
+                state.lots[pending_id] = lot
+        state.balance += plan.amount
+        if state.balance < 0:
+            raise AssertionError(f"account {state.id} would go to {state.balance}")
+        row = {
+            "id": entry_id, "account_id": state.id, "region_code": state.region_code, "kind": kind,
+            "amount": plan.amount, "score": plan.score, "balance_after": state.balance,
+            "entry_date": entry_date, "year": year, "scheme_id": scheme_id, "item_code": item_code,
+            "item_name": item_name, "quantity": quantity, "source_id": source_id,
+            "batch_id": batch_id, "reverses_entry_id": reverses_entry_id, "reason": reason,
+            "created_at": self.now, "created_by": self.actor,
+        }
+        self.written.append(row)
+        self._touched[state.id] = state
+        self.events.add(
+            events_pb2.EntryPostedEvent(
+                entry_id=entry_id, account_id=state.id, subject_kind=state.subject_kind,  # type: ignore[arg-type]
+                subject_id=state.subject_id, region_code=state.region_code, kind=kind,  # type: ignore[arg-type]
+                amount=plan.amount, score=plan.score, balance_after=state.balance,
+                entry_date=entry_date.isoformat(), scheme_id=scheme_id or "",
+                item_code=item_code or "", source_id=source_id or "",
+                reverses_entry_id=reverses_entry_id or "",
+            ),
+            subject=state.id, region_code=state.region_code,
+        )
+        return row
+
+    async def flush(self) -> None:
+        """Write everything added since the last flush."""
+        conn = await self.session.connection()
+        real: dict[int, int] = {}
+        if self._pending:
+            pending = list(self._pending.items())
+            result = await conn.execute(
+                lots.insert().returning(lots.c.id, sort_by_parameter_order=True),
+                [{"account_id": p.account_id, "entry_id": p.entry_id, "lot_date": p.lot.lot_date,
+                  "amount": p.lot.amount, "available": p.lot.available, "expires_on": p.lot.expires_on,
+                  "closed": p.lot.closed} for _, p in pending])
+            for (pending_id, _), row in zip(pending, result.all(), strict=True):
+                real[pending_id] = row.id
+            for state in self._touched.values():
+                if state.lots is None:
+                    continue
+                for pending_id in [i for i in state.lots if i in real]:
+                    lot = state.lots.pop(pending_id)
+                    lot.id = real[pending_id]
+                    state.lots[lot.id] = lot
+        if len(self.written) > self._flushed:
+            await conn.execute(entries.insert(), self.written[self._flushed:])
+            self._flushed = len(self.written)
+        changes: dict[int, int] = defaultdict(int)
+        for _, lot_id, delta in self._moves:
+            if lot_id not in self._pending:
+                changes[lot_id] += delta
+        existing_closes = {i for i in self._closes if i not in self._pending}
+        if changes or existing_closes:
+            await conn.execute(
+                update(lots).where(lots.c.id == bindparam("lot_id")).values(
+                    available=lots.c.available + bindparam("delta"),
+                    closed=lots.c.closed | bindparam("close")),
+                [{"lot_id": i, "delta": changes.get(i, 0), "close": i in existing_closes}
+                 for i in sorted(changes.keys() | existing_closes)])
+        if self._moves:
+            merged: dict[tuple[str, int], int] = defaultdict(int)
+            for entry_id, lot_id, delta in self._moves:
+                merged[(entry_id, real.get(lot_id, lot_id))] += delta
+            await conn.execute(lot_moves.insert(), [
+                {"entry_id": e, "lot_id": lot_id, "amount": d} for (e, lot_id), d in merged.items()])
+        if self._touched:
+            await conn.execute(
+                update(accounts).where(accounts.c.id == bindparam("account_id"))
+                .values(balance=bindparam("new_balance")),
+                [{"account_id": s.id, "new_balance": s.balance}
+                 for s in sorted(self._touched.values(), key=lambda s: s.id)])
+        await self.events.flush(self.session)
+        self._moves.clear()
+        self._closes.clear()
+        self._pending.clear()
+        self._touched.clear()
+
+    async def moves_of(self, entry_id: str) -> list[tuple[int, int]]:
+        """What an entry took from or gave to each lot."""
+        rows = (await self.session.execute(
+            select(lot_moves.c.lot_id, lot_moves.c.amount).where(lot_moves.c.entry_id == entry_id)
+            .order_by(lot_moves.c.lot_id))).all()
+        return [(r.lot_id, r.amount) for r in rows]

@@ -1,0 +1,255 @@
+"""The ledger over gRPC on PostgreSQL: awards, lots, deductions, redemptions, reversals,
+batches, statements; concurrency and the invariants that tie balances, entries and lots."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from typing import Any
+
+import grpc
+import pytest
+from shanzhi.common.v1 import event_pb2
+from shanzhi.common.v1.paging_pb2 import PageRequest
+from shanzhi.points.v1 import events_pb2, points_pb2
+from shanzhi_kit.pytest_plugin import rpc_error_details
+from shanzhi_points.tables import accounts, entries, lots, messaging
+from sqlalchemy import func, select
+
+pytestmark = pytest.mark.postgres
+
+P = points_pb2
+
+
+async def invariants_hold(pk: Any) -> None:
+    """Every balance is the sum of its entries and of its lots; nothing is below zero."""
+    async with pk.host.engine.connect() as conn:
+        by_entries = dict((await conn.execute(
+            select(entries.c.account_id, func.sum(entries.c.amount)).group_by(entries.c.account_id))).all())
+        by_lots = dict((await conn.execute(
+            select(lots.c.account_id, func.sum(lots.c.available)).group_by(lots.c.account_id))).all())
+        balances = dict((await conn.execute(select(accounts.c.id, accounts.c.balance))).all())
+        negative = (await conn.execute(select(func.count()).select_from(entries)
+                                       .where(entries.c.balance_after < 0))).scalar_one()
+    assert negative == 0
+    for account_id, balance in balances.items():
+        assert balance >= 0
+        assert by_entries.get(account_id, 0) == balance, account_id
+        assert by_lots.get(account_id, 0) == balance, account_id
+
+
+async def test_an_award_makes_a_lot_an_entry_and_its_event(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, points_valid_months=24)
+    home = await pk.household(village)
+    entry = await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2)
+    assert (entry.kind, entry.amount, entry.score, entry.balance_after) == (P.ENTRY_KIND_AWARD, 10, 10, 10)
+    assert (entry.item_code, entry.item_name, entry.quantity, entry.year) == ("HJ-01", "庭院整洁", 2, 2025)
+    assert entry.entry_date == pk.TODAY.isoformat() and entry.created_by == "tester"
+    assert entry.subject == pk.ref(home) and entry.reason == "月度评议"
+    account = await pk.account(pk.ref(home))
+    assert account.balance == 10 and account.id == home.account_id
+    got = await pk.stub.ListLots(P.ListLotsRequest(account_id=account.id), metadata=pk.ADMIN)
+    assert [(lot.amount, lot.available, lot.entry_id, lot.expires_on) for lot in got.lots] == [
+        (10, 10, entry.id, "2027-06-17")]
+    async with pk.host.engine.connect() as conn:
+        payload = (await conn.execute(select(messaging.outbox.c.payload).where(
+            messaging.outbox.c.key == account.id,
+            messaging.outbox.c.event_type == "shanzhi.points.v1.EntryPostedEvent"))).scalar_one()
+    data = events_pb2.EntryPostedEvent()
+    assert event_pb2.EventEnvelope.FromString(payload).data.Unpack(data)
+    assert (data.entry_id, data.amount, data.balance_after, data.kind) == (
+        entry.id, 10, 10, P.ENTRY_KIND_AWARD)
+
+
+async def test_a_retried_award_posts_once(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    request = P.AwardPointsRequest(request_id=pk.rid(), subject=pk.ref(home), scheme_id=scheme.id,
+                                   item_code="HJ-01", occurred_on=pk.TODAY.isoformat(), reason="检查")
+    replies = await asyncio.gather(*(pk.stub.AwardPoints(request, metadata=pk.ADMIN) for _ in range(5)),
+                                   return_exceptions=True)
+    ok = [r for r in replies if isinstance(r, P.AwardPointsResponse)]
+    assert ok and all(r.entry == ok[0].entry for r in ok)
+    assert all(r.code() == grpc.StatusCode.ABORTED for r in replies if isinstance(r, grpc.aio.AioRpcError))
+    again = await pk.stub.AwardPoints(request, metadata=pk.ADMIN)
+    assert again.entry == ok[0].entry
+    assert (await pk.account(pk.ref(home))).balance == 5
+    assert await pk.count(entries, entries.c.account_id == home.account_id) == 1
+
+
+async def test_deductions_take_the_oldest_lots_and_stop_at_zero(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    first = await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=pk.TODAY - timedelta(days=3))
+    second = await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2)
+    deducted = await pk.award(pk.ref(home), scheme.id, "YF-01")
+    assert (deducted.amount, deducted.score, deducted.balance_after) == (-10, -10, 5)
+    lots_now = (await pk.stub.ListLots(P.ListLotsRequest(account_id=home.account_id,
+                                                         include_spent=True), metadata=pk.ADMIN)).lots
+    assert [(lot.entry_id, lot.available) for lot in lots_now] == [(first.id, 0), (second.id, 5)]
+    beyond = await pk.award(pk.ref(home), scheme.id, "YF-01")
+    # The balance stops at zero; the score keeps the whole deduction.
+    assert (beyond.amount, beyond.score, beyond.balance_after) == (-5, -10, 0)
+    assert (await pk.account(pk.ref(home))).balance == 0
+    await invariants_hold(pk)
+
+
+async def test_two_hundred_concurrent_redemptions_never_overdraw(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, items=(pk.item("BIG", 10),))
+    home = await pk.household(village)
+    await pk.award(pk.ref(home), scheme.id, "BIG", quantity=100)
+    assert (await pk.account(pk.ref(home))).balance == 1000
+    soap = await pk.goods(village, price=10, stock=500)
+
+    async def redeem() -> Any:
+        return await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+            request_id=pk.rid(), subject=pk.ref(home), goods_id=soap.id, quantity=1), metadata=pk.ADMIN)
+
+    results = await asyncio.gather(*(redeem() for _ in range(200)), return_exceptions=True)
+    won = [r for r in results if isinstance(r, P.ReserveRedemptionResponse)]
+    lost = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(won) == 100 and len(lost) == 100
+    assert {e.code() for e in lost} == {grpc.StatusCode.FAILED_PRECONDITION}
+    assert {f for e in lost for f, _ in rpc_error_details(e)} == {"quantity"}
+    assert (await pk.account(pk.ref(home))).balance == 0
+    goods = await pk.stub.GetGoods(P.GetGoodsRequest(id=soap.id), metadata=pk.ADMIN)
+    assert goods.goods.stock == 400
+    async with pk.host.engine.connect() as conn:
+        after = (await conn.execute(select(entries.c.balance_after).where(
+            entries.c.account_id == home.account_id).order_by(entries.c.seq))).scalars().all()
+    # Every balance the account ever had, in order: 1000, 990, …, 10, 0.
+    assert after == list(range(1000, -1, -10))
+    await invariants_hold(pk)
+
+
+async def test_a_cancelled_redemption_returns_points_to_their_lots(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    older = await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=pk.TODAY - timedelta(days=10))
+    newer = await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=3)
+    tea = await pk.goods(village, price=7, stock=1)
+    reserved = (await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+        request_id=pk.rid(), subject=pk.ref(home), goods_id=tea.id, quantity=1),
+        metadata=pk.ADMIN)).redemption
+    assert (reserved.points, reserved.status) == (7, P.REDEMPTION_STATUS_RESERVED)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+            request_id=pk.rid(), subject=pk.ref(home), goods_id=tea.id, quantity=1), metadata=pk.ADMIN)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value)[0][0] == "quantity"
+
+    def lots_by_entry(reply: Any) -> dict[str, int]:
+        return {lot.entry_id: lot.available for lot in reply.lots}
+
+    taken = lots_by_entry(await pk.stub.ListLots(P.ListLotsRequest(
+        account_id=home.account_id, include_spent=True), metadata=pk.ADMIN))
+    assert taken == {older.id: 0, newer.id: 13}
+    cancelled = (await pk.stub.CancelRedemption(P.CancelRedemptionRequest(
+        request_id=pk.rid(), redemption_id=reserved.id, reason="村民不需要了"),
+        metadata=pk.ADMIN)).redemption
+    assert cancelled.status == P.REDEMPTION_STATUS_CANCELLED and cancelled.cancel_entry_id
+    back = lots_by_entry(await pk.stub.ListLots(P.ListLotsRequest(
+        account_id=home.account_id, include_spent=True), metadata=pk.ADMIN))
+    assert back == {older.id: 5, newer.id: 15}
+    assert (await pk.stub.GetGoods(P.GetGoodsRequest(id=tea.id), metadata=pk.ADMIN)).goods.stock == 1
+    for again in (P.CancelRedemptionRequest(request_id=pk.rid(), redemption_id=reserved.id, reason="x"),
+                  P.PickUpRedemptionRequest(request_id=pk.rid(), redemption_id=reserved.id)):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            call = (pk.stub.CancelRedemption if isinstance(again, P.CancelRedemptionRequest)
+                    else pk.stub.PickUpRedemption)
+            await call(again, metadata=pk.ADMIN)
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    picked = (await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+        request_id=pk.rid(), subject=pk.ref(home), goods_id=tea.id, quantity=1),
+        metadata=pk.ADMIN)).redemption
+    done = (await pk.stub.PickUpRedemption(P.PickUpRedemptionRequest(
+        request_id=pk.rid(), redemption_id=picked.id), metadata=pk.ADMIN)).redemption
+    assert done.status == P.REDEMPTION_STATUS_PICKED_UP and done.completed_by == "tester"
+    await invariants_hold(pk)
+
+
+async def test_reversals_undo_credits_and_deductions_once(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    credit = await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=4)
+    deduction = await pk.award(pk.ref(home), scheme.id, "YF-01")
+    assert (await pk.account(pk.ref(home))).balance == 10
+
+    async def reverse(entry_id: str) -> Any:
+        return (await pk.stub.ReverseEntry(P.ReverseEntryRequest(
+            request_id=pk.rid(), entry_id=entry_id, reason="评议有误，予以冲正"), metadata=pk.ADMIN)).entry
+
+    undone = await reverse(deduction.id)
+    assert (undone.kind, undone.amount, undone.score, undone.reverses_entry_id) == (
+        P.ENTRY_KIND_REVERSAL, 10, 10, deduction.id)
+    assert undone.entry_date == deduction.entry_date and undone.item_code == "YF-01"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await reverse(deduction.id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value) == [("entry_id", f"was already reversed by entry {undone.id}")]
+    for not_reversible in (undone.id,):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await reverse(not_reversible)
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    undone_credit = await reverse(credit.id)
+    assert (undone_credit.amount, undone_credit.score, undone_credit.balance_after) == (-20, -20, 0)
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=pk.ref(home)), metadata=pk.ADMIN)
+    assert [e.kind for e in statement.entries] == [P.ENTRY_KIND_AWARD, P.ENTRY_KIND_AWARD,
+                                                   P.ENTRY_KIND_REVERSAL, P.ENTRY_KIND_REVERSAL]
+    assert sum(e.amount for e in statement.entries) == statement.account.balance == 0
+    await invariants_hold(pk)
+
+
+async def test_statement_pages_and_filters_by_date(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    for days in (30, 20, 10, 0):
+        await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=pk.TODAY - timedelta(days=days))
+    seen, token = [], ""
+    while True:
+        page = await pk.stub.GetStatement(P.GetStatementRequest(
+            account_id=home.account_id, page=PageRequest(page_size=3, page_token=token)), metadata=pk.ADMIN)
+        seen += [e.entry_date for e in page.entries]
+        token = page.page_info.next_page_token
+        if not token:
+            break
+    assert seen == [(pk.TODAY - timedelta(days=d)).isoformat() for d in (30, 20, 10, 0)]
+    window = await pk.stub.GetStatement(P.GetStatementRequest(
+        account_id=home.account_id, from_date=(pk.TODAY - timedelta(days=25)).isoformat(),
+        to_date=(pk.TODAY - timedelta(days=5)).isoformat()), metadata=pk.ADMIN)
+    assert [e.entry_date for e in window.entries] == [
+        (pk.TODAY - timedelta(days=d)).isoformat() for d in (20, 10)]
+
+
+async def test_lots_expire_on_their_last_day_without_anyone_asking(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, points_valid_months=1)
+    home = await pk.household(village)
+    old = await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=date(2025, 5, 20))
+    await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2)
+    assert (await pk.account(pk.ref(home))).balance == 15
+    pk.clock.advance(timedelta(days=1))  # 2025-06-19: the lot of May 20 lasted until June 19
+    await asyncio.sleep(0.6)
+    assert (await pk.account(pk.ref(home))).balance == 15
+    pk.clock.advance(timedelta(days=1))
+    for _ in range(50):
+        if (await pk.account(pk.ref(home))).balance == 10:
+            break
+        await asyncio.sleep(0.1)
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(account_id=home.account_id),
+                                           metadata=pk.ADMIN)
+    expiry = statement.entries[-1]
+    assert (expiry.kind, expiry.amount, expiry.score, expiry.created_by) == (
+        P.ENTRY_KIND_EXPIRY, -5, 0, "system")
+    assert statement.account.balance == 10
+    lots_now = (await pk.stub.ListLots(P.ListLotsRequest(account_id=home.account_id, include_spent=True),
+                                       metadata=pk.ADMIN)).lots
+    assert (lots_now[0].entry_id, lots_now[0].available, lots_now[0].closed) == (old.id, 0, True)
+    await invariants_hold(pk)
