@@ -18,13 +18,26 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.broker]
 REGISTER = """
 mutation Register($rid: String!, $region: String!, $name: String!) {
   registerPerson(requestId: $rid, input: {regionCode: $region, name: $name, gender: FEMALE,
-                 birthDate: "1988-08-08", partyMember: true}) { id name regionCode }
+                 birthDate: "1988-08-08", partyMember: true, education: JUNIOR_COLLEGE})
+  { id name regionCode }
+}"""
+
+REVIEW = """
+mutation Review($rid: String!, $person: ID!, $region: String!, $role: PostRole!) {
+  startQualificationReview(requestId: $rid, personId: $person, regionCode: $region, role: $role,
+    checks: [
+      {kind: CRIMINAL_RECORD, department: "县公安局", result: PASSED, checkedDate: "2026-01-05"},
+      {kind: DISCIPLINE, department: "县纪委监委", result: PASSED, checkedDate: "2026-01-05"},
+      {kind: DISHONEST_DEBTOR, department: "县人民法院", result: PASSED, checkedDate: "2026-01-05"},
+      {kind: ORGANIZED_CRIME, department: "县委政法委", result: PASSED, checkedDate: "2026-01-05"}])
+  { id result }
 }"""
 
 APPOINT = """
-mutation Appoint($rid: String!, $person: ID!, $region: String!, $role: PostRole!) {
+mutation Appoint($rid: String!, $person: ID!, $region: String!, $role: PostRole!, $review: ID) {
   appointPerson(requestId: $rid, input: {personId: $person, regionCode: $region, role: $role,
-                method: ELECTION, startDate: "2026-01-10"}) { id role startDate person { name } }
+                method: ELECTION, startDate: "2026-01-10", reviewId: $review})
+  { id role startDate person { name } }
 }"""
 
 SCHEDULE = """
@@ -46,8 +59,12 @@ async def test_appointing_a_secretary_puts_the_cadre_on_the_audit_schedule(
     region = village()
     person = (await gql(REGISTER, county_token, rid=str(uuid.uuid4()), region=region,
                         name="周海燕"))["data"]["registerPerson"]
+    # A two-committee post needs a passed qualification review (任职资格审查) first.
+    review = (await gql(REVIEW, county_token, rid=str(uuid.uuid4()), person=person["id"],
+                        region=region, role="PARTY_SECRETARY"))["data"]["startQualificationReview"]
+    assert review["result"] == "PASSED"
     post = await gql(APPOINT, county_token, rid=str(uuid.uuid4()), person=person["id"],
-                     region=region, role="PARTY_SECRETARY")
+                     region=region, role="PARTY_SECRETARY", review=review["id"])
     assert post["data"]["appointPerson"]["person"]["name"] == "周海燕"
 
     async def scheduled() -> bool:

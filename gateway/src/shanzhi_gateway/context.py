@@ -110,6 +110,20 @@ class Loaders:
         self.posts: DataLoader[str, talent_pb2.Post | None] = _loader(self._posts)
         #: A person's posts by person id (TalentService.ListPosts, one walk per key).
         self.posts_of_person: DataLoader[str, list[talent_pb2.Post]] = _loader(self._posts_of_people)
+        #: talent.QualificationReview by id (TalentService.BatchGetQualificationReviews).
+        self.qualification_reviews: DataLoader[str, talent_pb2.QualificationReview | None] = _loader(
+            self._qualification_reviews
+        )
+        #: talent.ReserveCandidate by id (TalentService.BatchGetReserveCandidates).
+        self.reserve_candidates: DataLoader[str, talent_pb2.ReserveCandidate | None] = _loader(
+            self._reserve_candidates
+        )
+        #: talent.TrainingCourse by id (TalentService.BatchGetTrainingCourses).
+        self.training_courses: DataLoader[str, talent_pb2.TrainingCourse | None] = _loader(
+            self._training_courses
+        )
+        #: talent.Assessment by id (TalentService.BatchGetAssessments).
+        self.assessments: DataLoader[str, talent_pb2.Assessment | None] = _loader(self._assessments)
         #: points.Household by id (PointsService.BatchGetHouseholds).
         self.households: DataLoader[str, points_pb2.Household | None] = _loader(self._households)
         #: lists.ListItem by id (ListsService.BatchGetListItems).
@@ -136,6 +150,34 @@ class Loaders:
         talent = self._ctx.clients.talent
         answer = await self._ctx.call(talent.BatchGetPosts, talent_pb2.BatchGetPostsRequest(ids=ids))
         return by_id(ids, answer.posts)
+
+    async def _qualification_reviews(self, ids: list[str]) -> list[talent_pb2.QualificationReview | None]:
+        talent = self._ctx.clients.talent
+        answer = await self._ctx.call(
+            talent.BatchGetQualificationReviews, talent_pb2.BatchGetQualificationReviewsRequest(ids=ids)
+        )
+        return by_id(ids, answer.reviews)
+
+    async def _reserve_candidates(self, ids: list[str]) -> list[talent_pb2.ReserveCandidate | None]:
+        talent = self._ctx.clients.talent
+        answer = await self._ctx.call(
+            talent.BatchGetReserveCandidates, talent_pb2.BatchGetReserveCandidatesRequest(ids=ids)
+        )
+        return by_id(ids, answer.candidates)
+
+    async def _training_courses(self, ids: list[str]) -> list[talent_pb2.TrainingCourse | None]:
+        talent = self._ctx.clients.talent
+        answer = await self._ctx.call(
+            talent.BatchGetTrainingCourses, talent_pb2.BatchGetTrainingCoursesRequest(ids=ids)
+        )
+        return by_id(ids, answer.courses)
+
+    async def _assessments(self, ids: list[str]) -> list[talent_pb2.Assessment | None]:
+        talent = self._ctx.clients.talent
+        answer = await self._ctx.call(
+            talent.BatchGetAssessments, talent_pb2.BatchGetAssessmentsRequest(ids=ids)
+        )
+        return by_id(ids, answer.assessments)
 
     async def _posts_of_people(self, person_ids: list[str]) -> list[list[talent_pb2.Post] | BaseException]:
         talent = self._ctx.clients.talent
