@@ -205,3 +205,16 @@ async def test_a_failed_review_refuses_unless_the_county_allows_an_override(
     read = (await talent.GetCountyConfig(talent_pb2.GetCountyConfigRequest(county_code="130128"),
                                          metadata=auth_metadata("130128101001", roles=("village_clerk",))))
     assert read.config.allow_appointment_without_review and read.config.version == stored.version
+
+
+async def test_the_cadre_record_leaves_out_what_lies_outside_the_callers_scope(
+    talent: talent_pb2_grpc.TalentServiceStub, ops: Any,
+) -> None:
+    person = await ops.register(village(6), "两村任职")
+    here = await ops.appoint(person, talent_pb2.POST_ROLE_GRID_WORKER, start="2024-01-01")
+    await ops.appoint(person, talent_pb2.POST_ROLE_GRID_WORKER, start="2024-01-01", region=village(7))
+    clerk = auth_metadata(village(6), roles=("village_clerk",), subject="clerk6")
+    seen = (await talent.GetCadreRecord(talent_pb2.GetCadreRecordRequest(person_id=person.id),
+                                        metadata=clerk)).record
+    assert [p.id for p in seen.posts] == [here.id]
+    assert len((await record(talent, person, "2025-01-01")).posts) == 2

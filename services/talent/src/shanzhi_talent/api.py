@@ -429,6 +429,12 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
             graded = await repo.assessments_of_person(person.id)
             flags = await repo.flags_of_person(person.id)
             matters = await repo.major_matters_of_person(person.id)
+        # Records kept in villages outside the caller's scope stay out, as everywhere else.
+        seen = caller.scope.covers
+        terms, review_rows, candidates = ([r for r in rows if seen(r.region_code)]
+                                          for rows in (terms, review_rows, candidates))
+        trainings, graded, flags, matters = ([r for r in rows if seen(r.region_code)]
+                                             for rows in (trainings, graded, flags, matters))
         concurrent = domain.concurrent_posts(
             (domain.Term(t.region_code, t.role, t.start_date, t.end_date) for t in terms), day)
         return talent_pb2.GetCadreRecordResponse(record=talent_pb2.CadreRecord(
