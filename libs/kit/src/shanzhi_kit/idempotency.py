@@ -8,6 +8,7 @@ finds the committed answer, so two racing retries still make one change.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -27,8 +28,12 @@ R = TypeVar("R", bound=Message)
 MAX_REQUEST_ID = 200
 
 
-def request_hash(request: Message) -> str:
-    return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+def request_hash(request: Message, key: bytes | None = None) -> str:
+    """Fingerprint of a request; keyed (HMAC) when requests may hold personal data."""
+    body = request.SerializeToString(deterministic=True)
+    if key is not None:
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+    return hashlib.sha256(body).hexdigest()
 
 
 class IdempotentWriter:
@@ -40,7 +45,12 @@ class IdempotentWriter:
         table: Table,
         *,
         after_commit: Callable[[], None] | None = None,
+        hash_key: bytes | None = None,
     ) -> None:
+        """``hash_key``: key the request fingerprints with it, for services whose requests
+        carry personal data (an unkeyed hash of an ID number can be reversed by trying
+        every possible number)."""
+        self._hash_key = hash_key
         self._sessionmaker = sessionmaker
         self._table = table
         self._after_commit = after_commit
@@ -69,7 +79,7 @@ class IdempotentWriter:
         if len(request_id) > MAX_REQUEST_ID:
             raise InvalidArgument.field("request_id", f"must be at most {MAX_REQUEST_ID} characters")
         caller = current_caller().subject
-        digest = request_hash(request)
+        digest = request_hash(request, self._hash_key)
         key = {"k_caller": caller, "k_method": method, "k_request_id": request_id}
 
         async with self._sessionmaker() as session:

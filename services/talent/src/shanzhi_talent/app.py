@@ -32,7 +32,8 @@ def build(settings: TalentSettings) -> ServiceHost:
         lambda: kafka_producer(settings.kafka_bootstrap_servers, SERVICE),
         poll_seconds=settings.relay_poll_seconds,
     )
-    writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake)
+    writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake,
+                              hash_key=vault.request_hash_key)
     api = TalentApi(sessionmaker, writer, Outbox(messaging.outbox, source=SERVICE, topic=TOPIC), vault)
 
     async def migrate() -> None:

@@ -49,6 +49,11 @@ class PiiVault:
         self._aead = {v: AESGCM(k) for v, k in encryption_keys.items()}
         self._version = current_version
 
+    @property
+    def request_hash_key(self) -> bytes:
+        """A key for fingerprints of requests that carry personal data, derived from the HMAC key."""
+        return hmac.new(self._hmac_key, b"shanzhi.idempotency.request-hash", hashlib.sha256).digest()
+
     def lookup_hash(self, normalised: str) -> str:
         """The keyed hash (hex) of a normalised value: equal values, equal hashes."""
         return hmac.new(self._hmac_key, normalised.encode(), hashlib.sha256).hexdigest()
