@@ -233,6 +233,21 @@ async def test_a_new_event_for_an_already_scheduled_post_is_not_scheduled_twice(
     await wait_for_entries(audit_host, 2, cadre_person_id=event.person_id)
 
 
+@pytest.mark.parametrize(
+    "role",
+    [talent_pb2.POST_ROLE_PARTY_COMMITTEE_MEMBER, talent_pb2.POST_ROLE_VILLAGE_COMMITTEE_MEMBER],
+)
+async def test_a_member_of_a_named_committee_gets_an_in_office_audit(
+    audit_host: ServiceHost, producer: KafkaProducer, role: int,
+) -> None:
+    env = appointed(role, start_date="2026-01-05")
+    event = data_of(env)
+    await send(producer, env)
+    [row] = await wait_for_entries(audit_host, 1, post_id=event.post_id)
+    assert (row.post_role, row.kind, row.due_date) == (
+        talent_pb2.PostRole.Name(role), audit_pb2.AUDIT_KIND_IN_OFFICE, date(2029, 1, 5))
+
+
 async def test_a_non_cadre_post_schedules_nothing(
     audit_host: ServiceHost, producer: KafkaProducer,
 ) -> None:

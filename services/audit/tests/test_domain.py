@@ -121,11 +121,44 @@ def appointment(role: int = talent_pb2.POST_ROLE_PARTY_SECRETARY,
     return talent_events.PersonAppointedEvent(**base)  # type: ignore[arg-type]
 
 
+CADRES = [
+    talent_pb2.POST_ROLE_PARTY_SECRETARY,
+    talent_pb2.POST_ROLE_COMMITTEE_DIRECTOR,
+    talent_pb2.POST_ROLE_TWO_COMMITTEE_MEMBER,
+    talent_pb2.POST_ROLE_PARTY_COMMITTEE_MEMBER,
+    talent_pb2.POST_ROLE_VILLAGE_COMMITTEE_MEMBER,
+]
+
+
+def test_the_cadre_roles_are_the_secretary_the_director_and_the_two_committee_members() -> None:
+    assert set(domain.CADRE_ROLES) == set(CADRES)
+    assert {talent_pb2.PostRole.Name(r) for r in domain.CADRE_ROLES} == {
+        "POST_ROLE_PARTY_SECRETARY", "POST_ROLE_COMMITTEE_DIRECTOR",
+        "POST_ROLE_TWO_COMMITTEE_MEMBER", "POST_ROLE_PARTY_COMMITTEE_MEMBER",
+        "POST_ROLE_VILLAGE_COMMITTEE_MEMBER",
+    }
+
+
 @pytest.mark.parametrize(
     "role",
-    [talent_pb2.POST_ROLE_PARTY_SECRETARY, talent_pb2.POST_ROLE_COMMITTEE_DIRECTOR,
-     talent_pb2.POST_ROLE_TWO_COMMITTEE_MEMBER],
+    [talent_pb2.POST_ROLE_PARTY_COMMITTEE_MEMBER, talent_pb2.POST_ROLE_VILLAGE_COMMITTEE_MEMBER],
 )
+def test_members_of_a_named_committee_are_cadres(role: int) -> None:
+    assert domain.is_cadre_role(role)
+
+
+@pytest.mark.parametrize(
+    "role",
+    [talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, talent_pb2.POST_ROLE_GRID_LEADER,
+     talent_pb2.POST_ROLE_GRID_INSTRUCTOR, talent_pb2.POST_ROLE_GRID_WORKER,
+     talent_pb2.POST_ROLE_FIRST_SECRETARY, talent_pb2.POST_ROLE_WORK_TEAM_MEMBER,
+     talent_pb2.POST_ROLE_UNSPECIFIED],
+)
+def test_representatives_grid_staff_and_sent_cadres_are_not_audited(role: int) -> None:
+    assert not domain.is_cadre_role(role)
+
+
+@pytest.mark.parametrize("role", CADRES)
 def test_cadre_appointments_schedule_an_in_office_audit(role: int) -> None:
     event = appointment(role)
     planned = domain.plan_for_appointment(event)

@@ -18,12 +18,15 @@ from shanzhi_kit.values import valid_uuid
 
 #: Posts whose holders are village cadres (村干部) subject to economic-responsibility
 #: audit: party-branch secretary (村党组织书记), committee director (村委会主任) and
-#: members of the two committees (村两委委员).
+#: members of the two committees (村两委委员), whether the committee is named
+#: (村党组织委员, 村委会委员) or not.
 CADRE_ROLES = frozenset(
     {
         talent_pb2.POST_ROLE_PARTY_SECRETARY,
         talent_pb2.POST_ROLE_COMMITTEE_DIRECTOR,
         talent_pb2.POST_ROLE_TWO_COMMITTEE_MEMBER,
+        talent_pb2.POST_ROLE_PARTY_COMMITTEE_MEMBER,
+        talent_pb2.POST_ROLE_VILLAGE_COMMITTEE_MEMBER,
     }
 )
 
