@@ -185,3 +185,89 @@ def test_a_cadre_appointment_that_cannot_be_scheduled_names_the_fields() -> None
         domain.plan_for_appointment(appointment(post_id="", person_id="x", region_code="130123101000",
                                                 start_date="2024-13-01"))
     assert fields(err.value) == {"post_id", "person_id", "region_code", "start_date"}
+
+
+# -- leaving-office audit (离任审计) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("end", "due"),
+    [
+        (date(2026, 12, 31), date(2027, 3, 31)),
+        (date(2026, 1, 1), date(2026, 4, 1)),
+        (date(2027, 12, 1), date(2028, 2, 29)),  # a leap year's 29 February counts
+        (date(2026, 12, 1), date(2027, 3, 1)),
+        (date(2024, 2, 29), date(2024, 5, 29)),
+    ],
+)
+def test_departure_audit_is_due_90_days_after_the_last_day(end: date, due: date) -> None:
+    assert domain.departure_audit_due(end) == due
+    assert (due - end).days == domain.DEPARTURE_AUDIT_DAYS == 90
+
+
+def ended(role: int = talent_pb2.POST_ROLE_PARTY_SECRETARY,
+          **kw: object) -> talent_events.PostEndedEvent:
+    base: dict[str, object] = dict(
+        post_id=str(uuid.uuid4()), person_id=str(uuid.uuid4()), region_code="130123101201",
+        role=role, start_date="2021-01-05", end_date="2026-12-31",
+        reason=talent_pb2.POST_END_REASON_TERM_EXPIRED, person_name="张书记",
+    )
+    base.update(kw)
+    return talent_events.PostEndedEvent(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("role", CADRES)
+def test_the_end_of_a_cadre_term_schedules_a_departure_audit(role: int) -> None:
+    event = ended(role)
+    planned = domain.plan_for_departure(event)
+    assert planned is not None
+    assert (planned.kind, planned.due_date) == (audit_pb2.AUDIT_KIND_DEPARTURE, date(2027, 3, 31))
+    assert planned.post_role == talent_pb2.PostRole.Name(role)
+    assert (planned.post_id, planned.cadre_person_id) == (event.post_id, event.person_id)
+    assert (planned.cadre_name, planned.region_code) == ("张书记", "130123101201")
+
+
+@pytest.mark.parametrize("reason", [r for r in talent_pb2.PostEndReason.values()])
+def test_every_reason_for_leaving_schedules_the_audit(reason: int) -> None:
+    planned = domain.plan_for_departure(ended(reason=reason))
+    assert planned is not None and planned.kind == audit_pb2.AUDIT_KIND_DEPARTURE
+
+
+def test_ids_are_kept_in_lower_case_and_the_name_may_be_missing() -> None:
+    event = ended(post_id=str(uuid.uuid4()).upper(), person_id=str(uuid.uuid4()).upper(),
+                  person_name="  ")
+    planned = domain.plan_for_departure(event)
+    assert planned is not None
+    assert (planned.post_id, planned.cadre_person_id, planned.cadre_name) == (
+        event.post_id.lower(), event.person_id.lower(), "")
+
+
+def test_a_one_day_term_and_a_missing_start_date_are_scheduled() -> None:
+    one_day = domain.plan_for_departure(ended(start_date="2026-06-01", end_date="2026-06-01"))
+    no_start = domain.plan_for_departure(ended(start_date=""))
+    assert one_day is not None and one_day.due_date == date(2026, 8, 30)
+    assert no_start is not None and no_start.due_date == date(2027, 3, 31)
+
+
+@pytest.mark.parametrize(
+    "role",
+    [r for r in talent_pb2.PostRole.values() if r not in domain.CADRE_ROLES] + [99],
+)
+def test_the_end_of_another_post_schedules_nothing(role: int) -> None:
+    # Not scheduled, so not validated either: a non-cadre event is never refused.
+    assert domain.plan_for_departure(ended(role, end_date="", post_id="x")) is None
+
+
+def test_an_end_of_term_that_cannot_be_scheduled_names_the_fields() -> None:
+    with pytest.raises(InvalidArgument) as err:
+        domain.plan_for_departure(ended(post_id="", person_id="x", region_code="130123101000",
+                                        start_date="2021-13-01", end_date="",
+                                        person_name="名" * 51))
+    assert fields(err.value) == {"post_id", "person_id", "region_code", "start_date", "end_date",
+                                 "person_name"}
+
+
+def test_a_last_day_before_the_first_is_refused() -> None:
+    with pytest.raises(InvalidArgument) as err:
+        domain.plan_for_departure(ended(start_date="2026-01-05", end_date="2026-01-04"))
+    assert fields(err.value) == {"end_date"}

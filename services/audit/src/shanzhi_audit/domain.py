@@ -1,13 +1,15 @@
 """Audit domain rules (巡察/审计). Pure: no I/O.
 
-Validation of inspection rounds (巡察轮次), and which appointments put a cadre on
-the schedule of village economic-responsibility audits (村级经济责任审计) and when.
+Validation of inspection rounds (巡察轮次), and which appointments and ends of term
+put a cadre on the schedule of village economic-responsibility audits
+(村级经济责任审计) and when: in office (任中审计) within three years of the term's
+start, and on leaving office (离任审计) within 90 days of the term's last day.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from shanzhi.audit.v1 import audit_pb2
 from shanzhi.talent.v1 import events_pb2 as talent_events
@@ -32,6 +34,12 @@ CADRE_ROLES = frozenset(
 
 #: An in-office audit (任中审计) falls due at the latest this many years into a term.
 IN_OFFICE_AUDIT_YEARS = 3
+
+#: A leaving-office audit (离任审计) falls due at the latest this many days after the
+#: term's last day (离任后三个月内, counted as 90 days): long enough to close the
+#: village's accounts and hand over (离任交接), short enough that the audit is done
+#: while the records and the people are at hand.
+DEPARTURE_AUDIT_DAYS = 90
 
 #: The entry's author (留痕) when the schedule is fed by talent events.
 SCHEDULED_BY = "system:talent-event"
@@ -131,6 +139,15 @@ def in_office_audit_due(term_start: date) -> date:
     return add_years(term_start, IN_OFFICE_AUDIT_YEARS)
 
 
+def departure_audit_due(term_end: date) -> date:
+    """Latest date of the leaving-office audit (离任审计) of a term whose last day is ``term_end``.
+
+    >>> departure_audit_due(date(2026, 12, 31))
+    datetime.date(2027, 3, 31)
+    """
+    return term_end + timedelta(days=DEPARTURE_AUDIT_DAYS)
+
+
 def is_cadre_role(role: int) -> bool:
     """Whether holders of ``role`` are village cadres (村干部) audited in office."""
     return role in CADRE_ROLES
@@ -138,7 +155,7 @@ def is_cadre_role(role: int) -> bool:
 
 @dataclass(frozen=True)
 class PlannedAudit:
-    """An audit a cadre is due (审计计划), derived from an appointment (任职)."""
+    """An audit a cadre is due (审计计划), derived from an appointment (任职) or an end of term (离任)."""
 
     cadre_person_id: str
     cadre_name: str
@@ -158,20 +175,9 @@ def plan_for_appointment(event: talent_events.PersonAppointedEvent) -> PlannedAu
     if not is_cadre_role(event.role):
         return None
     v = Validator()
-    for field, value in (("post_id", event.post_id), ("person_id", event.person_id)):
-        if not value:
-            v.add(field, "is required")
-        elif not valid_uuid(value):
-            v.add(field, "is not a valid id (UUID)")
-    problem = code_problem(event.region_code)
-    if problem:
-        v.add("region_code", problem)
-    elif not is_village_code(event.region_code):
-        v.add("region_code", "must be a village code: township and village digits set")
+    _check_post(v, event.post_id, event.person_id, event.region_code)
     start = v.date_field("start_date", event.start_date)
-    name = event.person_name.strip()
-    v.check(len(name) <= MAX_CADRE_NAME, "person_name",
-            f"must be at most {MAX_CADRE_NAME} characters")
+    name = _check_name(v, event.person_name)
     v.raise_if_any()
     assert start is not None
     return PlannedAudit(
@@ -183,3 +189,64 @@ def plan_for_appointment(event: talent_events.PersonAppointedEvent) -> PlannedAu
         kind=audit_pb2.AUDIT_KIND_IN_OFFICE,
         due_date=in_office_audit_due(start),
     )
+
+
+def plan_for_departure(event: talent_events.PostEndedEvent) -> PlannedAudit | None:
+    """The leaving-office audit (离任审计) an end of term makes due, or None for a non-cadre post.
+
+    Every end of a cadre term schedules one, whatever the reason (任期届满, 辞职,
+    罢免, 调离, 去世 …): the audit covers the village's economic affairs during the
+    term, whoever can still answer for them. It is due
+    :data:`DEPARTURE_AUDIT_DAYS` days after the term's last day. The event alone is
+    enough: a post whose appointment this service never saw is scheduled all the same.
+    ``cadre_name`` is the event's ``person_name`` and may be empty.
+
+    The in-office entry (任中审计) of the same post is left as it is. One still due
+    when the term ends is in effect overtaken by the leaving-office audit, which
+    covers the whole term; it is kept, neither deleted nor changed, as the schedule
+    keeps its history and has no status for an overtaken entry.
+
+    Raises InvalidArgument, naming every wrong field, when a cadre's end of term
+    cannot be scheduled (missing ids, a malformed village code or date, a last day
+    before the first).
+    """
+    if not is_cadre_role(event.role):
+        return None
+    v = Validator()
+    _check_post(v, event.post_id, event.person_id, event.region_code)
+    start = v.date_field("start_date", event.start_date, required=False)
+    end = v.date_field("end_date", event.end_date)
+    if start is not None and end is not None:
+        v.check(end >= start, "end_date", "must not be before start_date")
+    name = _check_name(v, event.person_name)
+    v.raise_if_any()
+    assert end is not None
+    return PlannedAudit(
+        cadre_person_id=event.person_id.lower(),
+        cadre_name=name,
+        region_code=event.region_code,
+        post_id=event.post_id.lower(),
+        post_role=talent_pb2.PostRole.Name(event.role),
+        kind=audit_pb2.AUDIT_KIND_DEPARTURE,
+        due_date=departure_audit_due(end),
+    )
+
+
+def _check_post(v: Validator, post_id: str, person_id: str, region_code: str) -> None:
+    for field, value in (("post_id", post_id), ("person_id", person_id)):
+        if not value:
+            v.add(field, "is required")
+        elif not valid_uuid(value):
+            v.add(field, "is not a valid id (UUID)")
+    problem = code_problem(region_code)
+    if problem:
+        v.add("region_code", problem)
+    elif not is_village_code(region_code):
+        v.add("region_code", "must be a village code: township and village digits set")
+
+
+def _check_name(v: Validator, person_name: str) -> str:
+    name = person_name.strip()
+    v.check(len(name) <= MAX_CADRE_NAME, "person_name",
+            f"must be at most {MAX_CADRE_NAME} characters")
+    return name
