@@ -238,7 +238,7 @@ async def test_a_new_event_for_an_already_scheduled_post_is_not_scheduled_twice(
     [talent_pb2.POST_ROLE_PARTY_COMMITTEE_MEMBER, talent_pb2.POST_ROLE_VILLAGE_COMMITTEE_MEMBER],
 )
 async def test_a_member_of_a_named_committee_gets_an_in_office_audit(
-    audit_host: ServiceHost, producer: KafkaProducer, role: int,
+    audit_host: ServiceHost, producer: KafkaProducer, role: talent_pb2.PostRole.ValueType,
 ) -> None:
     env = appointed(role, start_date="2026-01-05")
     event = data_of(env)
@@ -336,3 +336,169 @@ async def test_schedule_entries_of_a_cadre_are_listed_by_due_date(
         await audit.GetAuditScheduleEntry(
             audit_pb2.GetAuditScheduleEntryRequest(id=listed.entries[0].id), metadata=clerk)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+# -- leaving-office audits (离任审计) ---------------------------------------------------
+
+
+def post_ended(role: int = talent_pb2.POST_ROLE_PARTY_SECRETARY, *, person_id: str | None = None,
+               post_id: str | None = None, start_date: str = "2021-01-05",
+               end_date: str = "2026-12-31", person_name: str = "王书记",
+               reason: int = talent_pb2.POST_END_REASON_TERM_EXPIRED,
+               region_code: str = VILLAGE) -> event_pb2.EventEnvelope:
+    """A PostEndedEvent envelope as the talent service publishes it."""
+    person_id = person_id or str(uuid.uuid4())
+    data = talent_events.PostEndedEvent(
+        post_id=post_id or str(uuid.uuid4()), person_id=person_id, region_code=region_code,
+        role=role, start_date=start_date, end_date=end_date, reason=reason,  # type: ignore[arg-type]
+        person_name=person_name)
+    return envelope(data, source="shanzhi.talent", subject=person_id, region_code=region_code,
+                    actor="tester")
+
+
+def ended_data(env: event_pb2.EventEnvelope) -> talent_events.PostEndedEvent:
+    event = unpack(env, talent_events.PostEndedEvent)
+    assert isinstance(event, talent_events.PostEndedEvent)
+    return event
+
+
+async def test_the_end_of_a_cadre_term_schedules_a_departure_audit(
+    audit_host: ServiceHost, audit: audit_pb2_grpc.AuditServiceStub, producer: KafkaProducer,
+    broker: Broker,
+) -> None:
+    start = appointed(start_date="2024-02-29")
+    person_id, post_id = data_of(start).person_id, data_of(start).post_id
+    await send(producer, start)
+    [in_office] = await wait_for_entries(audit_host, 1, post_id=post_id)
+
+    end = post_ended(person_id=person_id, post_id=post_id, start_date="2024-02-29",
+                     end_date="2026-12-31", reason=talent_pb2.POST_END_REASON_RESIGNED)
+    await send(producer, end)
+    rows = await wait_for_entries(audit_host, 2, post_id=post_id)
+    [departure] = [r for r in rows if r.kind == audit_pb2.AUDIT_KIND_DEPARTURE]
+    assert (departure.cadre_person_id, departure.region_code, departure.post_role,
+            departure.cadre_name) == (person_id, VILLAGE, "POST_ROLE_PARTY_SECRETARY", "王书记")
+    assert (departure.status, departure.due_date) == (
+        audit_pb2.AUDIT_SCHEDULE_STATUS_DUE, date(2027, 3, 31))
+    assert (departure.source_event_id, departure.created_by) == (end.id, "system:talent-event")
+    assert (await wait_for_inbox(audit_host, end.id)).outcome == "applied"
+
+    # The in-office entry, still due and not yet past, stays as it was.
+    [kept] = [r for r in rows if r.kind == audit_pb2.AUDIT_KIND_IN_OFFICE]
+    assert kept == in_office
+
+    # Both are on the cadre's schedule, by due date.
+    schedules = await audit.BatchGetCadreAuditSchedules(
+        audit_pb2.BatchGetCadreAuditSchedulesRequest(cadre_person_ids=[person_id]), metadata=ADMIN)
+    assert [(e.kind, e.due_date) for e in schedules.schedules[0].entries] == [
+        (audit_pb2.AUDIT_KIND_IN_OFFICE, "2027-02-28"),
+        (audit_pb2.AUDIT_KIND_DEPARTURE, "2027-03-31"),
+    ]
+
+    # AuditScheduledEvent goes through the outbox and out on the audit topic.
+    [out] = await scheduled_events(audit_host, departure.id)
+    assert unpack(out, events_pb2.AuditScheduledEvent) == events_pb2.AuditScheduledEvent(
+        entry_id=departure.id, cadre_person_id=person_id, region_code=VILLAGE,
+        kind=audit_pb2.AUDIT_KIND_DEPARTURE, due_date="2027-03-31")
+    assert (out.source, out.actor, out.region_code) == (SERVICE, "system", VILLAGE)
+    found = await asyncio.to_thread(read_topic, broker, TOPIC, out.id)
+    assert found == out
+
+
+async def test_each_ended_cadre_post_gets_one_departure_audit(
+    audit_host: ServiceHost, producer: KafkaProducer,
+) -> None:
+    """A cadre holding two posts (e.g. 一肩挑: secretary and director) leaves both."""
+    person_id = str(uuid.uuid4())
+    ends = [
+        post_ended(talent_pb2.POST_ROLE_PARTY_SECRETARY, person_id=person_id, end_date="2026-12-31"),
+        post_ended(talent_pb2.POST_ROLE_VILLAGE_COMMITTEE_MEMBER, person_id=person_id,
+                   end_date="2026-06-30", reason=talent_pb2.POST_END_REASON_TRANSFERRED),
+        post_ended(talent_pb2.POST_ROLE_PARTY_COMMITTEE_MEMBER, person_id=person_id,
+                   end_date="2026-01-31", reason=talent_pb2.POST_END_REASON_REMOVED),
+    ]
+    for env in ends:
+        await send(producer, env)
+    rows = await wait_for_entries(audit_host, 3, cadre_person_id=person_id)
+    assert sorted((r.post_id, r.kind, r.due_date) for r in rows) == sorted(
+        (ended_data(env).post_id, audit_pb2.AUDIT_KIND_DEPARTURE, due)
+        for env, due in zip(ends, [date(2027, 3, 31), date(2026, 9, 28), date(2026, 5, 1)],
+                            strict=True))
+    for row in rows:
+        assert len(await scheduled_events(audit_host, row.id)) == 1
+
+
+async def test_redelivery_of_an_end_of_term_changes_nothing(
+    audit_host: ServiceHost, producer: KafkaProducer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = post_ended(talent_pb2.POST_ROLE_COMMITTEE_DIRECTOR)
+    event = ended_data(env)
+    await send(producer, env)
+    [row] = await wait_for_entries(audit_host, 1, post_id=event.post_id)
+    seen = spy(audit_host.consumers[0], monkeypatch)
+    await send(producer, env)
+    await wait_until(seen_at_least(seen, env.id, 1), within=WITHIN)
+    # The same end of term announced again under a new event id is applied and adds nothing.
+    again = envelope(event, source="shanzhi.talent", subject=event.person_id,
+                     region_code=event.region_code, actor="tester")
+    await send(producer, again)
+    assert (await wait_for_inbox(audit_host, again.id)).outcome == "applied"
+    assert await entries(audit_host, post_id=event.post_id) == [row]
+    assert len(await inbox(audit_host, env.id)) == 1
+    assert len(await scheduled_events(audit_host, row.id)) == 1
+
+
+async def test_the_end_of_a_non_cadre_post_schedules_nothing(
+    audit_host: ServiceHost, producer: KafkaProducer,
+) -> None:
+    person_id = str(uuid.uuid4())
+    for role in (talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, talent_pb2.POST_ROLE_GRID_WORKER,
+                 talent_pb2.POST_ROLE_FIRST_SECRETARY):
+        env = post_ended(role, person_id=person_id)
+        await send(producer, env)
+        assert (await wait_for_inbox(audit_host, env.id)).outcome == "applied"
+    assert await entries(audit_host, cadre_person_id=person_id) == []
+
+
+async def test_a_post_never_seen_is_scheduled_from_the_event_alone(
+    audit_host: ServiceHost, producer: KafkaProducer,
+) -> None:
+    """Appointed before the audit service existed: the end of term is enough."""
+    unnamed = post_ended(talent_pb2.POST_ROLE_TWO_COMMITTEE_MEMBER, person_name="",
+                         start_date="2018-01-05", end_date="2021-01-04")
+    event = ended_data(unnamed)
+    await send(producer, unnamed)
+    [row] = await wait_for_entries(audit_host, 1, post_id=event.post_id)
+    assert (row.cadre_person_id, row.region_code, row.post_role, row.kind, row.due_date,
+            row.cadre_name) == (
+        event.person_id, VILLAGE, "POST_ROLE_TWO_COMMITTEE_MEMBER", audit_pb2.AUDIT_KIND_DEPARTURE,
+        date(2021, 4, 4), "")
+
+
+async def test_an_unnamed_end_of_term_takes_the_name_of_the_in_office_entry(
+    audit_host: ServiceHost, producer: KafkaProducer,
+) -> None:
+    start = appointed(talent_pb2.POST_ROLE_COMMITTEE_DIRECTOR)
+    event = data_of(start)
+    await send(producer, start)
+    await wait_for_entries(audit_host, 1, post_id=event.post_id)
+    await send(producer, post_ended(talent_pb2.POST_ROLE_COMMITTEE_DIRECTOR, person_id=event.person_id,
+                                    post_id=event.post_id, person_name=""))
+    rows = await wait_for_entries(audit_host, 2, post_id=event.post_id)
+    [departure] = [r for r in rows if r.kind == audit_pb2.AUDIT_KIND_DEPARTURE]
+    assert departure.cadre_name == "王书记"
+
+
+async def test_an_unschedulable_end_of_term_is_rejected_without_blocking_the_stream(
+    audit_host: ServiceHost, producer: KafkaProducer,
+) -> None:
+    person_id = str(uuid.uuid4())
+    bad = post_ended(person_id=person_id, start_date="2026-06-01", end_date="2026-05-31")
+    good = post_ended(person_id=person_id)
+    await send(producer, bad)
+    await send(producer, good)
+    await wait_for_entries(audit_host, 1, cadre_person_id=person_id)
+    row = await wait_for_inbox(audit_host, bad.id)
+    assert row.outcome == "rejected" and "end_date" in row.detail
+    assert [r.source_event_id for r in await entries(audit_host, cadre_person_id=person_id)] == [
+        good.id]

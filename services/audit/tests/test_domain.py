@@ -217,7 +217,9 @@ def ended(role: int = talent_pb2.POST_ROLE_PARTY_SECRETARY,
 
 
 @pytest.mark.parametrize("role", CADRES)
-def test_the_end_of_a_cadre_term_schedules_a_departure_audit(role: int) -> None:
+def test_the_end_of_a_cadre_term_schedules_a_departure_audit(
+    role: talent_pb2.PostRole.ValueType,
+) -> None:
     event = ended(role)
     planned = domain.plan_for_departure(event)
     assert planned is not None

@@ -102,6 +102,45 @@ async def test_talent_event_is_applied_once_on_sqlite(sqlite_host: ServiceHost) 
     assert (inbox, events) == (2, 1)
 
 
+async def test_an_end_of_term_is_applied_once_on_sqlite(sqlite_host: ServiceHost) -> None:
+    consumer = EventConsumer(
+        name=SCHEDULE_CONSUMER, topics=[TALENT_TOPIC],
+        handlers=TalentEventHandlers(Outbox(messaging.outbox, source=SERVICE, topic=TOPIC)).handlers(),
+        sessionmaker=make_sessionmaker(sqlite_host.engine), inbox=messaging.inbox,
+        bootstrap_servers="127.0.0.1:9", group_id="unused", loop=asyncio.get_running_loop(),
+    )
+    person_id, post_id, village = str(uuid.uuid4()), str(uuid.uuid4()), "130123101201"
+    appointed = talent_events.PersonAppointedEvent(
+        post_id=post_id, person_id=person_id, region_code=village,
+        role=talent_pb2.POST_ROLE_VILLAGE_COMMITTEE_MEMBER, start_date="2026-01-05",
+        person_name="李委员")
+    # No name on the end of term: the in-office entry of the post supplies it.
+    ended = talent_events.PostEndedEvent(
+        post_id=post_id, person_id=person_id, region_code=village,
+        role=talent_pb2.POST_ROLE_VILLAGE_COMMITTEE_MEMBER, start_date="2026-01-05",
+        end_date="2026-07-31", reason=talent_pb2.POST_END_REASON_RESIGNED)
+    records = [
+        SimpleNamespace(topic=TALENT_TOPIC, partition=0, offset=i, value=envelope(
+            data, source="shanzhi.talent", subject=person_id, region_code=village,
+            actor="tester").SerializeToString())
+        for i, data in enumerate([appointed, ended])
+    ]
+    for r in (*records, records[1]):
+        await consumer.apply(r)
+    assert (consumer.applied, consumer.duplicates) == (2, 1)
+    s = audit_schedule
+    async with sqlite_host.engine.connect() as conn:
+        rows = (await conn.execute(select(s.c.kind, s.c.due_date, s.c.cadre_name).where(
+            s.c.post_id == post_id).order_by(s.c.kind))).all()
+        events = (await conn.execute(select(func.count()).select_from(messaging.outbox).where(
+            messaging.outbox.c.event_type == "shanzhi.audit.v1.AuditScheduledEvent"))).scalar_one()
+    assert [tuple(r) for r in rows] == [
+        (audit_pb2.AUDIT_KIND_IN_OFFICE, date(2029, 1, 5), "李委员"),
+        (audit_pb2.AUDIT_KIND_DEPARTURE, date(2026, 10, 29), "李委员"),
+    ]
+    assert events == 2
+
+
 async def test_a_payload_of_the_wrong_type_is_rejected_not_retried(sqlite_host: ServiceHost) -> None:
     consumer = EventConsumer(
         name=SCHEDULE_CONSUMER, topics=[TALENT_TOPIC],

@@ -79,6 +79,17 @@ class AuditRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def cadre_name_of_post(self, post_id: str) -> str:
+        """The cadre's name (姓名) on an earlier entry of the post, or "" if none has one."""
+        s = audit_schedule
+        name = (await self.session.execute(
+            select(s.c.cadre_name)
+            .where(s.c.post_id == post_id, s.c.cadre_name != "")
+            .order_by(s.c.created_at, s.c.id)
+            .limit(1)
+        )).scalar_one_or_none()
+        return name or ""
+
     async def entries_by_ids(self, ids: Sequence[str]) -> dict[str, Row[Any]]:
         if not ids:
             return {}
