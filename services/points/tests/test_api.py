@@ -290,3 +290,45 @@ async def test_outbox_rows_are_published(points_host: ServiceHost, points: Stub)
         return left == 0
 
     await wait_until(all_published, within=20)
+
+
+async def test_members_join_and_leave_and_a_household_moves_out(points: Stub) -> None:
+    home = await create(points, region=village(15), member_count=2)
+    assert home.status == points_pb2.HOUSEHOLD_STATUS_ACTIVE and home.account_id
+    added = await points.AddHouseholdMember(points_pb2.AddHouseholdMemberRequest(
+        request_id=rid(), household_id=home.id, name="王小明", relation="子女", joined_on="2025-03-01",
+        moved_in=True), metadata=ADMIN)
+    assert added.household.member_count == 3 and added.member.name == "王小明"
+    known = await points.AddHouseholdMember(points_pb2.AddHouseholdMemberRequest(
+        request_id=rid(), household_id=home.id, name="李桂兰", relation="配偶"), metadata=ADMIN)
+    assert known.household.member_count == 3 and len(known.household.members) == 2
+    left = await points.RecordMemberLeft(points_pb2.RecordMemberLeftRequest(
+        request_id=rid(), member_id=added.member.id, left_on="2025-06-01", reason="外出务工迁出"),
+        metadata=ADMIN)
+    assert left.household.member_count == 2
+    assert [(m.name, m.left_on) for m in left.household.members] == [
+        ("王小明", "2025-06-01"), ("李桂兰", "")]
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await points.RecordMemberLeft(points_pb2.RecordMemberLeftRequest(
+            request_id=rid(), member_id=added.member.id, left_on="2025-06-02", reason="again"),
+            metadata=ADMIN)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value)[0][0] == "member_id"
+    moved = await points.MoveHouseholdOut(points_pb2.MoveHouseholdOutRequest(
+        request_id=rid(), household_id=home.id, moved_out_on="2025-06-10", reason="整户迁出"),
+        metadata=ADMIN)
+    assert (moved.household.status, moved.household.moved_out_on) == (
+        points_pb2.HOUSEHOLD_STATUS_MOVED_OUT, "2025-06-10")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await points.AddHouseholdMember(points_pb2.AddHouseholdMemberRequest(
+            request_id=rid(), household_id=home.id, name="张三", relation="其他"), metadata=ADMIN)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    got = await points.GetHousehold(points_pb2.GetHouseholdRequest(id=home.id), metadata=ADMIN)
+    assert got.household == moved.household
+
+
+async def test_a_viewer_cannot_change_the_roster(points: Stub) -> None:
+    viewer = auth_metadata(village(16), roles=("viewer",), subject="viewer")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await points.CreateHousehold(create_request(village(16)), metadata=viewer)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED

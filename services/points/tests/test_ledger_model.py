@@ -107,6 +107,7 @@ def test_random_sequences_keep_every_invariant(ops: list[tuple[str, int, int]]) 
     ledger.expire(today + timedelta(days=4000))
     check_invariants(ledger)
     assert all(lot.available == 0 for lot in ledger.lots.values() if lot.expires_on is not None)
+    assert all(lot.closed or lot.available == 0 for lot in ledger.lots.values() if lot.expires_on)
 
 
 @settings(max_examples=200, deadline=None)

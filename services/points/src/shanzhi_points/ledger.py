@@ -162,11 +162,13 @@ def plan_restore(lots: Sequence[LotView], taken: Iterable[tuple[int, int]], toda
 
 
 def plan_expiries(lots: Sequence[LotView], today: date) -> list[tuple[LotView, Plan]]:
-    """One expiry entry per lot past its last usable day (积分过期), oldest first."""
-    due = sorted((lot for lot in lots if lot.due_to_expire(today)), key=lambda lot: (lot.lot_date, lot.id))
+    """One expiry entry per lot past its last usable day with points left (积分过期), oldest
+    first. A used-up lot past its day needs no entry: nothing can be taken from or given back
+    to a lot that is not live."""
+    due = sorted((lot for lot in lots if lot.due_to_expire(today) and lot.available > 0),
+                 key=lambda lot: (lot.lot_date, lot.id))
     return [
-        (lot, Plan(amount=-lot.available, score=0,
-                   moves=[(lot.id, -lot.available)] if lot.available else [], closes=[lot.id]))
+        (lot, Plan(amount=-lot.available, score=0, moves=[(lot.id, -lot.available)], closes=[lot.id]))
         for lot in due
     ]
 

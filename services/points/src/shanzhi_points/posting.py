@@ -146,8 +146,6 @@ class LedgerWriter:
         for state in states:
             assert state.lots is not None
             for lot, plan in plan_expiries(list(state.lots.values()), self.today):
-                if lot.available <= 0:
-                    continue
                 self.post(state, points_pb2.ENTRY_KIND_EXPIRY, plan, entry_date=self.today,
                           year=self.today.year, reason=f"lot of {lot.lot_date.isoformat()} expired "
                           f"after {format_date(lot.expires_on)}")

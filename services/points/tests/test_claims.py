@@ -1,0 +1,193 @@
+"""Claims (积分申报) over gRPC: review (评议), publicity (公示) that closes on time with
+nobody pressing a button, objections (异议) that send a claim back, limits and evidence."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import grpc
+import pytest
+from shanzhi.points.v1 import points_pb2 as P
+from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details
+
+pytestmark = pytest.mark.postgres
+
+
+async def submit(pk: Any, home: Any, scheme: Any, code: str = "HJ-01", *, quantity: int = 1,
+                 metadata: Any = None, **kw: Any) -> P.Claim:
+    kw.setdefault("evidence", P.Evidence(description="网格员现场拍照", attachment_urls=[
+        "https://example.cn/p/1.jpg"]))
+    reply = await pk.stub.SubmitClaim(P.SubmitClaimRequest(
+        request_id=pk.rid(), subject=pk.ref(home), scheme_id=scheme.id, item_code=code,
+        occurred_on=kw.pop("occurred_on", pk.TODAY.isoformat()), quantity=quantity,
+        source=kw.pop("source", P.CLAIM_SOURCE_RECORDED), **kw), metadata=metadata or pk.ADMIN)
+    return reply.claim
+
+
+async def review(pk: Any, claim: P.Claim, decision: int, reason: str = "") -> P.Claim:
+    return (await pk.stub.ReviewClaim(P.ReviewClaimRequest(
+        request_id=pk.rid(), claim_id=claim.id, decision=decision, reason=reason),  # type: ignore[arg-type]
+        metadata=pk.ADMIN)).claim
+
+
+async def get(pk: Any, claim: P.Claim) -> P.Claim:
+    return (await pk.stub.GetClaim(P.GetClaimRequest(id=claim.id), metadata=pk.ADMIN)).claim
+
+
+async def eventually(check: Any, within: float = 10.0) -> None:
+    for _ in range(int(within / 0.1)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+async def test_an_approved_claim_posts_when_its_window_closes_unopposed(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=7)
+    home = await pk.household(village)
+    grid = auth_metadata(village, roles=("grid_worker",), subject="grid-7")
+    claim = await submit(pk, home, scheme, quantity=2, metadata=grid)
+    assert (claim.status, claim.points, claim.item_name, claim.created_by) == (
+        P.CLAIM_STATUS_PENDING_REVIEW, 10, "庭院整洁", "grid-7")
+    approved = await review(pk, claim, P.REVIEW_DECISION_APPROVE)
+    assert approved.status == P.CLAIM_STATUS_IN_PUBLICITY
+    assert approved.reviews[0].reviewer == "tester"
+    ends = approved.publicity_end_time.ToDatetime()
+    assert timedelta(days=6, hours=23) < ends - pk.clock.now().replace(tzinfo=None) <= timedelta(days=7)
+    board = await pk.stub.GetPublicityBoard(P.GetPublicityBoardRequest(region_code=village),
+                                            metadata=pk.ADMIN)
+    assert [c.id for c in board.in_publicity] == [claim.id]
+    pk.clock.advance(timedelta(days=6))
+    await asyncio.sleep(0.5)
+    assert (await pk.account(pk.ref(home))).balance == 0
+    pk.clock.advance(timedelta(days=1, minutes=1))
+
+    async def posted() -> bool:
+        async with pk.host.engine.connect() as conn:
+            from shanzhi_points.tables import claims
+            from sqlalchemy import select
+
+            status = (await conn.execute(select(claims.c.status).where(claims.c.id == claim.id))).scalar()
+        return bool(status == P.CLAIM_STATUS_POSTED)
+
+    # The background task closes the window: no read, no button.
+    await eventually(posted)
+    done = await get(pk, claim)
+    assert done.status == P.CLAIM_STATUS_POSTED and done.entry_id
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=pk.ref(home)), metadata=pk.ADMIN)
+    entry = statement.entries[-1]
+    assert (entry.id, entry.kind, entry.amount, entry.source_id, entry.created_by) == (
+        done.entry_id, P.ENTRY_KIND_CLAIM, 10, claim.id, "system")
+    assert statement.account.balance == 10
+
+
+async def test_an_objection_sends_a_claim_back_to_review(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=3)
+    home = await pk.household(village)
+    claim = await review(pk, await submit(pk, home, scheme), P.REVIEW_DECISION_APPROVE)
+    neighbour = auth_metadata(village, roles=("viewer",), subject="neighbour")
+    objected = (await pk.stub.ObjectToClaim(P.ObjectToClaimRequest(
+        request_id=pk.rid(), claim_id=claim.id, reason="院子并未打扫"), metadata=neighbour)).claim
+    assert objected.status == P.CLAIM_STATUS_PENDING_REVIEW
+    assert [(o.raised_by, o.status) for o in objected.objections] == [
+        ("neighbour", P.OBJECTION_STATUS_OPEN)]
+    board = await pk.stub.GetPublicityBoard(P.GetPublicityBoardRequest(region_code=village),
+                                            metadata=pk.ADMIN)
+    assert [c.id for c in board.objected] == [claim.id] and not board.in_publicity
+    # Time passing does not post a claim under review.
+    pk.clock.advance(timedelta(days=4))
+    assert (await get(pk, claim)).status == P.CLAIM_STATUS_PENDING_REVIEW
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await review(pk, claim, P.REVIEW_DECISION_APPROVE)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value)[0][0] == "reason"
+    again = await review(pk, claim, P.REVIEW_DECISION_APPROVE, "复核属实")
+    assert again.status == P.CLAIM_STATUS_IN_PUBLICITY
+    assert again.objections[0].status == P.OBJECTION_STATUS_DISMISSED
+    # A second objection, upheld this time.
+    await pk.stub.ObjectToClaim(P.ObjectToClaimRequest(request_id=pk.rid(), claim_id=claim.id,
+                                                       reason="照片非本户"), metadata=neighbour)
+    rejected = await review(pk, claim, P.REVIEW_DECISION_REJECT, "异议成立")
+    assert rejected.status == P.CLAIM_STATUS_REJECTED
+    assert [o.status for o in rejected.objections] == [P.OBJECTION_STATUS_DISMISSED,
+                                                        P.OBJECTION_STATUS_UPHELD]
+    assert [r.decision for r in rejected.reviews] == [P.REVIEW_DECISION_APPROVE] * 2 + [
+        P.REVIEW_DECISION_REJECT]
+    pk.clock.advance(timedelta(days=30))
+    assert (await get(pk, claim)).status == P.CLAIM_STATUS_REJECTED
+    assert (await pk.account(pk.ref(home))).balance == 0
+
+
+async def test_a_claim_in_the_wrong_state_is_refused_and_nothing_changes(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=1)
+    home = await pk.household(village)
+    pending = await submit(pk, home, scheme)
+    cases: list[tuple[Any, Any]] = [
+        (pk.stub.ObjectToClaim, P.ObjectToClaimRequest(request_id=pk.rid(), claim_id=pending.id,
+                                                       reason="x")),
+    ]
+    rejected = await review(pk, await submit(pk, home, scheme), P.REVIEW_DECISION_REJECT, "证据不足")
+    cases += [
+        (pk.stub.ReviewClaim, P.ReviewClaimRequest(request_id=pk.rid(), claim_id=rejected.id,
+                                                   decision=P.REVIEW_DECISION_APPROVE)),
+        (pk.stub.WithdrawClaim, P.WithdrawClaimRequest(request_id=pk.rid(), claim_id=rejected.id)),
+    ]
+    for call, request in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call(request, metadata=pk.ADMIN)
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert rpc_error_details(err.value)[0][0] == "claim_id"
+    assert (await get(pk, pending)).status == P.CLAIM_STATUS_PENDING_REVIEW
+    withdrawn = (await pk.stub.WithdrawClaim(P.WithdrawClaimRequest(
+        request_id=pk.rid(), claim_id=pending.id, reason="填错了"), metadata=pk.ADMIN)).claim
+    assert withdrawn.status == P.CLAIM_STATUS_WITHDRAWN
+
+
+async def test_limits_count_posted_entries_and_pending_claims(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    await pk.award(pk.ref(home), scheme.id, "ZY-01", occurred_on=pk.TODAY - timedelta(days=10))
+    await submit(pk, home, scheme, "ZY-01")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await submit(pk, home, scheme, "ZY-01", occurred_on=(pk.TODAY - timedelta(days=1)).isoformat())
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    field, description = rpc_error_details(err.value)[0]
+    assert field == "item_code" and "at most 2 per month (2025-06-01 to 2025-06-30)" in description
+    # Another month is another count.
+    await submit(pk, home, scheme, "ZY-01", occurred_on="2025-05-31")
+
+
+async def test_evidence_is_required_where_the_item_asks_for_it(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, items=(pk.item("XY-01", 5, evidence="见义勇为的证明材料"),))
+    home = await pk.household(village)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await submit(pk, home, scheme, "XY-01", evidence=P.Evidence())
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value)[0][0] == "evidence"
+    declared = await submit(pk, home, scheme, "XY-01", source=P.CLAIM_SOURCE_DECLARED,
+                            metadata=auth_metadata(village, roles=("viewer",), subject="villager"))
+    assert declared.source == P.CLAIM_SOURCE_DECLARED
+    listed = await pk.stub.ListClaims(P.ListClaimsRequest(region_code_prefix=village), metadata=pk.ADMIN)
+    assert [c.id for c in listed.claims] == [declared.id]
+    batch = await pk.stub.BatchGetClaims(P.BatchGetClaimsRequest(ids=[declared.id]), metadata=pk.ADMIN)
+    assert batch.claims[0].evidence.description == "网格员现场拍照"
+
+
+async def test_a_negative_claim_deducts_when_it_posts(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=1)
+    home = await pk.household(village)
+    await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=3)
+    claim = await review(pk, await submit(pk, home, scheme, "YF-01"), P.REVIEW_DECISION_APPROVE)
+    assert claim.points == -10
+    pk.clock.advance(timedelta(days=1, seconds=1))
+    # Reading the account closes the window first, even before the background task runs.
+    assert (await pk.account(pk.ref(home))).balance == 5
+    assert (await get(pk, claim)).status == P.CLAIM_STATUS_POSTED

@@ -1,0 +1,204 @@
+"""Cycles (年度结算), rankings (排名), honours (红黑榜、星级文明户) and villagers'
+representatives' accounts opened from talent appointments (村民代表积分量化管理)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import grpc
+import pytest
+from shanzhi.common.v1 import event_pb2
+from shanzhi.common.v1.paging_pb2 import PageRequest
+from shanzhi.points.v1 import points_pb2 as P
+from shanzhi.talent.v1 import events_pb2 as talent_events
+from shanzhi.talent.v1 import talent_pb2
+from shanzhi_kit.events import envelope
+from shanzhi_kit.pytest_plugin import rpc_error_details
+from shanzhi_kit.relay import headers_for, kafka_producer
+from shanzhi_kit.testing import Broker
+from shanzhi_points.clock import CHINA
+from shanzhi_points.tables import entries, messaging
+from sqlalchemy import select
+
+pytestmark = pytest.mark.postgres
+
+
+def at(day: date) -> datetime:
+    return datetime.combine(day, time(10), CHINA).astimezone(UTC)
+
+
+async def test_a_reset_cycle_clears_the_year_and_a_carry_over_keeps_it(pk: Any) -> None:
+    reset_village, carry_village = pk.village(), pk.village()
+    reset = await pk.scheme(reset_village, cycle_policy=P.CYCLE_POLICY_RESET)
+    carry = await pk.scheme(carry_village)
+    a, b = await pk.household(reset_village), await pk.household(carry_village)
+    await pk.award(pk.ref(a), reset.id, "HJ-01", quantity=3)
+    await pk.award(pk.ref(b), carry.id, "HJ-01", quantity=3)
+    soap = await pk.goods(reset_village, price=4)
+    spent = (await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+        request_id=pk.rid(), subject=pk.ref(a), goods_id=soap.id, quantity=1), metadata=pk.ADMIN)).redemption
+
+    async def close(scheme: Any) -> P.CycleClose:
+        return (await pk.stub.CloseCycle(P.CloseCycleRequest(request_id=pk.rid(), scheme_id=scheme.id),
+                                         metadata=pk.ADMIN)).close
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await close(reset)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value)[0] == ("scheme_id", "the year 2025 is not over")
+    pk.clock.set(at(date(2026, 1, 2)))
+    closed = await close(reset)
+    assert (closed.year, closed.policy, closed.accounts, closed.points_reset) == (
+        2025, P.CYCLE_POLICY_RESET, 1, 11)
+    assert (await pk.account(pk.ref(a))).balance == 0
+    kept = await close(carry)
+    assert (kept.policy, kept.points_reset) == (P.CYCLE_POLICY_CARRY_OVER, 0)
+    assert (await pk.account(pk.ref(b))).balance == 15
+    # Closed is closed: no second close, no scoring, no reversal into the closed year, and a
+    # cancellation after the reset does not bring last year's points back.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await close(reset)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.award(pk.ref(a), reset.id, "HJ-01", occurred_on=date(2025, 12, 30))
+    assert rpc_error_details(err.value)[0][0] == "scheme_id"
+    back = (await pk.stub.CancelRedemption(P.CancelRedemptionRequest(
+        request_id=pk.rid(), redemption_id=spent.id, reason="取消"), metadata=pk.ADMIN)).redemption
+    assert back.status == P.REDEMPTION_STATUS_CANCELLED
+    assert (await pk.account(pk.ref(a))).balance == 0
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=pk.ref(a)), metadata=pk.ADMIN)
+    assert [(e.kind, e.amount) for e in statement.entries] == [
+        (P.ENTRY_KIND_AWARD, 15), (P.ENTRY_KIND_REDEMPTION, -4), (P.ENTRY_KIND_CYCLE_CLOSE, -11),
+        (P.ENTRY_KIND_REDEMPTION_CANCEL, 0)]
+
+
+async def test_a_cycle_with_claims_pending_cannot_close(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    await pk.stub.SubmitClaim(P.SubmitClaimRequest(
+        request_id=pk.rid(), subject=pk.ref(home), scheme_id=scheme.id, item_code="HJ-01",
+        occurred_on=pk.TODAY.isoformat(), source=P.CLAIM_SOURCE_RECORDED), metadata=pk.ADMIN)
+    pk.clock.set(at(date(2026, 1, 2)))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.CloseCycle(P.CloseCycleRequest(request_id=pk.rid(), scheme_id=scheme.id),
+                                 metadata=pk.ADMIN)
+    assert rpc_error_details(err.value)[0] == (
+        "scheme_id", "1 claims are still in review or publicity")
+
+
+async def test_rankings_share_places_and_honour_boards_pick_red_black_and_stars(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, red_list_size=2, black_list_size=2, star_thresholds=[10, 20])
+    homes = [await pk.household(village, head=f"户主{i}") for i in range(5)]
+    for home, quantity in zip(homes[:3], (4, 2, 2), strict=True):
+        await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=quantity)
+    await pk.award(pk.ref(homes[4]), scheme.id, "YF-01")
+    ranking = await pk.stub.ListRanking(P.ListRankingRequest(
+        region_code_prefix=village, subject_kind=P.SUBJECT_KIND_HOUSEHOLD, from_date="2025-01-01",
+        to_date="2025-12-31"), metadata=pk.ADMIN)
+    assert [(r.rank, r.score) for r in ranking.rows] == [(1, 20), (2, 10), (2, 10), (4, 0), (5, -10)]
+    assert ranking.rows[0].account_id == homes[0].account_id
+    paged, token = [], ""
+    while True:
+        page = await pk.stub.ListRanking(P.ListRankingRequest(
+            region_code_prefix=village, subject_kind=P.SUBJECT_KIND_HOUSEHOLD, from_date="2025-01-01",
+            to_date="2025-12-31", page=PageRequest(page_size=2, page_token=token)), metadata=pk.ADMIN)
+        paged += [(r.rank, r.account_id) for r in page.rows]
+        token = page.page_info.next_page_token
+        if not token:
+            break
+    assert paged == [(r.rank, r.account_id) for r in ranking.rows]
+    board = await pk.stub.GetHonourBoard(P.GetHonourBoardRequest(scheme_id=scheme.id), metadata=pk.ADMIN)
+    assert [r.score for r in board.red_list] == [20, 10]
+    assert [(r.account_id, r.score) for r in board.black_list] == [(homes[4].account_id, -10)]
+    assert [(r.stars, r.score) for r in board.starred] == [(2, 20), (1, 10), (1, 10)]
+    # Redemptions spend the balance, not the score.
+    soap = await pk.goods(village, price=5)
+    await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+        request_id=pk.rid(), subject=pk.ref(homes[0]), goods_id=soap.id, quantity=3), metadata=pk.ADMIN)
+    again = await pk.stub.GetHonourBoard(P.GetHonourBoardRequest(scheme_id=scheme.id), metadata=pk.ADMIN)
+    assert again.red_list[0].score == 20
+    township = await pk.stub.ListRanking(P.ListRankingRequest(
+        region_code_prefix=village[:9], subject_kind=P.SUBJECT_KIND_HOUSEHOLD, from_date="2025-06-01",
+        to_date="2025-06-30", page=PageRequest(page_size=500)), metadata=pk.ADMIN)
+    assert {r.account_id for r in ranking.rows} <= {r.account_id for r in township.rows}
+
+
+async def test_a_representative_appointment_opens_an_account_at_100_exactly_once(
+        pk: Any, broker: Broker) -> None:
+    village = pk.village()
+    person = str(uuid.uuid4())
+    appointed = talent_events.PersonAppointedEvent(
+        post_id=str(uuid.uuid4()), person_id=person, region_code=village,
+        role=talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, start_date="2024-01-15", person_name="李秀英")
+    other_role = talent_events.PersonAppointedEvent(
+        post_id=str(uuid.uuid4()), person_id=str(uuid.uuid4()), region_code=village,
+        role=talent_pb2.POST_ROLE_GRID_WORKER, start_date="2024-01-15", person_name="王志强")
+    first = envelope(appointed, source="shanzhi.talent", subject=person, region_code=village)
+    replay = envelope(appointed, source="shanzhi.talent", subject=person, region_code=village)
+    producer = await asyncio.to_thread(kafka_producer, broker.bootstrap, "talent-test")
+    try:
+        for env in (first, first, replay, envelope(other_role, source="shanzhi.talent",
+                                                    subject=other_role.person_id, region_code=village)):
+            future = producer.send("shanzhi.talent.v1", value=env.SerializeToString(),
+                                   key=env.subject.encode(), headers=headers_for(env))
+            await asyncio.to_thread(future.get, 10)
+    finally:
+        await asyncio.to_thread(producer.close, 5)
+    subject = P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=person)
+    account = None
+    for _ in range(150):
+        try:
+            account = await pk.account(subject)
+            break
+        except grpc.aio.AioRpcError:
+            await asyncio.sleep(0.1)
+    assert account is not None, "the representative's account was not opened"
+    assert (account.balance, account.display_name, account.region_code) == (100, "李秀英", village)
+    await asyncio.sleep(1.0)
+    async with pk.host.engine.connect() as conn:
+        rows = (await conn.execute(select(entries.c.kind, entries.c.year, entries.c.amount).where(
+            entries.c.account_id == account.id))).all()
+        opened = (await conn.execute(select(messaging.outbox.c.payload).where(
+            messaging.outbox.c.event_type == "shanzhi.points.v1.AccountOpenedEvent",
+            messaging.outbox.c.key == account.id))).all()
+    assert [tuple(r) for r in rows] == [(P.ENTRY_KIND_BASE, 2025, 100)]
+    assert len(opened) == 1 and event_pb2.EventEnvelope.FromString(opened[0].payload).actor == "system"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=other_role.person_id))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_representatives_start_each_year_at_their_base_score(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, kind=P.SUBJECT_KIND_REPRESENTATIVE, items=(
+        pk.item("FM-01", 5, sign=P.ITEM_SIGN_NEGATIVE, category=P.ITEM_CATEGORY_REPRESENTATIVE_DUTY,
+                name="无故不参加村民代表会议"),
+        pk.item("JF-01", 3, category=P.ITEM_CATEGORY_REPRESENTATIVE_DUTY, name="收集反映社情民意")))
+    assert scheme.current_version.settings.base_score == 100
+    rep = P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=str(uuid.uuid4()))
+    opened = (await pk.stub.OpenAccount(P.OpenAccountRequest(
+        request_id=pk.rid(), subject=rep, region_code=village, display_name="赵国庆"),
+        metadata=pk.ADMIN)).account
+    assert opened.balance == 100
+    await pk.award(rep, scheme.id, "FM-01", quantity=2)
+    await pk.award(rep, scheme.id, "JF-01")
+    assert (await pk.account(rep)).balance == 93
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.OpenAccount(P.OpenAccountRequest(
+            request_id=pk.rid(), subject=rep, region_code=village, display_name="赵国庆"),
+            metadata=pk.ADMIN)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    pk.clock.set(at(date(2026, 1, 3)))
+    closed = (await pk.stub.CloseCycle(P.CloseCycleRequest(request_id=pk.rid(), scheme_id=scheme.id),
+                                       metadata=pk.ADMIN)).close
+    assert (closed.policy, closed.points_reset, closed.base_scores_opened) == (
+        P.CYCLE_POLICY_RESET, 93, 1)
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=rep), metadata=pk.ADMIN)
+    assert [(e.kind, e.year, e.amount) for e in statement.entries][-2:] == [
+        (P.ENTRY_KIND_CYCLE_CLOSE, 2025, -93), (P.ENTRY_KIND_BASE, 2026, 100)]
+    assert statement.account.balance == 100
