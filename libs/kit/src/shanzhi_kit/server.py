@@ -212,3 +212,12 @@ class ServiceHost:
         await stop.wait()
         await self.stop()
         telemetry.shutdown_telemetry()
+
+
+def run_service(name: str, settings: ServiceSettings, build: Callable[[], ServiceHost]) -> None:
+    """Entry point of a service process: logging, telemetry, then serve until SIGTERM."""
+    from shanzhi_kit.logs import configure_logging
+
+    configure_logging(settings.log_level, name)
+    telemetry.setup_telemetry(name)
+    asyncio.run(build().run_until_signal())

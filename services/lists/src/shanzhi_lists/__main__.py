@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from shanzhi_kit.logs import configure_logging
+from shanzhi_kit.server import run_service
 from shanzhi_kit.settings import ServiceSettings
-from shanzhi_kit.telemetry import setup_telemetry
 
 from shanzhi_lists import SERVICE
 from shanzhi_lists.app import build
@@ -14,9 +11,7 @@ from shanzhi_lists.app import build
 
 def main() -> None:
     settings = ServiceSettings()
-    configure_logging(settings.log_level, SERVICE)
-    setup_telemetry(SERVICE)
-    asyncio.run(build(settings).run_until_signal())
+    run_service(SERVICE, settings, lambda: build(settings))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from shanzhi_kit.logs import configure_logging
-from shanzhi_kit.telemetry import setup_telemetry
+from shanzhi_kit.server import run_service
 
 from shanzhi_points import SERVICE
 from shanzhi_points.app import PointsSettings, build
@@ -13,9 +10,7 @@ from shanzhi_points.app import PointsSettings, build
 
 def main() -> None:
     settings = PointsSettings()
-    configure_logging(settings.log_level, SERVICE)
-    setup_telemetry(SERVICE)
-    asyncio.run(build(settings).run_until_signal())
+    run_service(SERVICE, settings, lambda: build(settings))
 
 
 if __name__ == "__main__":
