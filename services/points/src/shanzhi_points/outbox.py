@@ -1,17 +1,22 @@
-"""Events of one transaction, added to the outbox in one statement.
+"""Events of one transaction, added to the outbox together with the change.
 
 The kit's :class:`~shanzhi_kit.events.Outbox` writes one row per call; a batch
 scoring writes thousands of events, so the points service collects them and
-inserts them together, with the same row shape and the same envelope.
+writes them with the transaction's other rows (see :mod:`shanzhi_points.posting`),
+with the kit's row shape and envelope. Events of one transaction share their
+time, actor and trace context, so the first envelope is built by the kit and the
+others copy those from it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.message import Message
-from shanzhi_kit.events import Outbox, envelope
+from shanzhi_kit.events import EventEnvelope, Outbox, envelope, event_type
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -21,24 +26,43 @@ class EventBuffer:
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
         self._rows: list[dict[str, Any]] = []
+        self._first: EventEnvelope | None = None
+        self._created_at: datetime | None = None
+
+    @property
+    def table(self) -> Table:
+        return self._outbox.table
 
     def add(self, data: Message, *, subject: str, region_code: str) -> None:
-        env = envelope(data, source=self._outbox.source, subject=subject, region_code=region_code)
+        if self._first is None:
+            env = envelope(data, source=self._outbox.source, subject=subject, region_code=region_code)
+            self._first, self._created_at = env, env.time.ToDatetime(tzinfo=UTC)
+        else:
+            first = self._first
+            env = EventEnvelope(
+                id=str(uuid.uuid4()), type=event_type(data), source=first.source, time=first.time,
+                subject=subject, region_code=region_code, traceparent=first.traceparent,
+                tracestate=first.tracestate, actor=first.actor)
+            env.data.Pack(data)
         self._rows.append({
             "event_id": env.id,
             "topic": self._outbox.topic,
             "key": subject,
             "event_type": env.type,
             "payload": env.SerializeToString(),
-            "created_at": env.time.ToDatetime(tzinfo=UTC),
+            "created_at": self._created_at,
             "published_at": None,
         })
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    async def flush(self, session: AsyncSession) -> None:
-        if not self._rows:
-            return
+    def take(self) -> list[dict[str, Any]]:
+        """The rows collected so far, handed over to be written."""
         rows, self._rows = self._rows, []
-        await session.execute(self._outbox.table.insert(), rows)
+        return rows
+
+    async def flush(self, session: AsyncSession) -> None:
+        rows = self.take()
+        if rows:
+            await session.execute(self._outbox.table.insert(), rows)

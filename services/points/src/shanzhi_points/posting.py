@@ -19,12 +19,18 @@ from typing import Any
 
 from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.values import format_date, new_id
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import Table, TextClause, bindparam, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points.ledger import LotView, Plan, plan_expiries
 from shanzhi_points.outbox import EventBuffer
 from shanzhi_points.tables import accounts, entries, lot_moves, lots
+
+_LOCK_IDS = (select(accounts).where(accounts.c.id.in_(bindparam("ids", expanding=True)))
+             .order_by(accounts.c.id).with_for_update())
+_LOCK_SUBJECT = select(accounts).where(
+    accounts.c.subject_kind == bindparam("kind"), accounts.c.subject_id == bindparam("subject_id")
+).with_for_update()
 
 #: Ids given to lots made in this transaction until the database numbers them;
 #: above any real id, so they sort after older lots of the same day.
@@ -80,16 +86,19 @@ class LedgerWriter:
     _closes: set[int] = field(default_factory=set)
     _pending: dict[int, _Pending] = field(default_factory=dict)
     _touched: dict[str, AccountState] = field(default_factory=dict)
+    _extra: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
 
     # -- locking ------------------------------------------------------------------------
+    #
+    # Lots are read in a statement after the one that takes the account's lock: in READ
+    # COMMITTED a statement that waited for a lock still reads other rows as of its start,
+    # so reading lots in the locking statement could miss what the previous holder spent.
 
     async def lock_accounts(self, ids: Iterable[str]) -> dict[str, AccountState]:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        rows = (await self.session.execute(
-            select(accounts).where(accounts.c.id.in_(wanted)).order_by(accounts.c.id)
-            .with_for_update())).all()
+        rows = (await self.session.execute(_LOCK_IDS, {"ids": wanted})).all()
         return {r.id: AccountState.of(r) for r in rows}
 
     async def lock_subjects(self, subjects: Iterable[tuple[int, str]]
@@ -97,14 +106,13 @@ class LedgerWriter:
         wanted = sorted(set(subjects))
         if not wanted:
             return {}
-        where: Any
         if len(wanted) == 1:
             kind, subject_id = wanted[0]
-            where = (accounts.c.subject_kind == kind) & (accounts.c.subject_id == subject_id)
+            rows = (await self.session.execute(_LOCK_SUBJECT, {"kind": kind, "subject_id": subject_id})).all()
         else:
-            where = tuple_(accounts.c.subject_kind, accounts.c.subject_id).in_(wanted)
-        rows = (await self.session.execute(
-            select(accounts).where(where).order_by(accounts.c.id).with_for_update())).all()
+            rows = (await self.session.execute(
+                select(accounts).where(tuple_(accounts.c.subject_kind, accounts.c.subject_id).in_(wanted))
+                .order_by(accounts.c.id).with_for_update())).all()
         return {(r.subject_kind, r.subject_id): AccountState.of(r) for r in rows}
 
     # -- lots ---------------------------------------------------------------------------
@@ -219,58 +227,139 @@ class LedgerWriter:
         )
         return row
 
+    def also_insert(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert ``row`` into ``table`` with the next flush (a redemption, a stock move …)."""
+        self._extra.append((table, row))
+
     async def flush(self) -> None:
-        """Write everything added since the last flush."""
+        """Write everything added since the last flush.
+
+        On PostgreSQL a small write (an award, a redemption) goes as one statement whose
+        parts are data-modifying CTEs, so the account's row lock is held for one round
+        trip; a large one (a batch) goes by COPY. SQLite gets plain statements.
+        """
         conn = await self.session.connection()
-        real: dict[int, int] = {}
-        if self._pending:
-            pending = list(self._pending.items())
-            result = await conn.execute(
-                lots.insert().returning(lots.c.id, sort_by_parameter_order=True),
-                [{"account_id": p.account_id, "entry_id": p.entry_id, "lot_date": p.lot.lot_date,
-                  "amount": p.lot.amount, "available": p.lot.available, "expires_on": p.lot.expires_on,
-                  "closed": p.lot.closed} for _, p in pending])
-            for (pending_id, _), row in zip(pending, result.all(), strict=True):
-                real[pending_id] = row.id
-            for state in self._touched.values():
-                if state.lots is None:
-                    continue
-                for pending_id in [i for i in state.lots if i in real]:
-                    lot = state.lots.pop(pending_id)
-                    lot.id = real[pending_id]
-                    state.lots[lot.id] = lot
-        if len(self.written) > self._flushed:
-            await conn.execute(entries.insert(), self.written[self._flushed:])
-            self._flushed = len(self.written)
+        pending = list(self._pending.items())
+        new_entries = self.written[self._flushed:]
         changes: dict[int, int] = defaultdict(int)
         for _, lot_id, delta in self._moves:
             if lot_id not in self._pending:
                 changes[lot_id] += delta
-        existing_closes = {i for i in self._closes if i not in self._pending}
-        if changes or existing_closes:
-            await conn.execute(
-                update(lots).where(lots.c.id == bindparam("lot_id")).values(
-                    available=lots.c.available + bindparam("delta"),
-                    closed=lots.c.closed | bindparam("close")),
-                [{"lot_id": i, "delta": changes.get(i, 0), "close": i in existing_closes}
-                 for i in sorted(changes.keys() | existing_closes)])
-        if self._moves:
-            merged: dict[tuple[str, int], int] = defaultdict(int)
-            for entry_id, lot_id, delta in self._moves:
-                merged[(entry_id, real.get(lot_id, lot_id))] += delta
-            await conn.execute(lot_moves.insert(), [
-                {"entry_id": e, "lot_id": lot_id, "amount": d} for (e, lot_id), d in merged.items()])
-        if self._touched:
-            await conn.execute(
-                update(accounts).where(accounts.c.id == bindparam("account_id"))
-                .values(balance=bindparam("new_balance")),
-                [{"account_id": s.id, "new_balance": s.balance}
-                 for s in sorted(self._touched.values(), key=lambda s: s.id)])
-        await self.events.flush(self.session)
+        closes = {i for i in self._closes if i not in self._pending}
+        lot_updates = [{"lot_id": i, "delta": changes.get(i, 0), "close": i in closes}
+                       for i in sorted(changes.keys() | closes)]
+        accounts_rows = [{"account_id": s.id, "new_balance": s.balance}
+                         for s in sorted(self._touched.values(), key=lambda s: s.id)]
+        events = self.events.take()
+        extra, self._extra = self._extra, []
+        needs_lot_ids = any(lot_id in self._pending for _, lot_id, _ in self._moves)
+        lot_rows = [{"account_id": p.account_id, "entry_id": p.entry_id, "lot_date": p.lot.lot_date,
+                     "amount": p.lot.amount, "available": p.lot.available,
+                     "expires_on": p.lot.expires_on, "closed": p.lot.closed} for _, p in pending]
+        postgres = conn.dialect.name == "postgresql"
+        small = (len(new_entries) <= 8 and len(lot_rows) <= 8 and len(lot_updates) <= 8
+                 and len(self._moves) <= 16 and len(events) <= 16 and len(accounts_rows) <= 4)
+        real: dict[int, int] = {}
+        if needs_lot_ids:
+            result = await conn.execute(
+                lots.insert().returning(lots.c.id, sort_by_parameter_order=True), lot_rows)
+            real = {pending_id: row.id for (pending_id, _), row in zip(pending, result.all(), strict=True)}
+            lot_rows = []
+        moves: dict[tuple[str, int], int] = defaultdict(int)
+        for entry_id, lot_id, delta in self._moves:
+            moves[(entry_id, real.get(lot_id, lot_id))] += delta
+        move_rows = [{"entry_id": e, "lot_id": lot_id, "amount": d} for (e, lot_id), d in moves.items()]
+        if postgres and small:
+            await self._write_as_one(lot_rows, new_entries, lot_updates, move_rows, events, extra,
+                                     accounts_rows)
+        elif postgres:
+            await self._write_by_copy(conn, lot_rows, new_entries, lot_updates, move_rows, events,
+                                      extra, accounts_rows)
+        else:
+            await self._write_plainly(conn, lot_rows, new_entries, lot_updates, move_rows, events,
+                                      extra, accounts_rows)
+        self._flushed = len(self.written)
+        self._remember_real_ids(real)
         self._moves.clear()
         self._closes.clear()
         self._pending.clear()
         self._touched.clear()
+
+    def _remember_real_ids(self, real: dict[int, int]) -> None:
+        for state in self._touched.values():
+            if state.lots is None:
+                continue
+            for pending_id in [i for i in state.lots if i in real]:
+                lot = state.lots.pop(pending_id)
+                lot.id = real[pending_id]
+                state.lots[lot.id] = lot
+
+    def _lot_update(self) -> Any:
+        return update(lots).where(lots.c.id == bindparam("lot_id")).values(
+            available=lots.c.available + bindparam("delta"), closed=lots.c.closed | bindparam("close"))
+
+    def _account_update(self) -> Any:
+        return update(accounts).where(accounts.c.id == bindparam("account_id")).values(
+            balance=bindparam("new_balance"))
+
+    async def _write_as_one(self, lot_rows: list[dict[str, Any]], new_entries: list[dict[str, Any]],
+                            lot_updates: list[dict[str, Any]], move_rows: list[dict[str, Any]],
+                            events: list[dict[str, Any]], extra: list[tuple[Table, dict[str, Any]]],
+                            accounts_rows: list[dict[str, Any]]) -> None:
+        inserts: list[tuple[Table, list[dict[str, Any]]]] = [
+            (lots, lot_rows), (entries, new_entries), (lot_moves, move_rows),
+            (self.events.table, events), *((t, [r]) for t, r in extra)]
+        inserts = [(t, rows) for t, rows in inserts if rows]
+        shape = (tuple((t.name, tuple(rows[0]), len(rows)) for t, rows in inserts),
+                 len(lot_updates), len(accounts_rows))
+        statement = _COMBINED.get(shape)
+        if statement is None:
+            statement = _COMBINED[shape] = _combined_statement(shape)
+        params: dict[str, Any] = {}
+        for n, (_, rows) in enumerate(inserts):
+            for r, row in enumerate(rows):
+                params.update({f"i{n}_{r}_{c}": v for c, v in row.items()})
+        for n, u in enumerate(lot_updates):
+            params.update({f"u{n}_id": u["lot_id"], f"u{n}_delta": u["delta"], f"u{n}_close": u["close"]})
+        for n, a in enumerate(accounts_rows):
+            params.update({f"a{n}_id": a["account_id"], f"a{n}_balance": a["new_balance"]})
+        if statement is not None:
+            await self.session.execute(statement, params)
+
+    async def _write_by_copy(self, conn: Any, lot_rows: list[dict[str, Any]],
+                             new_entries: list[dict[str, Any]], lot_updates: list[dict[str, Any]],
+                             move_rows: list[dict[str, Any]], events: list[dict[str, Any]],
+                             extra: list[tuple[Table, dict[str, Any]]],
+                             accounts_rows: list[dict[str, Any]]) -> None:
+        raw = (await conn.get_raw_connection()).driver_connection
+        for table, rows in ((lots, lot_rows), (entries, new_entries), (lot_moves, move_rows),
+                            (self.events.table, events)):
+            if rows:
+                columns = list(rows[0])
+                await raw.copy_records_to_table(
+                    table.name, columns=columns, records=[tuple(r[c] for c in columns) for r in rows])
+        if lot_updates:
+            await conn.execute(self._lot_update(), lot_updates)
+        for table, row in extra:
+            await conn.execute(table.insert(), [row])
+        if accounts_rows:
+            await conn.execute(self._account_update(), accounts_rows)
+
+    async def _write_plainly(self, conn: Any, lot_rows: list[dict[str, Any]],
+                             new_entries: list[dict[str, Any]], lot_updates: list[dict[str, Any]],
+                             move_rows: list[dict[str, Any]], events: list[dict[str, Any]],
+                             extra: list[tuple[Table, dict[str, Any]]],
+                             accounts_rows: list[dict[str, Any]]) -> None:
+        for table, rows in ((lots, lot_rows), (entries, new_entries), (lot_moves, move_rows),
+                            (self.events.table, events)):
+            if rows:
+                await conn.execute(table.insert(), rows)
+        if lot_updates:
+            await conn.execute(self._lot_update(), lot_updates)
+        for table, row in extra:
+            await conn.execute(table.insert(), [row])
+        if accounts_rows:
+            await conn.execute(self._account_update(), accounts_rows)
 
     async def moves_of(self, entry_id: str) -> list[tuple[int, int]]:
         """What an entry took from or gave to each lot."""
@@ -278,3 +367,24 @@ class LedgerWriter:
             select(lot_moves.c.lot_id, lot_moves.c.amount).where(lot_moves.c.entry_id == entry_id)
             .order_by(lot_moves.c.lot_id))).all()
         return [(r.lot_id, r.amount) for r in rows]
+
+
+#: The one-statement writes, by shape: built once, so SQLAlchemy and asyncpg reuse them.
+_COMBINED: dict[Any, TextClause | None] = {}
+
+
+def _combined_statement(shape: Any) -> TextClause | None:
+    """One statement doing every insert and update of a small write, as data-modifying CTEs."""
+    inserts, n_updates, n_accounts = shape
+    parts = []
+    for n, (table, columns, count) in enumerate(inserts):
+        rows = ", ".join("(" + ", ".join(f":i{n}_{r}_{c}" for c in columns) + ")" for r in range(count))
+        names = ", ".join(f'"{c}"' for c in columns)
+        parts.append(f'INSERT INTO "{table}" ({names}) VALUES {rows}')
+    parts += [f"UPDATE lots SET available = available + :u{n}_delta, closed = closed OR :u{n}_close "
+              f"WHERE id = :u{n}_id" for n in range(n_updates)]
+    parts += [f"UPDATE accounts SET balance = :a{n}_balance WHERE id = :a{n}_id" for n in range(n_accounts)]
+    if not parts:
+        return None
+    ctes = ", ".join(f"w{n} AS ({part})" for n, part in enumerate(parts[:-1]))
+    return text((f"WITH {ctes} " if ctes else "") + parts[-1])

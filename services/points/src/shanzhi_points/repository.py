@@ -10,11 +10,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from shanzhi.points.v1 import points_pb2
 from shanzhi_kit.paging import Page
-from sqlalchemy import Row, and_, func, literal, or_, select, tuple_, update
+from sqlalchemy import Date, Row, and_, bindparam, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points.tables import (
@@ -57,6 +58,51 @@ class ScoringRule:
     item: Row[Any] | None
 
 
+def rule_of(row: Row[Any]) -> ScoringRule:
+    return ScoringRule(row, row.close_id is not None,
+                       row if row.version_id is not None else None,
+                       row if row.item_id is not None else None)
+
+
+def _rule_columns() -> list[Any]:
+    s, v, i, c = schemes, scheme_versions, catalog_items, cycle_closes
+    return [s.c.id.label("scheme_id"), s.c.region_code, s.c.year, s.c.subject_kind, s.c.is_template,
+            c.c.id.label("close_id"), v.c.id.label("version_id"), v.c.claim_publicity_days,
+            v.c.points_valid_months, i.c.id.label("item_id"), i.c.code, i.c.name, i.c.category, i.c.sign,
+            i.c.points, i.c.evidence_required, i.c.limit_per_day, i.c.limit_per_week,
+            i.c.limit_per_month, i.c.limit_per_year, i.c.effective_from, i.c.effective_to]
+
+
+def _rule_joins(left: Any) -> Any:
+    s, v, i, c = schemes, scheme_versions, catalog_items, cycle_closes
+    day = bindparam("day", type_=Date)
+    in_force = and_(v.c.status.in_(IN_FORCE), v.c.effective_from <= day,
+                    or_(v.c.effective_to.is_(None), v.c.effective_to >= day))
+    return (left.outerjoin(c, c.c.scheme_id == s.c.id)
+            .outerjoin(v, and_(v.c.scheme_id == s.c.id, in_force))
+            .outerjoin(i, and_(i.c.version_id == v.c.id, i.c.code == bindparam("code"))))
+
+
+@cache
+def _select_rule() -> Any:
+    return select(*_rule_columns()).select_from(_rule_joins(schemes)).where(
+        schemes.c.id == bindparam("scheme_id"))
+
+
+#: The account's columns in :func:`_lock_and_rule`, prefixed ``a_``.
+ACCOUNT_FIELDS = ("id", "region_code", "subject_kind", "subject_id", "display_name", "balance",
+                  "closed_on", "created_at", "created_by")
+
+
+@cache
+def _lock_and_rule() -> Any:
+    a = accounts
+    return (select(*[a.c[f].label(f"a_{f}") for f in ACCOUNT_FIELDS], *_rule_columns())
+            .select_from(_rule_joins(a.join(schemes, schemes.c.id == bindparam("scheme_id"))))
+            .where(a.c.subject_kind == bindparam("kind"), a.c.subject_id == bindparam("subject_id"))
+            .with_for_update(of=a))
+
+
 class PointsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -64,8 +110,8 @@ class PointsRepository:
     async def _all(self, query: Any) -> list[Row[Any]]:
         return list((await self.session.execute(query)).all())
 
-    async def _first(self, query: Any) -> Row[Any] | None:
-        return (await self.session.execute(query)).first()
+    async def _first(self, query: Any, params: dict[str, Any] | None = None) -> Row[Any] | None:
+        return (await self.session.execute(query, params)).first()
 
     # -- households (农户, 一户一档) ------------------------------------------------------
 
@@ -244,24 +290,17 @@ class PointsRepository:
 
     async def scoring_rule(self, scheme_id: str, item_code: str, day: date) -> ScoringRule:
         """The scheme, its version in force on ``day`` and its item ``item_code``, in one query."""
-        s, v, i, c = schemes, scheme_versions, catalog_items, cycle_closes
-        row = await self._first(
-            select(s.c.id.label("scheme_id"), s.c.region_code, s.c.year, s.c.subject_kind,
-                   s.c.is_template, c.c.id.label("close_id"),
-                   v.c.id.label("version_id"), v.c.claim_publicity_days, v.c.points_valid_months,
-                   i.c.id.label("item_id"), i.c.code, i.c.name, i.c.category, i.c.sign, i.c.points,
-                   i.c.evidence_required, i.c.limit_per_day, i.c.limit_per_week,
-                   i.c.limit_per_month, i.c.limit_per_year, i.c.effective_from, i.c.effective_to)
-            .select_from(
-                s.outerjoin(c, c.c.scheme_id == s.c.id)
-                .outerjoin(v, and_(v.c.scheme_id == s.c.id, in_force_on(day)))
-                .outerjoin(i, and_(i.c.version_id == v.c.id, i.c.code == item_code)))
-            .where(s.c.id == scheme_id))
+        row = await self._first(_select_rule(), {"scheme_id": scheme_id, "code": item_code, "day": day})
         if row is None:
             return ScoringRule(None, False, None, None)
-        return ScoringRule(row, row.close_id is not None,
-                           row if row.version_id is not None else None,
-                           row if row.item_id is not None else None)
+        return rule_of(row)
+
+    async def lock_for_scoring(self, kind: int, subject_id: str, scheme_id: str, item_code: str,
+                               day: date) -> Row[Any] | None:
+        """The subject's account, locked, with the scheme's rule for ``item_code`` on ``day``:
+        one round trip for the common case of an award or a claim."""
+        return await self._first(_lock_and_rule(), {
+            "kind": kind, "subject_id": subject_id, "scheme_id": scheme_id, "code": item_code, "day": day})
 
     # -- ledger (积分台账) -----------------------------------------------------------------
 

@@ -198,15 +198,18 @@ entries = Table(
     Column("quantity", SmallInteger, nullable=False),
     Column("source_id", Id, nullable=True),
     Column("batch_id", Id, nullable=True),
-    Column("reverses_entry_id", Id, nullable=True, unique=True),
+    Column("reverses_entry_id", Id, nullable=True),
     Column("reason", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", Actor, nullable=False),
     CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
-    Index("ix_entries_account", "account_id", "seq"),
-    Index("ix_entries_item_use", "account_id", "item_code", "entry_date"),
-    Index("ix_entries_region_date", "region_code", "entry_date"),
-    Index("ix_entries_batch", "batch_id"),
+    # Few indexes, since a batch writes thousands of entries at once: one account's entries
+    # by day serve statements, limit counts and rankings alike.
+    Index("ix_entries_account_date", "account_id", "entry_date"),
+    # An entry is reversed at most once.
+    Index("uq_entries_reverses", "reverses_entry_id", unique=True,
+          postgresql_where=text("reverses_entry_id IS NOT NULL"),
+          sqlite_where=text("reverses_entry_id IS NOT NULL")),
     # A claim posts once (kind 1 = ENTRY_KIND_CLAIM).
     Index("uq_entries_claim_source", "source_id", unique=True,
           postgresql_where=text("kind = 1"), sqlite_where=text("kind = 1")),

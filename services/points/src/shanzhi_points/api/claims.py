@@ -23,6 +23,7 @@ from shanzhi_points.api.scoring import (
     check_item,
     check_scheme,
     check_subject_fits,
+    rule_and_locked_account,
     signed,
 )
 from shanzhi_points.errors import refused, require_scope
@@ -76,17 +77,15 @@ class ClaimsApi(ApiBase):
 
         async def work(session: AsyncSession) -> points_pb2.SubmitClaimResponse:
             repo = PointsRepository(session)
-            rule = await repo.scoring_rule(new.scheme_id, scoring.item_code, scoring.occurred_on)
+            writer = self._ledger(session, caller)
+            rule, account = await rule_and_locked_account(repo, writer, new.scheme_id, scoring)
             scheme = check_scheme(rule, caller)
             check_day(scheme, scoring.occurred_on, "occurred_on")
             item = check_item(rule.version, rule.item, scoring.item_code, scoring.occurred_on,
                               code_field="item_code", day_field="occurred_on")
+            state = check_subject_fits(account, scoring.subject.kind, scheme, scoring.occurred_on, caller)
             if item.evidence_required and not (new.evidence or new.urls):
                 raise refused("evidence", f"item {item.code!r} needs evidence: {item.evidence_required}")
-            writer = self._ledger(session, caller)
-            subject = (scoring.subject.kind, scoring.subject.id)
-            state = check_subject_fits((await writer.lock_subjects([subject])).get(subject),
-                                       scoring.subject.kind, scheme, scoring.occurred_on, caller)
             if item.limits.any:
                 limits = LimitLedger()
                 await limits.load(repo, scheme.scheme_id, [state.id], [item.code], [scoring.occurred_on])

@@ -25,6 +25,7 @@ from shanzhi_points.api.scoring import (
     check_item,
     check_scheme,
     check_subject_fits,
+    rule_and_locked_account,
     signed,
 )
 from shanzhi_points.errors import refused, require_scope, unknown
@@ -191,15 +192,13 @@ class LedgerApi(ApiBase):
 
         async def work(session: AsyncSession) -> points_pb2.AwardPointsResponse:
             repo = PointsRepository(session)
-            rule = await repo.scoring_rule(scheme_id, scoring.item_code, scoring.occurred_on)
+            writer = self._ledger(session, caller)
+            rule, account = await rule_and_locked_account(repo, writer, scheme_id, scoring)
             scheme = check_scheme(rule, caller)
             check_day(scheme, scoring.occurred_on, "occurred_on")
             item = check_item(rule.version, rule.item, scoring.item_code, scoring.occurred_on,
                               code_field="item_code", day_field="occurred_on")
-            writer = self._ledger(session, caller)
-            subject = (scoring.subject.kind, scoring.subject.id)
-            state = check_subject_fits((await writer.lock_subjects([subject])).get(subject),
-                                       scoring.subject.kind, scheme, scoring.occurred_on, caller)
+            state = check_subject_fits(account, scoring.subject.kind, scheme, scoring.occurred_on, caller)
             if item.limits.any:
                 limits = LimitLedger()
                 await limits.load(repo, scheme.scheme_id, [state.id], [item.code], [scoring.occurred_on])
@@ -245,8 +244,13 @@ class LedgerApi(ApiBase):
             by_code = {vid: {i.code: i for i in rows} for vid, rows in items.items()}
             v = Validator()
             resolved = []
+            checked: dict[tuple[str, date], Any] = {}
             for i, line in enumerate(batch.lines):
                 at = f"lines[{i}]."
+                known = checked.get((line.item_code, line.occurred_on))
+                if known is not None and line.subject.kind == scheme.subject_kind:
+                    resolved.append((line, *known))
+                    continue
                 try:
                     check_day(scheme, line.occurred_on, f"{at}occurred_on")
                     version = version_on[line.occurred_on]
@@ -265,6 +269,7 @@ class LedgerApi(ApiBase):
                         break
                     continue
                 assert version is not None
+                checked[(line.item_code, line.occurred_on)] = (item, version.points_valid_months)
                 resolved.append((line, item, version.points_valid_months))
             v.raise_if_any()
             writer = self._ledger(session, caller)

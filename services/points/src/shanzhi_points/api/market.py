@@ -10,6 +10,7 @@ from and the stock back to the shelf.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
@@ -18,7 +19,7 @@ from shanzhi_kit.auth import Caller
 from shanzhi_kit.errors import NotFound, Validator
 from shanzhi_kit.paging import page_of
 from shanzhi_kit.values import batch_ids, new_id, require_id
-from sqlalchemy import Row
+from sqlalchemy import Row, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points import domain
@@ -27,6 +28,17 @@ from shanzhi_points.errors import refused, require_scope, unknown
 from shanzhi_points.ledger import InsufficientPoints, plan_restore, plan_spend
 from shanzhi_points.messages import goods_message, name_of, redemption_message, subject_ref
 from shanzhi_points.repository import PointsRepository
+from shanzhi_points.tables import goods, redemptions, stock_moves
+
+#: Take stock for a reservation, only from goods on the village's shelf and never below zero.
+_TAKE_STOCK = (
+    update(goods)
+    .where(goods.c.id == bindparam("wanted_goods"), goods.c.region_code == bindparam("village"),
+           goods.c.active.is_(True), goods.c.stock >= bindparam("wanted"))
+    .values(stock=goods.c.stock - bindparam("wanted"), updated_at=bindparam("at"),
+            updated_by=bindparam("by"))
+    .returning(goods.c.region_code, goods.c.name, goods.c.price, goods.c.stock)
+)
 
 RESERVED = points_pb2.REDEMPTION_STATUS_RESERVED
 PICKED_UP = points_pb2.REDEMPTION_STATUS_PICKED_UP
@@ -182,18 +194,16 @@ class MarketApi(ApiBase):
             writer = self._ledger(session, caller)
             key = (subject.kind, subject.id)
             state = subject_account((await writer.lock_subjects([key])).get(key), subject.kind, caller)
-            item = (await repo.goods_by_ids([goods_id], lock=True)).get(goods_id)
-            if item is None:
-                raise unknown("goods_id", "no goods have this id")
-            require_scope(caller.scope, item.region_code, "goods_id")
-            if item.region_code != state.region_code:
-                raise refused("goods_id", f"the goods are sold in village {item.region_code}, the "
-                              f"subject belongs to {state.region_code}")
-            if not item.active:
-                raise refused("goods_id", "the goods are not on the shelf (已下架)")
-            if item.stock < request.quantity:
-                raise refused("quantity", f"only {item.stock} in stock")
-            points = item.price * request.quantity
+            # Take the stock first: the statement locks the goods row (after the account's, as
+            # every path does) and refuses to go below zero.
+            taken = (await session.execute(_TAKE_STOCK, {
+                "wanted_goods": goods_id, "wanted": request.quantity, "village": state.region_code,
+                "at": writer.now, "by": caller.subject})).first()
+            if taken is None:
+                await self._refuse_goods(repo, goods_id, state.region_code, request.quantity, caller)
+            assert taken is not None
+            require_scope(caller.scope, taken.region_code, "goods_id")
+            points = taken.price * request.quantity
             await writer.expire_due([state])
             assert state.lots is not None
             try:
@@ -205,30 +215,42 @@ class MarketApi(ApiBase):
             entry = writer.post(state, points_pb2.ENTRY_KIND_REDEMPTION, plan,
                                 entry_date=writer.today, year=writer.today.year,
                                 source_id=redemption_id,
-                                reason=f"兑换 {item.name} × {request.quantity}")
-            stock = item.stock - request.quantity
-            await repo.update_goods(goods_id, stock=stock, updated_at=writer.now,
-                                    updated_by=caller.subject)
-            await repo.add_stock_move(goods_id=goods_id, change=-request.quantity, stock_after=stock,
-                                      reason="兑换预约 (reserved)", redemption_id=redemption_id,
-                                      created_at=writer.now, created_by=caller.subject)
-            await repo.add_redemption(
+                                reason=f"兑换 {taken.name} × {request.quantity}")
+            writer.also_insert(stock_moves, dict(
+                goods_id=goods_id, change=-request.quantity, stock_after=taken.stock,
+                reason="兑换预约 (reserved)", redemption_id=redemption_id, created_at=writer.now,
+                created_by=caller.subject))
+            row = dict(
                 id=redemption_id, account_id=state.id, region_code=state.region_code,
-                goods_id=goods_id, goods_name=item.name, quantity=request.quantity, points=points,
+                goods_id=goods_id, goods_name=taken.name, quantity=request.quantity, points=points,
                 status=RESERVED, entry_id=entry["id"], cancel_entry_id=None, cancel_reason=None,
                 reserved_at=writer.now, reserved_by=caller.subject, completed_at=None,
                 completed_by=None)
+            writer.also_insert(redemptions, row)
             writer.events.add(events_pb2.RedemptionReservedEvent(
                 redemption_id=redemption_id, account_id=state.id, goods_id=goods_id,
                 region_code=state.region_code, points=points),
                 subject=redemption_id, region_code=state.region_code)
             await writer.flush()
-            row = (await repo.redemptions_by_ids([redemption_id]))[redemption_id]
             return points_pb2.ReserveRedemptionResponse(
-                redemption=redemption_message(row, state.subject))
+                redemption=redemption_message(SimpleNamespace(**row), state.subject))
 
         return await self._write("ReserveRedemption", request, points_pb2.ReserveRedemptionResponse,
                                  work)
+
+    async def _refuse_goods(self, repo: PointsRepository, goods_id: str, region_code: str,
+                            quantity: int, caller: Caller) -> None:
+        """Why the stock could not be taken: unknown, elsewhere, off the shelf, or too few."""
+        item = (await repo.goods_by_ids([goods_id])).get(goods_id)
+        if item is None:
+            raise unknown("goods_id", "no goods have this id")
+        require_scope(caller.scope, item.region_code, "goods_id")
+        if item.region_code != region_code:
+            raise refused("goods_id", f"the goods are sold in village {item.region_code}, the "
+                          f"subject belongs to {region_code}")
+        if not item.active:
+            raise refused("goods_id", "the goods are not on the shelf (已下架)")
+        raise refused("quantity", f"only {item.stock} in stock")
 
     async def _locked_redemption(self, repo: PointsRepository, redemption_id: str,
                                  caller: Caller) -> Row[Any]:

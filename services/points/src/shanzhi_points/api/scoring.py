@@ -14,10 +14,11 @@ from shanzhi_kit.values import format_date
 
 from shanzhi_points import rules
 from shanzhi_points.api.base import KIND_NAMES
+from shanzhi_points.domain import Scoring
 from shanzhi_points.errors import refused, require_scope, unknown
 from shanzhi_points.messages import item_rule
-from shanzhi_points.posting import AccountState
-from shanzhi_points.repository import PointsRepository, ScoringRule
+from shanzhi_points.posting import AccountState, LedgerWriter
+from shanzhi_points.repository import ACCOUNT_FIELDS, PointsRepository, ScoringRule, rule_of
 
 
 def check_scheme(rule: ScoringRule | Any, caller: Caller, scheme_id_field: str = "scheme_id") -> Any:
@@ -90,6 +91,23 @@ class LimitLedger:
         if breach:
             raise refused(field, f"item {item.code!r} limit reached: {breach}")
         used.append((day, quantity))
+
+
+async def rule_and_locked_account(repo: PointsRepository, writer: LedgerWriter, scheme_id: str,
+                                  scoring: Scoring) -> tuple[ScoringRule, AccountState | None]:
+    """The scheme's rule for the item on the day, and the subject's account, locked.
+
+    One round trip when both exist; otherwise two, so the checks can say which is missing.
+    """
+    subject = scoring.subject
+    row = await repo.lock_for_scoring(subject.kind, subject.id, scheme_id, scoring.item_code,
+                                      scoring.occurred_on)
+    if row is not None:
+        values = [row._mapping[f"a_{f}"] for f in ACCOUNT_FIELDS]
+        return rule_of(row), AccountState(*values)
+    rule = await repo.scoring_rule(scheme_id, scoring.item_code, scoring.occurred_on)
+    key = (subject.kind, subject.id)
+    return rule, (await writer.lock_subjects([key])).get(key)
 
 
 def signed(item: rules.Item, quantity: int) -> int:
