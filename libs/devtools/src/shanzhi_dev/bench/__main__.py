@@ -14,7 +14,7 @@ from shanzhi_kit.testing import fresh_database
 from shanzhi_dev.bench import BenchContext, Figure, pgbench_tps
 
 #: Benchmark modules under shanzhi_dev.bench, in the order they run.
-MODULES = ["talent"]
+MODULES = ["talent", "points"]
 
 
 def table(figures: list[Figure], baseline_tps: float) -> str:
