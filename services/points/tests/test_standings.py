@@ -172,6 +172,33 @@ async def test_a_representative_appointment_opens_an_account_at_100_exactly_once
         await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=other_role.person_id))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
+    # The term ends (出缺): nothing counts after its last day.
+    scheme = await pk.scheme(village, kind=P.SUBJECT_KIND_REPRESENTATIVE, items=(
+        pk.item("JF-01", 3, category=P.ITEM_CATEGORY_REPRESENTATIVE_DUTY, name="收集反映社情民意"),))
+    ended = talent_events.PostEndedEvent(
+        post_id=appointed.post_id, person_id=person, region_code=village,
+        role=talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, start_date="2024-01-15",
+        end_date="2025-06-10", person_name="李秀英")
+    producer = await asyncio.to_thread(kafka_producer, broker.bootstrap, "talent-test")
+    try:
+        env = envelope(ended, source="shanzhi.talent", subject=person, region_code=village)
+        future = producer.send("shanzhi.talent.v1", value=env.SerializeToString(),
+                               key=env.subject.encode(), headers=headers_for(env))
+        await asyncio.to_thread(future.get, 10)
+    finally:
+        await asyncio.to_thread(producer.close, 5)
+    assert (await pk.award(subject, scheme.id, "JF-01", occurred_on=date(2025, 6, 1))).amount == 3
+    for _ in range(100):
+        try:
+            await pk.award(subject, scheme.id, "JF-01", occurred_on=date(2025, 6, 12))
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert rpc_error_details(exc)[0] == ("subject.id", "the account closed on 2025-06-10")
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the account stayed open after the term ended")
+
 
 async def test_representatives_start_each_year_at_their_base_score(pk: Any) -> None:
     village = pk.village()

@@ -2,7 +2,9 @@
 
 When the talent service appoints a villagers' representative (村民代表), points
 opens that person's representative account and gives it the year's base score
-(以100分为基准, or the base the village's representative scheme sets). The
+(以100分为基准, or the base the village's representative scheme sets). When the
+post ends (辞职、撤换、终止资格 …), the account stops earning from the day after the
+term's last day; a later appointment opens it again. The
 consumer runner applies each event inside one transaction that also records its
 id in the inbox; the account's unique subject and the one-base-score-a-year
 index make a replay of the same appointment under another event id change
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import TypeVar
 
 from google.protobuf.message import DecodeError
 from shanzhi.points.v1 import points_pb2
@@ -23,6 +26,7 @@ from shanzhi_kit.errors import InvalidArgument
 from shanzhi_kit.events import Outbox, event_type, unpack
 from shanzhi_kit.regions import is_village_code
 from shanzhi_kit.values import valid_uuid
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points.accounts import credit_base, lock_subject, open_account
@@ -30,6 +34,7 @@ from shanzhi_points.clock import Clock
 from shanzhi_points.outbox import EventBuffer
 from shanzhi_points.posting import LedgerWriter
 from shanzhi_points.publicity import SYSTEM_ACTOR
+from shanzhi_points.tables import accounts
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +43,28 @@ REPRESENTATIVES_CONSUMER = "points-representatives"
 #: The talent service's event topic.
 TALENT_TOPIC = "shanzhi.talent.v1"
 PERSON_APPOINTED = event_type(talent_events.PersonAppointedEvent())
+POST_ENDED = event_type(talent_events.PostEndedEvent())
 REPRESENTATIVE = points_pb2.SUBJECT_KIND_REPRESENTATIVE
+M = TypeVar("M", talent_events.PersonAppointedEvent, talent_events.PostEndedEvent)
 
 
-def _appointment(env: EventEnvelope) -> talent_events.PersonAppointedEvent:
+def _payload(env: EventEnvelope, kind: type[M]) -> M:
     """The event's payload; a payload that is not the announced type is refused, not retried."""
     try:
-        event = unpack(env, talent_events.PersonAppointedEvent)
+        event = unpack(env, kind)
     except (ValueError, DecodeError) as exc:
-        raise InvalidArgument.field("data", f"not a PersonAppointedEvent: {exc}") from None
-    assert isinstance(event, talent_events.PersonAppointedEvent)
+        raise InvalidArgument.field("data", f"not a {kind.__name__}: {exc}") from None
+    assert isinstance(event, kind)
     if not valid_uuid(event.person_id) or not is_village_code(event.region_code):
         raise InvalidArgument.field("data", "person_id or region_code is malformed")
     return event
+
+
+def _day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument.field(field, "is not a date") from None
 
 
 def representative_year(start: date, today: date) -> tuple[int, date]:
@@ -67,17 +81,14 @@ class TalentEventHandlers:
         self._clock = clock
 
     def handlers(self) -> dict[str, Handler]:
-        return {PERSON_APPOINTED: self.person_appointed}
+        return {PERSON_APPOINTED: self.person_appointed, POST_ENDED: self.post_ended}
 
     async def person_appointed(self, session: AsyncSession, env: EventEnvelope) -> None:
         """A villagers' representative (村民代表) gets an account and the year's base score."""
-        event = _appointment(env)
+        event = _payload(env, talent_events.PersonAppointedEvent)
         if event.role != talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE:
             return
-        try:
-            start = date.fromisoformat(event.start_date)
-        except ValueError:
-            raise InvalidArgument.field("data.start_date", "is not a date") from None
+        start = _day(event.start_date, "data.start_date")
         writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
                               self._clock.today())
         state = await lock_subject(session, REPRESENTATIVE, event.person_id)
@@ -86,7 +97,20 @@ class TalentEventHandlers:
                                        subject_id=event.person_id, region_code=event.region_code,
                                        display_name=event.person_name or event.person_id,
                                        now=writer.now, actor=SYSTEM_ACTOR)
+        elif state.closed_on is not None:
+            await session.execute(update(accounts).where(accounts.c.id == state.id)
+                                  .values(closed_on=None))
         year, day = representative_year(start, writer.today)
         if await credit_base(writer, state, year, day):
             log.info("representative account %s opened %s at its base score", state.id, year)
         await writer.flush()
+
+    async def post_ended(self, session: AsyncSession, env: EventEnvelope) -> None:
+        """A representative's term ended (出缺): the account earns nothing after its last day."""
+        event = _payload(env, talent_events.PostEndedEvent)
+        if event.role != talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE:
+            return
+        end = _day(event.end_date, "data.end_date")
+        await session.execute(update(accounts).where(
+            accounts.c.subject_kind == REPRESENTATIVE, accounts.c.subject_id == event.person_id,
+            accounts.c.closed_on.is_(None)).values(closed_on=end))
