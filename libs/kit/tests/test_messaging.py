@@ -222,3 +222,44 @@ async def test_idempotent_writes_apply_once_under_concurrency(engine: AsyncEngin
         reset_current_caller(token)
     assert {r.next_page_token for r in replies} == {"call-1"}
     assert await effect_count(engine, "idem") == 1
+
+
+async def test_trace_context_travels_from_the_request_through_the_event_to_the_consumer(
+    engine: AsyncEngine,
+) -> None:
+    from types import SimpleNamespace
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from shanzhi_kit.events import envelope
+    from shanzhi_kit.relay import headers_for
+
+    tracer = TracerProvider().get_tracer("request")
+    with tracer.start_as_current_span("AppointPerson") as request_span:
+        env = envelope(region_pb2.RegionScope(code_prefix="130123"), source="kit-test",
+                       subject="s", region_code="130123101201", actor="tester")
+    trace_id = format(request_span.get_span_context().trace_id, "032x")
+    assert trace_id in env.traceparent
+    assert dict(headers_for(env))["traceparent"] == env.traceparent.encode()
+
+    seen: list[int] = []
+
+    async def handler(session: AsyncSession, received: event_pb2.EventEnvelope) -> None:
+        seen.append(trace.get_current_span().get_span_context().trace_id)
+
+    # A real SDK tracer for the consumer's span, so the continued trace is visible.
+    import shanzhi_kit.consumer as consumer_module
+
+    previous = consumer_module.tracer
+    consumer_module.tracer = TracerProvider().get_tracer("consumer")
+    try:
+        consumer = EventConsumer(
+            name="kit-trace", topics=["unused"], handlers={env.type: handler},
+            sessionmaker=make_sessionmaker(engine), inbox=messaging.inbox,
+            bootstrap_servers="127.0.0.1:1", group_id="unused", loop=asyncio.get_running_loop(),
+        )
+        record = SimpleNamespace(topic="t", partition=0, offset=0, value=env.SerializeToString())
+        await consumer.apply(record)
+    finally:
+        consumer_module.tracer = previous
+    assert seen == [request_span.get_span_context().trace_id]
