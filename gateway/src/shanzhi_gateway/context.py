@@ -126,6 +126,22 @@ class Loaders:
         self.assessments: DataLoader[str, talent_pb2.Assessment | None] = _loader(self._assessments)
         #: points.Household by id (PointsService.BatchGetHouseholds).
         self.households: DataLoader[str, points_pb2.Household | None] = _loader(self._households)
+        #: points.Account by id (PointsService.BatchGetAccounts).
+        self.points_accounts: DataLoader[str, points_pb2.Account | None] = _loader(self._points_accounts)
+        #: points.Account by (subject kind, subject id) (PointsService.BatchGetAccounts).
+        self.points_accounts_by_subject: DataLoader[tuple[int, str], points_pb2.Account | None] = DataLoader(
+            load_fn=self._points_accounts_by_subject, max_batch_size=MAX_BATCH
+        )
+        #: points.Scheme by id (PointsService.BatchGetSchemes).
+        self.points_schemes: DataLoader[str, points_pb2.Scheme | None] = _loader(self._points_schemes)
+        #: points.Claim by id (PointsService.BatchGetClaims).
+        self.points_claims: DataLoader[str, points_pb2.Claim | None] = _loader(self._points_claims)
+        #: points.Goods by id (PointsService.BatchGetGoods).
+        self.points_goods: DataLoader[str, points_pb2.Goods | None] = _loader(self._points_goods)
+        #: points.Redemption by id (PointsService.BatchGetRedemptions).
+        self.points_redemptions: DataLoader[str, points_pb2.Redemption | None] = _loader(
+            self._points_redemptions
+        )
         #: lists.ListItem by id (ListsService.BatchGetListItems).
         self.list_items: DataLoader[str, lists_pb2.ListItem | None] = _loader(self._list_items)
         #: audit.InspectionRound by id (AuditService.BatchGetInspectionRounds).
@@ -210,6 +226,42 @@ class Loaders:
             points.BatchGetHouseholds, points_pb2.BatchGetHouseholdsRequest(ids=ids)
         )
         return by_id(ids, answer.households)
+
+    async def _points_accounts(self, ids: list[str]) -> list[points_pb2.Account | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(points.BatchGetAccounts, points_pb2.BatchGetAccountsRequest(ids=ids))
+        return by_id(ids, answer.accounts)
+
+    async def _points_accounts_by_subject(
+        self, keys: list[tuple[int, str]]
+    ) -> list[points_pb2.Account | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(points.BatchGetAccounts, points_pb2.BatchGetAccountsRequest(
+            subjects=[points_pb2.SubjectRef(kind=k, id=i) for k, i in keys]))  # type: ignore[arg-type]
+        found = {(a.subject.kind, a.subject.id): a for a in answer.accounts}
+        return [found.get(k) for k in keys]
+
+    async def _points_schemes(self, ids: list[str]) -> list[points_pb2.Scheme | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(points.BatchGetSchemes, points_pb2.BatchGetSchemesRequest(ids=ids))
+        return by_id(ids, answer.schemes)
+
+    async def _points_claims(self, ids: list[str]) -> list[points_pb2.Claim | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(points.BatchGetClaims, points_pb2.BatchGetClaimsRequest(ids=ids))
+        return by_id(ids, answer.claims)
+
+    async def _points_goods(self, ids: list[str]) -> list[points_pb2.Goods | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(points.BatchGetGoods, points_pb2.BatchGetGoodsRequest(ids=ids))
+        return by_id(ids, answer.goods)
+
+    async def _points_redemptions(self, ids: list[str]) -> list[points_pb2.Redemption | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(
+            points.BatchGetRedemptions, points_pb2.BatchGetRedemptionsRequest(ids=ids)
+        )
+        return by_id(ids, answer.redemptions)
 
     async def _list_items(self, ids: list[str]) -> list[lists_pb2.ListItem | None]:
         lists = self._ctx.clients.lists
