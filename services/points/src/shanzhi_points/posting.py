@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from shanzhi.points.v1 import events_pb2, points_pb2
@@ -336,8 +337,9 @@ class LedgerWriter:
                             (self.events.table, events)):
             if rows:
                 columns = list(rows[0])
-                await raw.copy_records_to_table(
-                    table.name, columns=columns, records=[tuple(r[c] for c in columns) for r in rows])
+                record = itemgetter(*columns) if len(columns) > 1 else (lambda r, c=columns[0]: (r[c],))
+                await raw.copy_records_to_table(table.name, columns=columns,
+                                                records=[record(r) for r in rows])
         if lot_updates:
             await conn.execute(self._lot_update(), lot_updates)
         for table, row in extra:
