@@ -1,0 +1,75 @@
+"""The same service on the zero-setup SQLite file (make run): migrations, awards, a batch,
+a redemption and its cancellation, a claim through publicity, a ranking."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest_asyncio
+from shanzhi.points.v1 import points_pb2 as P
+from shanzhi.points.v1 import points_pb2_grpc
+from shanzhi_kit.migrations import upgrade_async
+from shanzhi_points.app import MIGRATIONS, PointsSettings, build
+from shanzhi_points.clock import ManualClock
+from shanzhi_points.tables import accounts, entries, lots
+from sqlalchemy import func, select
+
+
+@pytest_asyncio.fixture
+async def lite(tmp_path: Path, pk: Any) -> AsyncIterator[Any]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'points.db'}"
+    await upgrade_async(MIGRATIONS, url)
+    clock = ManualClock(pk.clock.offset)
+    host = build(PointsSettings(database_url=url, grpc_port=0, run_relay=False, run_consumers=False,
+                                shutdown_grace_seconds=1, publicity_poll_seconds=0.2), clock)
+    await host.start()
+    await host.ready.wait()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{host.port}") as channel:
+            yield type(pk)(points_pb2_grpc.PointsServiceStub(channel), host, clock)
+    finally:
+        await host.stop()
+
+
+async def test_the_ledger_runs_on_sqlite_too(lite: Any) -> None:
+    village = lite.village()
+    scheme = await lite.scheme(village, claim_publicity_days=1)
+    homes = [await lite.household(village) for _ in range(3)]
+    await lite.award(lite.ref(homes[0]), scheme.id, "HJ-01", quantity=4)
+    deducted = await lite.award(lite.ref(homes[0]), scheme.id, "YF-01")
+    assert deducted.balance_after == 10
+    batch = (await lite.stub.ScoreBatch(P.ScoreBatchRequest(
+        request_id=lite.rid(), batch_key="2025-06", scheme_id=scheme.id, title="6月检查",
+        lines=[P.BatchLine(subject=lite.ref(h), item_code="HJ-01", occurred_on=lite.TODAY.isoformat())
+               for h in homes for _ in range(2)]), metadata=lite.ADMIN)).batch
+    assert batch.entry_count == 6
+    soap = await lite.goods(village, price=7)
+    reserved = (await lite.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+        request_id=lite.rid(), subject=lite.ref(homes[0]), goods_id=soap.id, quantity=2),
+        metadata=lite.ADMIN)).redemption
+    assert (await lite.account(lite.ref(homes[0]))).balance == 6
+    await lite.stub.CancelRedemption(P.CancelRedemptionRequest(
+        request_id=lite.rid(), redemption_id=reserved.id, reason="取消"), metadata=lite.ADMIN)
+    assert (await lite.account(lite.ref(homes[0]))).balance == 20
+    claim = (await lite.stub.SubmitClaim(P.SubmitClaimRequest(
+        request_id=lite.rid(), subject=lite.ref(homes[1]), scheme_id=scheme.id, item_code="HJ-01",
+        occurred_on=lite.TODAY.isoformat(), source=P.CLAIM_SOURCE_RECORDED), metadata=lite.ADMIN)).claim
+    await lite.stub.ReviewClaim(P.ReviewClaimRequest(
+        request_id=lite.rid(), claim_id=claim.id, decision=P.REVIEW_DECISION_APPROVE), metadata=lite.ADMIN)
+    lite.clock.advance(timedelta(days=1, seconds=1))
+    assert (await lite.account(lite.ref(homes[1]))).balance == 15
+    ranking = await lite.stub.ListRanking(P.ListRankingRequest(
+        region_code_prefix=village, subject_kind=P.SUBJECT_KIND_HOUSEHOLD, from_date="2025-01-01",
+        to_date="2025-12-31"), metadata=lite.ADMIN)
+    assert [(r.rank, r.score) for r in ranking.rows] == [(1, 20), (2, 15), (3, 10)]
+    async with lite.host.engine.connect() as conn:
+        for account_id, balance in (await conn.execute(select(accounts.c.id, accounts.c.balance))).all():
+            by_entries = (await conn.execute(select(func.coalesce(func.sum(entries.c.amount), 0)).where(
+                entries.c.account_id == account_id))).scalar_one()
+            by_lots = (await conn.execute(select(func.coalesce(func.sum(lots.c.available), 0)).where(
+                lots.c.account_id == account_id))).scalar_one()
+            assert balance == by_entries == by_lots
