@@ -12,7 +12,13 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from shanzhi.common.v1 import paging_pb2
 from shanzhi_kit.auth import TokenVerifier, issue_token
-from shanzhi_kit.errors import InvalidArgument, PermissionDenied, Unauthenticated, Validator
+from shanzhi_kit.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+    Validator,
+)
 from shanzhi_kit.logs import redact
 from shanzhi_kit.paging import page_of
 from shanzhi_kit.regions import RegionScope, code_problem, is_village_code, scope_prefix
@@ -76,6 +82,16 @@ def test_invalid_argument_status_carries_bad_request_details() -> None:
     bad = error_details_pb2.BadRequest()
     assert proto.details[0].Unpack(bad)
     assert bad.field_violations[0].field == "region_code"
+
+
+def test_any_error_can_name_its_field() -> None:
+    status = status_for(FailedPrecondition.about("quantity", "balance is 5, 10 asked"))
+    assert status.code == grpc.StatusCode.FAILED_PRECONDITION
+    proto = status_pb2.Status.FromString(dict(status.trailing_metadata)["grpc-status-details-bin"])
+    bad = error_details_pb2.BadRequest()
+    assert proto.details[0].Unpack(bad)
+    assert bad.field_violations[0].field == "quantity"
+    assert not PermissionDenied("outside").violations
 
 
 def test_dates_and_batches() -> None:

@@ -25,11 +25,6 @@ COUNTY = "130123"
 ADMIN = auth_metadata(COUNTY)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: a long test (a killed 10,000-line batch, property "
-                            "tests on PostgreSQL); runs in `make test`, skip with -m 'not slow'")
-
-
 @pytest.fixture(scope="session")
 def clock() -> ManualClock:
     c = ManualClock()

@@ -22,13 +22,26 @@ class FieldViolation:
 
 
 class ServiceError(Exception):
-    """Base of the errors that reach the caller with a status code."""
+    """Base of the errors that reach the caller with a status code.
+
+    Any error may name the fields it is about (``violations``); they reach the
+    caller as a ``google.rpc.BadRequest`` detail whatever the status code, so a
+    FAILED_PRECONDITION or PERMISSION_DENIED can point at the field too.
+    """
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, violations: list[FieldViolation] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.violations = list(violations or [])
+
+    @classmethod
+    def about(cls, field: str, description: str) -> ServiceError:
+        """This error, about one field: ``FailedPrecondition.about("quantity", "…")``."""
+        error = cls.__new__(cls)
+        ServiceError.__init__(error, f"{field}: {description}", [FieldViolation(field, description)])
+        return error
 
 
 class InvalidArgument(ServiceError):
@@ -39,9 +52,8 @@ class InvalidArgument(ServiceError):
     def __init__(self, violations: list[FieldViolation] | FieldViolation) -> None:
         if isinstance(violations, FieldViolation):
             violations = [violations]
-        self.violations = list(violations)
-        text = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
-        super().__init__(f"invalid request: {text}")
+        text = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        super().__init__(f"invalid request: {text}", list(violations))
 
     @classmethod
     def field(cls, field: str, description: str) -> InvalidArgument:

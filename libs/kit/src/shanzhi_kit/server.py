@@ -31,7 +31,7 @@ from shanzhi_kit import telemetry
 from shanzhi_kit.auth import TokenVerifier, reset_current_caller, set_current_caller
 from shanzhi_kit.consumer import EventConsumer
 from shanzhi_kit.db import wait_for_database
-from shanzhi_kit.errors import InvalidArgument, ServiceError
+from shanzhi_kit.errors import ServiceError
 from shanzhi_kit.settings import ServiceSettings
 
 log = logging.getLogger("shanzhi.grpc")
@@ -41,9 +41,9 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def status_for(error: ServiceError) -> grpc.Status:
-    """The gRPC status for an error, with google.rpc.BadRequest for invalid input."""
+    """The gRPC status for an error, with a google.rpc.BadRequest naming its fields."""
     status = status_pb2.Status(code=error.code.value[0], message=error.message)
-    if isinstance(error, InvalidArgument):
+    if error.violations:
         detail = any_pb2.Any()
         detail.Pack(
             error_details_pb2.BadRequest(
