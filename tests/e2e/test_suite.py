@@ -133,6 +133,15 @@ async def test_demo_data_loads_twice_without_duplicates(suite: Suite, gql: Graph
                       county_token, p=prefix)
     assert len(reply["data"]["households"]["items"]) == 5
     assert first["people"] == 5 * len(demo.village_codes())
+    # The household scheme, publicised for comment on the day it is loaded, and the shelf.
+    reply = await gql("query($p: String!) { pointsSchemes(regionCodePrefix: $p) { items {"
+                      " versions { status items { code } } } }"
+                      " goodsList(regionCodePrefix: $p) { items { name } } }", county_token, p=prefix)
+    [scheme] = reply["data"]["pointsSchemes"]["items"]
+    [version] = scheme["versions"]
+    assert version["status"] == "PUBLICIZED"
+    assert len(version["items"]) == len(demo.HOUSEHOLD_ITEMS)
+    assert len(reply["data"]["goodsList"]["items"]) == len(demo.GOODS)
 
 
 def test_every_service_is_serving(suite: Suite) -> None:

@@ -1,14 +1,15 @@
 """Demo data for one sample county (示范县, division code 130123).
 
-Three townships, a few villages each, people in posts, households, list items
-and an inspection round. Every write uses a request id derived from its content,
-so loading twice changes nothing.
+Three townships, a few villages each, people in posts, households with a points
+scheme, awards and a points supermarket, list items and an inspection round. Every
+write uses a request id derived from its content, so loading twice changes nothing.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
 import grpc
 from shanzhi.audit.v1 import audit_pb2, audit_pb2_grpc
@@ -27,6 +28,37 @@ VILLAGES = {
 SURNAMES = "王李张刘陈杨赵黄周吴"
 GIVEN = ["建国", "秀英", "志强", "桂兰", "海燕", "文博", "丽娟", "国庆", "春梅", "晓东"]
 NAMESPACE = uuid.UUID("6f1c2f0e-5b7e-4a4e-9a51-2d1d7f3c9a10")
+#: China Standard Time: the points service counts business days in it.
+CHINA = timezone(timedelta(hours=8))
+
+P = points_pb2
+#: The household scheme's positive and negative list (正负积分清单).
+HOUSEHOLD_ITEMS = [
+    P.CatalogItem(code="HJ-01", name="庭院整洁、门前三包落实到位", category=P.ITEM_CATEGORY_BEAUTIFUL_VILLAGE,
+                  sign=P.ITEM_SIGN_POSITIVE, points=5, limits=P.ItemLimits(per_month=1)),
+    P.CatalogItem(code="ZY-01", name="参加村志愿服务活动", category=P.ITEM_CATEGORY_VOLUNTEERING,
+                  sign=P.ITEM_SIGN_POSITIVE, points=3, evidence_required="活动签到表或照片",
+                  limits=P.ItemLimits(per_month=4)),
+    P.CatalogItem(code="XL-01", name="孝老爱亲事迹经村评议认定", category=P.ITEM_CATEGORY_FILIAL_PIETY,
+                  sign=P.ITEM_SIGN_POSITIVE, points=10, evidence_required="评议会记录",
+                  limits=P.ItemLimits(per_year=2)),
+    P.CatalogItem(code="PA-01", name="参与治安巡逻、矛盾调解", category=P.ITEM_CATEGORY_SAFETY,
+                  sign=P.ITEM_SIGN_POSITIVE, points=4, limits=P.ItemLimits(per_month=2)),
+    P.CatalogItem(code="GY-01", name="乱堆乱放、私搭乱建经劝阻不改", category=P.ITEM_CATEGORY_VILLAGE_RULES,
+                  sign=P.ITEM_SIGN_NEGATIVE, points=5),
+    P.CatalogItem(code="YF-01", name="红白事大操大办、索要高价彩礼", category=P.ITEM_CATEGORY_CIVILITY,
+                  sign=P.ITEM_SIGN_NEGATIVE, points=10, limits=P.ItemLimits(per_year=1)),
+]
+#: Awards per household number once the scheme is in force: (item code, times).
+HOUSEHOLD_AWARDS = {
+    1: [("HJ-01", 1), ("XL-01", 1)],
+    2: [("HJ-01", 1), ("PA-01", 1)],
+    3: [("HJ-01", 1), ("ZY-01", 2)],
+    4: [("ZY-01", 1)],
+    5: [("HJ-01", 1), ("ZY-01", 2), ("GY-01", 1)],
+}
+#: Goods on each village's shelf (积分超市): name, points price, stock.
+GOODS = [("洗衣液(2千克)", 20, 30), ("食用油(5升)", 50, 20)]
 
 
 #: Departments of a qualification review (任职资格审查联审部门).
@@ -59,6 +91,10 @@ def village_codes() -> list[str]:
     return [f"{COUNTY}{t}{v}" for t, vs in VILLAGES.items() for v in vs]
 
 
+def village_name(code: str) -> str:
+    return VILLAGES[code[6:9]][code[9:12]]
+
+
 @dataclass
 class Clients:
     talent: talent_pb2_grpc.TalentServiceStub
@@ -70,7 +106,8 @@ class Clients:
 def load(clients: Clients, token: str) -> dict[str, int]:
     """Load the sample county; returns how many records of each kind it asked for."""
     md = (("authorization", f"Bearer {token}"),)
-    counts = {"people": 0, "posts": 0, "households": 0, "list_items": 0, "rounds": 0}
+    counts = {"people": 0, "posts": 0, "households": 0, "schemes": 0, "catalog_items": 0,
+              "awards": 0, "goods": 0, "list_items": 0, "rounds": 0}
     roles = [
         (talent_pb2.POST_ROLE_PARTY_SECRETARY, talent_pb2.GENDER_MALE, "1972"),
         (talent_pb2.POST_ROLE_COMMITTEE_DIRECTOR, talent_pb2.GENDER_FEMALE, "1980"),
@@ -124,13 +161,15 @@ def load(clients: Clients, token: str) -> dict[str, int]:
         clients.talent.RecordTraining(talent_pb2.RecordTrainingRequest(
             request_id=request_id("training", code, county_course.id), course_id=county_course.id,
             person_ids=trained), metadata=md)
+        households: dict[int, str] = {}
         for h in range(1, 6):
             head = SURNAMES[(vi + h) % len(SURNAMES)] + GIVEN[(vi + 2 * h) % len(GIVEN)]
-            clients.points.CreateHousehold(points_pb2.CreateHouseholdRequest(
+            households[h] = clients.points.CreateHousehold(points_pb2.CreateHouseholdRequest(
                 request_id=request_id("household", code, h), region_code=code,
                 household_number=f"{h:04d}", head_name=head, member_count=2 + h % 4,
-                villager_group=f"第{(h + 1) // 2}组"), metadata=md)
+                villager_group=f"第{(h + 1) // 2}组"), metadata=md).household.id
             counts["households"] += 1
+        load_points(clients, md, code, households, counts)
     items = [
         (lists_pb2.LIST_KIND_MAIN_RESPONSIBILITY, "ZR-001", "组织召开村民代表会议",
          ["提出议题", "两委商议", "代表会议表决", "结果公开"]),
@@ -156,6 +195,59 @@ def load(clients: Clients, token: str) -> dict[str, int]:
         end_date="2026-04-30", team_leader="县委第一巡察组"), metadata=md)
     counts["rounds"] += 1
     return counts
+
+
+def load_points(clients: Clients, md: tuple[tuple[str, str], ...], code: str,
+                households: dict[int, str], counts: dict[str, int]) -> None:
+    """A village's household scheme (家庭积分制), its awards and its points supermarket.
+
+    The scheme goes the real way: drafted, publicised for comment (方案公示), then adopted
+    by the villagers' representative meeting (村民代表会议决议). The service accepts the
+    meeting only after the comment period and not in the future, and has no early
+    adoption, so on the day the demo is first loaded the scheme stays publicised (it shows
+    on the publicity board) and no points can be awarded yet. The data in var/ outlives
+    `make run`: a load on a later day, once the comment period (1 day, the shortest the
+    service allows) has passed, records the meeting on the day after it and awards the
+    households their points on the day the scheme took effect.
+    """
+    today = datetime.now(CHINA).date()
+    year = today.year
+    points = clients.points
+    created = points.CreateScheme(P.CreateSchemeRequest(
+        request_id=request_id("points-scheme", code, year), region_code=code, year=year,
+        subject_kind=P.SUBJECT_KIND_HOUSEHOLD, title=f"{village_name(code)}{year}年度家庭积分制管理实施方案",
+        settings=P.SchemeSettings(claim_publicity_days=7, comment_days=1,
+                                  cycle_policy=P.CYCLE_POLICY_CARRY_OVER, red_list_size=5,
+                                  black_list_size=3, star_thresholds=[10, 20, 50]),
+        items=HOUSEHOLD_ITEMS), metadata=md)
+    counts["schemes"] += 1
+    counts["catalog_items"] += len(HOUSEHOLD_ITEMS)
+    publicized = points.PublicizeSchemeVersion(P.PublicizeSchemeVersionRequest(
+        request_id=request_id("points-scheme-publicize", created.draft.id),
+        version_id=created.draft.id), metadata=md).version
+    for i, (name, price, stock) in enumerate(GOODS):
+        points.AddGoods(P.AddGoodsRequest(request_id=request_id("points-goods", code, i),
+                                          region_code=code, name=name, price=price, stock=stock),
+                        metadata=md)
+        counts["goods"] += 1
+    meeting = date.fromisoformat(publicized.comment_ends_on) + timedelta(days=1)
+    if meeting > today or meeting.year != year:
+        return
+    adopted = points.AdoptSchemeVersion(P.AdoptSchemeVersionRequest(
+        request_id=request_id("points-scheme-adopt", publicized.id), version_id=publicized.id,
+        resolution=P.Resolution(meeting_date=meeting.isoformat(), representatives_total=25,
+                                attendees=22, votes_for=21, votes_against=0, votes_abstain=1,
+                                number=f"{village_name(code)}村民代表会议决议〔{year}〕1号")),
+        metadata=md).version
+    for h, awards in HOUSEHOLD_AWARDS.items():
+        for item_code, quantity in awards:
+            points.AwardPoints(P.AwardPointsRequest(
+                request_id=request_id("points-award", adopted.id, h, item_code),
+                subject=P.SubjectRef(kind=P.SUBJECT_KIND_HOUSEHOLD, id=households[h]),
+                scheme_id=created.scheme.id, item_code=item_code,
+                occurred_on=adopted.effective_from, quantity=quantity, reason="月度评议会"),
+                metadata=md)
+            counts["awards"] += 1
 
 
 def clients_for(ports: dict[str, int]) -> tuple[Clients, list[grpc.Channel]]:
