@@ -64,7 +64,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping before every checkout (a round trip per transaction): connections are
+    # recycled after 30 minutes, and one broken by a database restart fails a single
+    # call, after which SQLAlchemy drops the whole pool; callers retry safely with
+    # the same request id.
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
 
 

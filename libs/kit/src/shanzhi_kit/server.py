@@ -158,7 +158,7 @@ class ServiceHost:
         verifier = TokenVerifier(self.settings.auth)
         server = grpc.aio.server(
             interceptors=[*telemetry.server_interceptors(), CallInterceptor(verifier)],
-            options=[("grpc.so_reuseport", 0)],
+            options=[("grpc.so_reuseport", 1 if self.settings.grpc_reuse_port else 0)],
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         self._register(server)
@@ -215,9 +215,40 @@ class ServiceHost:
 
 
 def run_service(name: str, settings: ServiceSettings, build: Callable[[], ServiceHost]) -> None:
-    """Entry point of a service process: logging, telemetry, then serve until SIGTERM."""
+    """Entry point of a service process: logging, telemetry, then serve until SIGTERM.
+
+    With ``SHANZHI_WORKERS`` above 1 this process starts that many copies of itself
+    on the same port (SO_REUSEPORT), passes SIGTERM and SIGINT on to them and exits
+    when they have. Each worker runs the relay and consumers too: the relay locks
+    its rows (``SKIP LOCKED``) and consumers share their group's partitions.
+    """
     from shanzhi_kit.logs import configure_logging
 
     configure_logging(settings.log_level, name)
+    if settings.workers > 1:
+        raise SystemExit(_supervise(settings))
     telemetry.setup_telemetry(name)
     asyncio.run(build().run_until_signal())
+
+
+def _supervise(settings: ServiceSettings) -> int:
+    import os
+    import subprocess
+    import sys
+
+    if settings.grpc_port == 0:
+        log.error("SHANZHI_WORKERS needs a fixed SHANZHI_GRPC_PORT")
+        return 2
+    env = dict(os.environ, SHANZHI_WORKERS="1", SHANZHI_GRPC_REUSE_PORT="true")
+    children = [subprocess.Popen(sys.orig_argv, env=env) for _ in range(settings.workers)]
+    log.info("started %d workers on port %s", len(children), settings.grpc_port)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    return max(codes, key=abs)

@@ -62,5 +62,10 @@ class ServiceSettings(BaseSettings):
     run_consumers: bool = True
     #: Create the schema with Alembic at start-up (``upgrade head``).
     migrate_on_start: bool = False
+    #: Processes serving the same port (SO_REUSEPORT). One per core is the most that
+    #: helps; in Kubernetes prefer more pods with one worker each.
+    workers: int = Field(default=1, ge=1, le=64)
+    #: Set for each worker by the parent process; not set by hand.
+    grpc_reuse_port: bool = False
 
     auth: AuthSettings = Field(default_factory=AuthSettings)

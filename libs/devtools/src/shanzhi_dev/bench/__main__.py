@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,7 +61,10 @@ def main() -> None:
     text = asyncio.run(main_async(args.names, args.pgbench_seconds))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     args.out.mkdir(parents=True, exist_ok=True)
-    report = (f"# Shanzhi benchmarks {stamp}\n\n{text}\n\n"
+    workers = os.environ.get("SHANZHI_WORKERS", "1")
+    report = (f"# Shanzhi benchmarks {stamp}\n\nService worker processes: {workers} "
+              f"(SHANZHI_WORKERS); machine: {os.cpu_count()} cores shared by PostgreSQL, "
+              f"the services and this client.\n\n{text}\n\n"
               f"(total {time.monotonic() - started:.0f} s)\n")
     (args.out / f"bench-{stamp}.md").write_text(report)
     print(report)
