@@ -234,3 +234,48 @@ async def test_create_scheme_sends_items_settings_and_enums(
     assert [(i.code, i.category, i.sign, i.limits.per_month, i.effective_from) for i in request.items] == [
         ("HJ-01", P.ITEM_CATEGORY_BEAUTIFUL_VILLAGE, P.ITEM_SIGN_POSITIVE, 2, "2026-03-01"),
         ("YF-01", P.ITEM_CATEGORY_CIVILITY, P.ITEM_SIGN_NEGATIVE, 0, "")]
+
+
+async def test_person_points_accounts_come_from_one_batch_call_by_subject(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    people = [fakes.world.add_person(name) for name in ("张建国", "李秀英", "王志强")]
+    held = {
+        (P.SUBJECT_KIND_REPRESENTATIVE, people[0].id): 100,
+        (P.SUBJECT_KIND_PARTY_MEMBER, people[0].id): 12,
+        (P.SUBJECT_KIND_PERSON, people[2].id): 7,
+    }
+
+    def batch(r: P.BatchGetAccountsRequest) -> P.BatchGetAccountsResponse:
+        return P.BatchGetAccountsResponse(accounts=[
+            P.Account(id=new_id(), subject=s, region_code=VILLAGE, display_name="村民",
+                      balance=held[(s.kind, s.id)], create_time=STAMP, created_by="clerk-1")
+            for s in reversed(r.subjects) if (s.kind, s.id) in held])
+
+    fakes.points.answer("BatchGetAccounts", batch)
+    result = await schema.execute(
+        "{ people { items { name pointsAccounts { balance subject { kind id } } } } }",
+        context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None and result.data is not None
+    assert [(p["name"], [(a["subject"]["kind"], a["balance"]) for a in p["pointsAccounts"]])
+            for p in result.data["people"]["items"]] == [
+        ("张建国", [("REPRESENTATIVE", 100), ("PARTY_MEMBER", 12)]), ("李秀英", []),
+        ("王志强", [("PERSON", 7)])]
+    assert result.data["people"]["items"][0]["pointsAccounts"][0]["subject"]["id"] == people[0].id
+    (call,) = fakes.points.BatchGetAccounts.calls
+    assert {(s.kind, s.id) for s in call.request.subjects} == {
+        (kind, p.id) for p in people
+        for kind in (P.SUBJECT_KIND_PERSON, P.SUBJECT_KIND_REPRESENTATIVE, P.SUBJECT_KIND_PARTY_MEMBER)}
+    assert not call.request.ids
+
+
+async def test_person_points_accounts_are_null_when_points_cannot_answer(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    fakes.world.add_person("褚十五")
+    fakes.points.answer("BatchGetAccounts", lambda r: grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata()))
+    result = await schema.execute("{ people { items { name pointsAccounts { id } } } }",
+                                  context_value=context_for(f"Bearer {token}"))
+    assert result.data == {"people": {"items": [{"name": "褚十五", "pointsAccounts": None}]}}
+    assert result.errors is not None and result.errors[0].extensions == {"code": "UNAVAILABLE"}

@@ -9,6 +9,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from shanzhi.points.v1 import points_pb2
 from shanzhi.talent.v1 import talent_pb2
 
 from shanzhi_gateway.errors import GatewayError
@@ -37,6 +38,14 @@ from shanzhi_gateway.schema.common import (
 
 if TYPE_CHECKING:
     from shanzhi_gateway.schema.audit import AuditScheduleEntry
+    from shanzhi_gateway.schema.points import Account
+
+#: The points subjects a person can be (积分对象): villager, representative, party member.
+PERSON_SUBJECT_KINDS = (
+    points_pb2.SUBJECT_KIND_PERSON,
+    points_pb2.SUBJECT_KIND_REPRESENTATIVE,
+    points_pb2.SUBJECT_KIND_PARTY_MEMBER,
+)
 
 
 @strawberry.enum(description="Gender (性别).")
@@ -164,6 +173,25 @@ class Person:
 
         found = await info.context.loaders.cadre_audit_schedules.load(self.id)
         return [AuditScheduleEntry.from_pb(e) for e in found]
+
+    @strawberry.field(
+        description=(
+            "The person's points accounts (积分账户): as an individual villager (村民个人积分), "
+            "villagers' representative (村民代表积分) or party member (党员积分), those that exist "
+            "and are in your scope, in that order. Null, with an error, when the points service "
+            "cannot answer: the rest of the person still resolves."
+        )
+    )
+    async def points_accounts(
+        self, info: Info
+    ) -> list[Annotated[Account, strawberry.lazy("shanzhi_gateway.schema.points")]] | None:
+        from shanzhi_gateway.schema.points import Account
+
+        person_id = str(self.id).lower()
+        found = await info.context.loaders.points_accounts_by_subject.load_many(
+            [(kind, person_id) for kind in PERSON_SUBJECT_KINDS]
+        )
+        return [Account.from_pb(a) for a in found if a is not None]
 
 
 @strawberry.type(description="Post (任职): one term of a person in a village post.")
