@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -53,6 +54,10 @@ async def points_host(points_url: str, broker: Broker, clock: ManualClock
     host = build(settings, clock)
     await host.start()
     await host.ready.wait()
+    # Other services' tests may have left talent events on the shared broker: let the
+    # consumer apply that backlog first, so no test sees it arrive part-way.
+    for consumer in host.consumers:
+        assert await asyncio.to_thread(consumer.caught_up.wait, 60), "consumer never caught up"
     yield host
     await host.stop()
 

@@ -74,6 +74,8 @@ class EventConsumer:
         self.duplicates = 0
         #: Set once the group has assigned this consumer its partitions.
         self.ready = threading.Event()
+        #: Set while the last poll found nothing new: everything published so far is applied.
+        self.caught_up = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -134,7 +136,10 @@ class EventConsumer:
             if not self.ready.is_set() and consumer.assignment():
                 self.ready.set()
             if not batch:
+                if self.ready.is_set():
+                    self.caught_up.set()
                 continue
+            self.caught_up.clear()
             for tp, records in batch.items():
                 for record in records:
                     if not self._apply_with_retry(record):
