@@ -243,7 +243,10 @@ def _supervise(settings: ServiceSettings) -> int:
     children = [subprocess.Popen(sys.orig_argv, env=env) for _ in range(settings.workers)]
     log.info("started %d workers on port %s", len(children), settings.grpc_port)
 
+    forwarded: set[int] = set()
+
     def forward(signum: int, _frame: object) -> None:
+        forwarded.add(signum)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
@@ -251,4 +254,6 @@ def _supervise(settings: ServiceSettings) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     codes = [child.wait() for child in children]
+    # A worker still starting when the signal came ends by it: that is a clean stop too.
+    codes = [0 if code < 0 and -code in forwarded else code for code in codes]
     return max(codes, key=abs)
