@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from shanzhi_kit.logs import configure_logging
 from shanzhi_kit.telemetry import setup_telemetry, shutdown_telemetry
 
@@ -9,9 +11,18 @@ from shanzhi_gateway.app import make_server
 from shanzhi_gateway.settings import GatewaySettings
 
 
+class WithoutClientAddresses(logging.Filter):
+    """Drops uvicorn's per-connection lines ('<client address> - "WebSocket …"'):
+    a caller's address is personal data and the line says nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith('%s - "WebSocket'))
+
+
 def main() -> None:
     settings = GatewaySettings()
     configure_logging(settings.log_level, "gateway")
+    logging.getLogger("uvicorn.error").addFilter(WithoutClientAddresses())
     setup_telemetry("shanzhi-gateway")
     try:
         make_server(settings).run()
