@@ -64,6 +64,17 @@ def test_scope_narrows_filters_and_refuses_outside() -> None:
         scope.require_covers("130123102201")
 
 
+def test_batch_reads_keep_the_order_asked_and_leave_out_unknown_and_out_of_scope() -> None:
+    from types import SimpleNamespace
+
+    rows = {"a": SimpleNamespace(region_code="130123101201"),
+            "b": SimpleNamespace(region_code="130123102201"),
+            "c": SimpleNamespace(region_code="130123101202")}
+    scope = RegionScope("130123101")
+    assert scope.in_order(["c", "x", "b", "a"], rows) == [rows["c"], rows["a"]]
+    assert RegionScope(None).in_order(["a"], rows) == []
+
+
 def test_validator_collects_every_violation() -> None:
     v = Validator()
     v.require("name", " ")

@@ -8,8 +8,18 @@ and 3 for the village or community (村/社区). A scope is a prefix of such a c
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Protocol, TypeVar
 
 from shanzhi_kit.errors import InvalidArgument, PermissionDenied
+
+
+class _Regional(Protocol):
+    @property
+    def region_code(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Regional)
 
 _CODE = re.compile(r"\d{12}")
 _PREFIX = re.compile(r"\d{0,12}")
@@ -88,6 +98,11 @@ class RegionScope:
     def require_covers(self, code: str, what: str = "record") -> None:
         if not self.covers(code):
             raise PermissionDenied(f"{what} in region {code} is outside the caller's scope")
+
+    def in_order(self, ids: Sequence[str], rows: Mapping[str, R]) -> list[R]:
+        """The rows of a batch read in the order asked, leaving out unknown ids and rows
+        outside the scope alike (a batch never tells which of the two an id was)."""
+        return [rows[i] for i in ids if i in rows and self.covers(rows[i].region_code)]
 
     def narrow(self, prefix: str, field: str = "region_code_prefix") -> str | None:
         """The effective prefix for a list filtered by ``prefix``, or None for nothing.

@@ -179,8 +179,7 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
         async with self._sessionmaker() as session:
             rows = await AuditRepository(session).entries_by_ids(ids)
         return audit_pb2.BatchGetAuditScheduleEntriesResponse(
-            entries=[entry_message(rows[i]) for i in ids
-                     if i in rows and scope.covers(rows[i].region_code)]
+            entries=[entry_message(r) for r in scope.in_order(ids, rows)]
         )
 
     async def ListAuditScheduleEntries(

@@ -113,8 +113,7 @@ class ListsApi(lists_pb2_grpc.ListsServiceServicer):
         async with self._sessionmaker() as session:
             rows = await ListsRepository(session).items_by_ids(ids)
         return lists_pb2.BatchGetListItemsResponse(
-            items=[item_message(rows[i]) for i in ids
-                   if i in rows and scope.covers(rows[i].region_code)]
+            items=[item_message(r) for r in scope.in_order(ids, rows)]
         )
 
     async def ListListItems(

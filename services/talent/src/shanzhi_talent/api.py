@@ -143,7 +143,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         scope = current_caller().scope
         async with self._sessionmaker() as session:
             rows = await TalentRepository(session).by_ids(table, ids)
-        return [to_msg(rows[i]) for i in ids if i in rows and scope.covers(rows[i].region_code)]
+        return [to_msg(r) for r in scope.in_order(ids, rows)]
 
     async def _list(self, table: Table, prefix_in: str, page_request: Any,
                     *conditions: ColumnElement[bool]) -> tuple[list[Row[Any]], Page] | None:

@@ -229,7 +229,7 @@ class ClaimsApi(ApiBase):
         async with self._sessionmaker() as session:
             repo = PointsRepository(session)
             rows = await repo.claims_by_ids(ids)
-            found = [rows[i] for i in ids if i in rows and scope.covers(rows[i].region_code)]
+            found = scope.in_order(ids, rows)
             return points_pb2.BatchGetClaimsResponse(claims=await self._claim_messages(repo, found))
 
     async def ListClaims(

@@ -110,7 +110,7 @@ class HouseholdsApi(ApiBase):
         async with self._sessionmaker() as session:
             repo = PointsRepository(session)
             rows = await repo.households_by_ids(ids)
-            found = [i for i in ids if i in rows and scope.covers(rows[i].region_code)]
+            found = [r.id for r in scope.in_order(ids, rows)]
             members = await repo.members_of(found)
             account_ids = await repo.household_account_ids(found)
         return points_pb2.BatchGetHouseholdsResponse(

@@ -419,8 +419,7 @@ class LedgerApi(ApiBase):
         async with self._sessionmaker() as session:
             rows = await PointsRepository(session).entries_by_ids(ids)
         return points_pb2.BatchGetEntriesResponse(entries=[
-            entry_message(rows[i], subject_ref(rows[i].subject_kind, rows[i].subject_id))
-            for i in ids if i in rows and scope.covers(rows[i].region_code)])
+            entry_message(r, subject_ref(r.subject_kind, r.subject_id)) for r in scope.in_order(ids, rows)])
 
 
 class _SchemeView:

@@ -155,7 +155,7 @@ class MarketApi(ApiBase):
         async with self._sessionmaker() as session:
             rows = await PointsRepository(session).goods_by_ids(ids)
         return points_pb2.BatchGetGoodsResponse(
-            goods=[goods_message(rows[i]) for i in ids if i in rows and scope.covers(rows[i].region_code)])
+            goods=[goods_message(r) for r in scope.in_order(ids, rows)])
 
     async def ListGoods(
         self, request: points_pb2.ListGoodsRequest, context: grpc.aio.ServicerContext
@@ -350,7 +350,7 @@ class MarketApi(ApiBase):
         async with self._sessionmaker() as session:
             repo = PointsRepository(session)
             rows = await repo.redemptions_by_ids(ids)
-            found = [rows[i] for i in ids if i in rows and scope.covers(rows[i].region_code)]
+            found = scope.in_order(ids, rows)
             return points_pb2.BatchGetRedemptionsResponse(
                 redemptions=await self._redemption_messages(repo, found))
 
