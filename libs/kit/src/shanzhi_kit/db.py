@@ -41,7 +41,8 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout.
+    """An engine for ``url``; SQLite files get WAL, foreign keys, a busy timeout and
+    transactions that hold the write lock from their first statement.
 
     Statement parameters are kept out of error messages, so a failed insert never
     writes names or ID numbers to the logs.
@@ -60,6 +61,16 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # The driver would begin a transaction only at the first write, so a
+            # read-then-write (a balance, a claim still in its window) could act on
+            # a row another connection changed in between. Begin explicitly instead.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # SQLite has one writer and ignores FOR UPDATE: taking the write lock
+            # when the transaction begins makes every transaction serializable.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_size", 10)
