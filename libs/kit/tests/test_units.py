@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 
 import grpc
 import jwt
@@ -24,7 +25,7 @@ from shanzhi_kit.paging import page_of
 from shanzhi_kit.regions import RegionScope, code_problem, is_village_code, scope_prefix
 from shanzhi_kit.server import status_for
 from shanzhi_kit.settings import AuthSettings
-from shanzhi_kit.values import batch_ids, parse_date
+from shanzhi_kit.values import batch_ids, new_id, parse_date, valid_uuid
 
 SECRET = "unit-test-secret-of-at-least-32-bytes"
 
@@ -151,3 +152,14 @@ def test_personal_numbers_are_masked_in_text() -> None:
     text = redact("身份证 11010519491231002X 手机 13812345678 金额 20000")
     assert "11010519491231002X" not in text and "13812345678" not in text
     assert "20000" in text
+
+
+def test_new_ids_are_canonical_random_uuids() -> None:
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == value and valid_uuid(value)
+    # every variant nibble (8, 9, a, b) turns up, so the variant bits are not fixed by mistake
+    assert {value[19] for value in ids} == set("89ab")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_kit.auth import current_caller
 from shanzhi_kit.errors import InvalidArgument
+from shanzhi_kit.values import new_id
 
 M = TypeVar("M", bound=Message)
 
@@ -47,7 +47,7 @@ def envelope(
         except Exception:
             actor = "system"
     return EventEnvelope(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         type=event_type(data),
         source=source,
         time=stamp,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -13,8 +14,17 @@ from shanzhi_kit.errors import InvalidArgument
 MAX_BATCH = 1000
 
 
+_VARIANT = "89ab"
+
+
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A random UUID (version 4) in canonical text form, as ``str(uuid.uuid4())`` gives.
+
+    Formatted straight from the random bytes: a batch makes two ids per line, and this
+    takes less than half the time of building a :class:`uuid.UUID` first.
+    """
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 def utcnow() -> datetime:

@@ -10,12 +10,12 @@ others copy those from it.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.message import Message
 from shanzhi_kit.events import EventEnvelope, Outbox, envelope, event_type
+from shanzhi_kit.values import new_id
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,7 +40,7 @@ class EventBuffer:
         else:
             first = self._first
             env = EventEnvelope(
-                id=str(uuid.uuid4()), type=event_type(data), source=first.source, time=first.time,
+                id=new_id(), type=event_type(data), source=first.source, time=first.time,
                 subject=subject, region_code=region_code, traceparent=first.traceparent,
                 tracestate=first.tracestate, actor=first.actor)
             env.data.Pack(data)
