@@ -55,6 +55,32 @@ def latency_figures(benchmark: str, seconds: list[float]) -> list[Figure]:
     ]
 
 
+def cpu_seconds(process: psutil.Process) -> float:
+    """User and system CPU time used so far by a service process and its worker processes."""
+    total = 0.0
+    for proc in [process, *process.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_figures(benchmark: str, process: psutil.Process, cpu_before: float, elapsed: float,
+                operations: int, per: str) -> list[Figure]:
+    """CPU the service spent per operation, and how many cores it kept busy meanwhile.
+
+    Less noisy than throughput on a shared machine, and it shows whether the service
+    process (rather than the database or the client) set the pace.
+    """
+    used = cpu_seconds(process) - cpu_before
+    return [
+        Figure(benchmark, f"service CPU per {per}", used / operations * 1000, "ms"),
+        Figure(benchmark, "service CPU busy", used / elapsed, "cores"),
+    ]
+
+
 def pgbench_tps(database: str, seconds: int = 10, clients: int = 4) -> float:
     """Transactions per second of ``pgbench -N`` (simple updates) against ``database``."""
     url = make_url(postgres_admin_url())

@@ -31,7 +31,7 @@ from shanzhi_points.app import MIGRATIONS, PointsSettings, build
 from shanzhi_points.clock import CHINA, ManualClock, SystemClock
 from shanzhi_points.tables import accounts, households
 
-from shanzhi_dev.bench import BenchContext, Figure, latency_figures
+from shanzhi_dev.bench import BenchContext, Figure, cpu_figures, cpu_seconds, latency_figures
 
 HOUSEHOLDS = 2000
 AWARDS = 3000
@@ -142,14 +142,17 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 item_code="HJ-01", occurred_on=day, quantity=1, reason="月度评议"), metadata=md)
 
         await _concurrently(200, award)  # warm up connections and statement caches
+        cpu_before = cpu_seconds(process)
         elapsed, latencies, failed = await _concurrently(AWARDS, award)
         assert not failed, f"{failed} awards failed"
         figures.append(Figure("points AwardPoints", "throughput", AWARDS / elapsed, "req/s",
                               ratio_to="pgbench", note=f"{CONCURRENCY} concurrent, one entry, lot, "
                               "event and idempotency key each"))
         figures += latency_figures("points AwardPoints", latencies)
+        figures += cpu_figures("points AwardPoints", process, cpu_before, elapsed, AWARDS, "award")
 
         batch_seconds: list[float] = []
+        cpu_before = cpu_seconds(process)
         for b in range(BATCHES):
             lines = [P.BatchLine(subject=_subject(homes[i % len(homes)]), item_code="HJ-01",
                                  occurred_on=day) for i in range(BATCH_LINES)]
@@ -160,11 +163,14 @@ async def run(ctx: BenchContext) -> list[Figure]:
             batch_seconds.append(time.perf_counter() - started)
             assert reply.batch.entry_count == BATCH_LINES
         best = min(batch_seconds)
+        batch_cpu = cpu_figures("points ScoreBatch", process, cpu_before, sum(batch_seconds),
+                                BATCHES * BATCH_LINES // 1000, "1,000 entries")
         figures.append(Figure("points ScoreBatch", "entries written", BATCH_LINES / best, "entries/s",
                               ratio_to="pgbench", note=f"{BATCH_LINES:,} lines in one call, best of "
                               f"{BATCHES}, with one event each"))
         figures.append(Figure("points ScoreBatch", f"{BATCH_LINES:,}-line batch, median",
                               sorted(batch_seconds)[len(batch_seconds) // 2] * 1000, "ms"))
+        figures += batch_cpu
 
         rich = homes[0]
         await stub.AwardPoints(P.AwardPointsRequest(
@@ -175,11 +181,14 @@ async def run(ctx: BenchContext) -> list[Figure]:
             await stub.ReserveRedemption(P.ReserveRedemptionRequest(
                 request_id=_rid(), subject=_subject(rich), goods_id=goods_id, quantity=1), metadata=md)
 
+        cpu_before = cpu_seconds(process)
         elapsed, latencies, failed = await _concurrently(REDEMPTIONS, redeem)
         assert not failed, f"{failed} redemptions failed"
         figures.append(Figure("points ReserveRedemption", "throughput, one account", REDEMPTIONS / elapsed,
                               "req/s", ratio_to="pgbench",
                               note=f"{CONCURRENCY} concurrent on one row lock"))
         figures += latency_figures("points ReserveRedemption", latencies)[:2]
+        figures += cpu_figures("points ReserveRedemption", process, cpu_before, elapsed, REDEMPTIONS,
+                               "redemption")
     figures.append(Figure("points service", "resident memory", process.memory_info().rss / 2**20, "MiB"))
     return figures
