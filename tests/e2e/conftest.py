@@ -11,12 +11,12 @@ import pytest
 import pytest_asyncio
 from shanzhi_dev.suite import SERVICES, Suite, SuiteConfig
 from shanzhi_kit.pytest_plugin import token_for
-from shanzhi_kit.testing import free_port, fresh_database
+from shanzhi_kit.testing import free_port, run_database
 
 
 @pytest_asyncio.fixture(scope="session")
 async def e2e_databases(postgres: None) -> dict[str, str]:
-    return {s: await fresh_database(f"shanzhi_e2e_{s}") for s in SERVICES}
+    return {s: await run_database(f"shanzhi_e2e_{s}") for s in SERVICES}
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from shanzhi_kit.idempotency import IdempotentWriter
 from shanzhi_kit.messaging import MessagingTables
 from shanzhi_kit.pytest_plugin import wait_until
 from shanzhi_kit.relay import OutboxRelay, kafka_producer
-from shanzhi_kit.testing import Broker, fresh_database
+from shanzhi_kit.testing import Broker, run_database
 from sqlalchemy import Column, Integer, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -35,7 +35,7 @@ messaging = MessagingTables(metadata)
 
 @pytest_asyncio.fixture(scope="module")
 async def engine(postgres: None) -> AsyncIterator[AsyncEngine]:
-    url = await fresh_database("shanzhi_test_kit")
+    url = await run_database("shanzhi_test_kit")
     eng = make_engine(url)
     async with eng.begin() as conn:
         await conn.run_sync(metadata.create_all)

@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shanzhi_kit.db import make_engine
 from shanzhi_kit.server import ServiceHost
 from shanzhi_kit.settings import ServiceSettings
-from shanzhi_kit.testing import fresh_database, postgres_admin_url
+from shanzhi_kit.testing import fresh_database, postgres_admin_url, run_database_name
 from sqlalchemy.engine import make_url
 
 pytestmark = pytest.mark.postgres
@@ -30,7 +30,7 @@ async def check(port: int) -> int:
 async def test_health_is_serving_only_once_the_database_answers_and_not_while_stopping(
     postgres: None,
 ) -> None:
-    name = f"shanzhi_test_health_{uuid.uuid4().hex[:6]}"
+    name = run_database_name(f"shanzhi_test_health_{uuid.uuid4().hex[:6]}")
     url = make_url(postgres_admin_url()).set(database=name).render_as_string(hide_password=False)
     settings = ServiceSettings(database_url=url, grpc_port=0, shutdown_grace_seconds=1)
     host = ServiceHost(name="test", settings=settings, engine=make_engine(url),

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from shanzhi_kit.auth import ROLE_ADMIN, issue_token
 from shanzhi_kit.db import make_engine
 from shanzhi_kit.migrations import upgrade_async
-from shanzhi_kit.testing import Broker, fresh_database, postgres_available
+from shanzhi_kit.testing import Broker, drop_run_databases, postgres_available, run_database
 
 TEST_JWT_SECRET = "shanzhi-test-secret-not-for-production-use"
 os.environ.setdefault("SHANZHI_JWT_SECRET", TEST_JWT_SECRET)
@@ -47,16 +47,26 @@ async def postgres() -> None:
     pytest.skip(reason)
 
 
+@pytest_asyncio.fixture(scope="session", autouse=True)
+async def _run_databases() -> AsyncIterator[None]:
+    """Sweep databases left by killed test runs before, and drop this run's after."""
+    reachable = await postgres_available() is None
+    if reachable:
+        await drop_run_databases(own=False)
+    yield
+    if reachable:
+        await drop_run_databases(own=True)
+
+
 DatabaseFactory = Callable[[str, Path], Awaitable[str]]
 
 
 @pytest_asyncio.fixture(scope="session")
 async def make_database(postgres: None) -> DatabaseFactory:
     """Create a fresh, migrated PostgreSQL database: ``await make_database(name, migrations)``."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 
     async def factory(name: str, migrations: Path) -> str:
-        url = await fresh_database(f"shanzhi_test_{name}{worker}")
+        url = await run_database(f"shanzhi_test_{name}")
         await upgrade_async(migrations, url)
         return url
 

