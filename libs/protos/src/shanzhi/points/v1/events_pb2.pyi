@@ -609,3 +609,48 @@ class CycleClosedEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CycleClosedEvent: _TypeAlias = CycleClosedEvent  # noqa: Y015
+
+@_typing.final
+class RepresentativeHonouredEvent(_message.Message):
+    """RepresentativeHonouredEvent: the villagers' representative meeting voted a
+    representative outstanding (优秀村民代表) and the honour certificate was recorded.
+    The talent service puts the person into the reserve talent pool (后备人才).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HONOUR_ID_FIELD_NUMBER: _builtins.int
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_NUMBER_FIELD_NUMBER: _builtins.int
+    honour_id: _builtins.str
+    """The honour's id."""
+    person_id: _builtins.str
+    """The person's id in the talent service (the representative account's subject id)."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    year: _builtins.int
+    """The year honoured."""
+    account_id: _builtins.str
+    """The representative's points account."""
+    certificate_number: _builtins.str
+    """Certificate number (荣誉证书编号)."""
+    def __init__(
+        self,
+        *,
+        honour_id: _builtins.str = ...,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        year: _builtins.int = ...,
+        account_id: _builtins.str = ...,
+        certificate_number: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "certificate_number", b"certificate_number", "honour_id", b"honour_id", "person_id", b"person_id", "region_code", b"region_code", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepresentativeHonouredEvent: _TypeAlias = RepresentativeHonouredEvent  # noqa: Y015

@@ -4874,3 +4874,251 @@ class GetHonourBoardResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetHonourBoardResponse: _TypeAlias = GetHonourBoardResponse  # noqa: Y015
+
+@_typing.final
+class RepresentativeHonour(_message.Message):
+    """---------------------------------------------------------------------------------
+    Outstanding villagers' representatives (优秀村民代表)
+    ---------------------------------------------------------------------------------
+
+    RepresentativeHonour (优秀村民代表): a villagers' representative voted outstanding
+    for a year by the villagers' representative meeting, with the honour certificate
+    (荣誉证书) issued. One per representative and year.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_NUMBER_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    account_id: _builtins.str
+    """The representative's points account (积分账户)."""
+    region_code: _builtins.str
+    """12-digit village code (行政区划代码)."""
+    display_name: _builtins.str
+    """Name shown (显示名称), from the account."""
+    year: _builtins.int
+    """The natural year honoured (年度)."""
+    certificate_number: _builtins.str
+    """Certificate number (荣誉证书编号), unique within the village and year."""
+    created_by: _builtins.str
+    """Who recorded it (录入人, 留痕)."""
+    @_builtins.property
+    def subject(self) -> Global___SubjectRef:
+        """The representative (SUBJECT_KIND_REPRESENTATIVE, by talent person id)."""
+
+    @_builtins.property
+    def resolution(self) -> Global___Resolution:
+        """The meeting's vote (村民代表会议决议)."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        subject: Global___SubjectRef | None = ...,
+        region_code: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        year: _builtins.int = ...,
+        resolution: Global___Resolution | None = ...,
+        certificate_number: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "resolution", b"resolution", "subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "certificate_number", b"certificate_number", "create_time", b"create_time", "created_by", b"created_by", "display_name", b"display_name", "id", b"id", "region_code", b"region_code", "resolution", b"resolution", "subject", b"subject", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepresentativeHonour: _TypeAlias = RepresentativeHonour  # noqa: Y015
+
+@_typing.final
+class HonourRepresentativeRequest(_message.Message):
+    """HonourRepresentativeRequest records an honour."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_NUMBER_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key."""
+    account_id: _builtins.str
+    """The representative's account: an account of a villagers' representative
+    (SUBJECT_KIND_REPRESENTATIVE) in the caller's scope.
+    """
+    year: _builtins.int
+    """The year honoured: not after the current year."""
+    certificate_number: _builtins.str
+    """Certificate number (荣誉证书编号), required; unique within the village and year."""
+    @_builtins.property
+    def resolution(self) -> Global___Resolution:
+        """The meeting's vote: two thirds of the representatives present (三分之二以上到会),
+        more than half of those present for (过半数同意); not before the year began and
+        not in the future.
+        """
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        year: _builtins.int = ...,
+        resolution: Global___Resolution | None = ...,
+        certificate_number: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["resolution", b"resolution"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "certificate_number", b"certificate_number", "request_id", b"request_id", "resolution", b"resolution", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HonourRepresentativeRequest: _TypeAlias = HonourRepresentativeRequest  # noqa: Y015
+
+@_typing.final
+class HonourRepresentativeResponse(_message.Message):
+    """HonourRepresentativeResponse returns the honour."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HONOUR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def honour(self) -> Global___RepresentativeHonour:
+        """The honour recorded."""
+
+    def __init__(
+        self,
+        *,
+        honour: Global___RepresentativeHonour | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["honour", b"honour"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["honour", b"honour"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HonourRepresentativeResponse: _TypeAlias = HonourRepresentativeResponse  # noqa: Y015
+
+@_typing.final
+class GetRepresentativeHonourRequest(_message.Message):
+    """GetRepresentativeHonourRequest names an honour."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The honour's id."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRepresentativeHonourRequest: _TypeAlias = GetRepresentativeHonourRequest  # noqa: Y015
+
+@_typing.final
+class GetRepresentativeHonourResponse(_message.Message):
+    """GetRepresentativeHonourResponse returns the honour."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HONOUR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def honour(self) -> Global___RepresentativeHonour:
+        """The honour."""
+
+    def __init__(
+        self,
+        *,
+        honour: Global___RepresentativeHonour | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["honour", b"honour"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["honour", b"honour"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRepresentativeHonourResponse: _TypeAlias = GetRepresentativeHonourResponse  # noqa: Y015
+
+@_typing.final
+class ListRepresentativeHonoursRequest(_message.Message):
+    """ListRepresentativeHonoursRequest asks for a page of honours."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    region_code_prefix: _builtins.str
+    """Only honours whose village code starts with this prefix; empty means the whole scope."""
+    year: _builtins.int
+    """Only this year; 0 means every year."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        region_code_prefix: _builtins.str = ...,
+        year: _builtins.int = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "region_code_prefix", b"region_code_prefix", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRepresentativeHonoursRequest: _TypeAlias = ListRepresentativeHonoursRequest  # noqa: Y015
+
+@_typing.final
+class ListRepresentativeHonoursResponse(_message.Message):
+    """ListRepresentativeHonoursResponse returns a page of honours."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HONOURS_FIELD_NUMBER: _builtins.int
+    PAGE_INFO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def honours(self) -> _containers.RepeatedCompositeFieldContainer[Global___RepresentativeHonour]:
+        """The honours on this page."""
+
+    @_builtins.property
+    def page_info(self) -> _paging_pb2.PageInfo:
+        """Where the next page starts."""
+
+    def __init__(
+        self,
+        *,
+        honours: _abc.Iterable[Global___RepresentativeHonour] | None = ...,
+        page_info: _paging_pb2.PageInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page_info", b"page_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["honours", b"honours", "page_info", b"page_info"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRepresentativeHonoursResponse: _TypeAlias = ListRepresentativeHonoursResponse  # noqa: Y015

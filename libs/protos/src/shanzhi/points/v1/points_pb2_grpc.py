@@ -306,6 +306,21 @@ class PointsServiceStub:
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardRequest.SerializeToString,
                 response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardResponse.FromString,
                 _registered_method=True)
+        self.HonourRepresentative = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/HonourRepresentative',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.HonourRepresentativeRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.HonourRepresentativeResponse.FromString,
+                _registered_method=True)
+        self.GetRepresentativeHonour = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/GetRepresentativeHonour',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourResponse.FromString,
+                _registered_method=True)
+        self.ListRepresentativeHonours = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ListRepresentativeHonours',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRepresentativeHonoursRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRepresentativeHonoursResponse.FromString,
+                _registered_method=True)
 
 
 class PointsServiceServicer:
@@ -706,6 +721,30 @@ class PointsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HonourRepresentative(self, request, context):
+        """HonourRepresentative records that the villagers' representative meeting voted a
+        representative outstanding for a year (优秀村民代表): the honour certificate
+        (荣誉证书) and the vote. The talent service puts the person into the reserve
+        talent pool (后备人才) when it reads the RepresentativeHonouredEvent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRepresentativeHonour(self, request, context):
+        """GetRepresentativeHonour reads one honour.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRepresentativeHonours(self, request, context):
+        """ListRepresentativeHonours pages through the honours of a region (优秀村民代表名单).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PointsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -973,6 +1012,21 @@ def add_PointsServiceServicer_to_server(servicer, server):
                     servicer.GetHonourBoard,
                     request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardRequest.FromString,
                     response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardResponse.SerializeToString,
+            ),
+            'HonourRepresentative': grpc.unary_unary_rpc_method_handler(
+                    servicer.HonourRepresentative,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.HonourRepresentativeRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.HonourRepresentativeResponse.SerializeToString,
+            ),
+            'GetRepresentativeHonour': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRepresentativeHonour,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourResponse.SerializeToString,
+            ),
+            'ListRepresentativeHonours': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRepresentativeHonours,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRepresentativeHonoursRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRepresentativeHonoursResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2413,6 +2467,87 @@ class PointsService:
             '/shanzhi.points.v1.PointsService/GetHonourBoard',
             shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardRequest.SerializeToString,
             shanzhi_dot_points_dot_v1_dot_points__pb2.GetHonourBoardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HonourRepresentative(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/HonourRepresentative',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.HonourRepresentativeRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.HonourRepresentativeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRepresentativeHonour(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/GetRepresentativeHonour',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRepresentativeHonours(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ListRepresentativeHonours',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListRepresentativeHonoursRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ListRepresentativeHonoursResponse.FromString,
             options,
             channel_credentials,
             insecure,

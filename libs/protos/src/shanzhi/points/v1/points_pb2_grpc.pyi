@@ -180,6 +180,16 @@ class PointsServiceStub:
     """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
     households (星级文明户) for a period.
     """
+    HonourRepresentative: _grpc.UnaryUnaryMultiCallable[_points_pb2.HonourRepresentativeRequest, _points_pb2.HonourRepresentativeResponse]
+    """HonourRepresentative records that the villagers' representative meeting voted a
+    representative outstanding for a year (优秀村民代表): the honour certificate
+    (荣誉证书) and the vote. The talent service puts the person into the reserve
+    talent pool (后备人才) when it reads the RepresentativeHonouredEvent.
+    """
+    GetRepresentativeHonour: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetRepresentativeHonourRequest, _points_pb2.GetRepresentativeHonourResponse]
+    """GetRepresentativeHonour reads one honour."""
+    ListRepresentativeHonours: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListRepresentativeHonoursRequest, _points_pb2.ListRepresentativeHonoursResponse]
+    """ListRepresentativeHonours pages through the honours of a region (优秀村民代表名单)."""
 
 @_typing.type_check_only
 class PointsServiceAsyncStub(PointsServiceStub):
@@ -333,6 +343,16 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
     households (星级文明户) for a period.
     """
+    HonourRepresentative: _aio.UnaryUnaryMultiCallable[_points_pb2.HonourRepresentativeRequest, _points_pb2.HonourRepresentativeResponse]  # type: ignore[assignment]
+    """HonourRepresentative records that the villagers' representative meeting voted a
+    representative outstanding for a year (优秀村民代表): the honour certificate
+    (荣誉证书) and the vote. The talent service puts the person into the reserve
+    talent pool (后备人才) when it reads the RepresentativeHonouredEvent.
+    """
+    GetRepresentativeHonour: _aio.UnaryUnaryMultiCallable[_points_pb2.GetRepresentativeHonourRequest, _points_pb2.GetRepresentativeHonourResponse]  # type: ignore[assignment]
+    """GetRepresentativeHonour reads one honour."""
+    ListRepresentativeHonours: _aio.UnaryUnaryMultiCallable[_points_pb2.ListRepresentativeHonoursRequest, _points_pb2.ListRepresentativeHonoursResponse]  # type: ignore[assignment]
+    """ListRepresentativeHonours pages through the honours of a region (优秀村民代表名单)."""
 
 class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
     """PointsService runs village points governance (积分制): the household roster
@@ -801,5 +821,33 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
         households (星级文明户) for a period.
         """
+
+    @_abc_1.abstractmethod
+    def HonourRepresentative(
+        self,
+        request: _points_pb2.HonourRepresentativeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.HonourRepresentativeResponse, _abc.Awaitable[_points_pb2.HonourRepresentativeResponse]]:
+        """HonourRepresentative records that the villagers' representative meeting voted a
+        representative outstanding for a year (优秀村民代表): the honour certificate
+        (荣誉证书) and the vote. The talent service puts the person into the reserve
+        talent pool (后备人才) when it reads the RepresentativeHonouredEvent.
+        """
+
+    @_abc_1.abstractmethod
+    def GetRepresentativeHonour(
+        self,
+        request: _points_pb2.GetRepresentativeHonourRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.GetRepresentativeHonourResponse, _abc.Awaitable[_points_pb2.GetRepresentativeHonourResponse]]:
+        """GetRepresentativeHonour reads one honour."""
+
+    @_abc_1.abstractmethod
+    def ListRepresentativeHonours(
+        self,
+        request: _points_pb2.ListRepresentativeHonoursRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ListRepresentativeHonoursResponse, _abc.Awaitable[_points_pb2.ListRepresentativeHonoursResponse]]:
+        """ListRepresentativeHonours pages through the honours of a region (优秀村民代表名单)."""
 
 def add_PointsServiceServicer_to_server(servicer: PointsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

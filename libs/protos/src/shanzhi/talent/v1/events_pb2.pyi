@@ -31,19 +31,29 @@ class PersonRegisteredEvent(_message.Message):
 
     PERSON_ID_FIELD_NUMBER: _builtins.int
     REGION_CODE_FIELD_NUMBER: _builtins.int
+    PARTY_MEMBER_FIELD_NUMBER: _builtins.int
+    PERSON_NAME_FIELD_NUMBER: _builtins.int
     person_id: _builtins.str
     """The person's id."""
     region_code: _builtins.str
     """12-digit village code."""
+    party_member: _builtins.bool
+    """Whether the person is a member of the Communist Party of China (中共党员); points
+    opens a party member's account (党员积分) for a member.
+    """
+    person_name: _builtins.str
+    """The person's name (姓名), for display in other services."""
     def __init__(
         self,
         *,
         person_id: _builtins.str = ...,
         region_code: _builtins.str = ...,
+        party_member: _builtins.bool = ...,
+        person_name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["person_id", b"person_id", "region_code", b"region_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["party_member", b"party_member", "person_id", b"person_id", "person_name", b"person_name", "region_code", b"region_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
