@@ -2,7 +2,8 @@
 
 Validation of requests: households (农户) and their members on a village's roster
 (一户一档), subjects, awards and batch lines, claims (申报), reviews and objections,
-goods of the points supermarket (积分超市) and redemptions. Scheme rules live in
+goods of the points supermarket (积分超市) and redemptions, honours of outstanding
+villagers' representatives (优秀村民代表). Scheme rules live in
 :mod:`shanzhi_points.rules`, the ledger's arithmetic in :mod:`shanzhi_points.ledger`.
 """
 
@@ -22,6 +23,8 @@ from shanzhi_kit.auth import (
 from shanzhi_kit.errors import Validator
 from shanzhi_kit.regions import code_problem, is_village_code
 from shanzhi_kit.values import valid_uuid
+
+from shanzhi_points import rules
 
 #: Longest household number (户号).
 MAX_HOUSEHOLD_NUMBER = 30
@@ -319,3 +322,42 @@ def check_price(v: Validator, field: str, price: int) -> None:
 
 def check_goods_name(v: Validator, name: str) -> str:
     return _text(v, "name", name, MAX_GOODS_NAME, required=True)
+
+
+# -- outstanding villagers' representatives (优秀村民代表) --------------------------------
+
+#: Longest honour certificate number (荣誉证书编号).
+MAX_CERTIFICATE_NUMBER = 50
+
+
+@dataclass(frozen=True)
+class NewHonour:
+    """A validated honour of a representative for a year, by the meeting's vote."""
+
+    account_id: str
+    year: int
+    resolution: rules.Resolution
+    certificate_number: str
+
+
+def check_honour(req: points_pb2.HonourRepresentativeRequest, today: date) -> NewHonour:
+    """Validate an honour (优秀村民代表); every wrong field is named in one error.
+
+    The vote is checked as for the adoption of a scheme: two thirds of the
+    representatives present (三分之二以上到会), more than half of those present for
+    (过半数同意). The year is not in the future and the meeting not before it began.
+    """
+    v = Validator()
+    account_id = check_uuid(v, "account_id", req.account_id)
+    year_ok = rules.MIN_YEAR <= req.year <= today.year
+    v.check(year_ok, "year", f"must be between {rules.MIN_YEAR} and {today.year} (not a future year)")
+    resolution = rules.check_resolution(v, "resolution", req.resolution, today, None,
+                                        rejected="the representative is not honoured")
+    if resolution is not None and year_ok:
+        v.check(resolution.meeting_date.year >= req.year, "resolution.meeting_date",
+                f"must not be before the year honoured ({req.year}) began")
+    number = _text(v, "certificate_number", req.certificate_number, MAX_CERTIFICATE_NUMBER,
+                   required=True)
+    v.raise_if_any()
+    assert resolution is not None
+    return NewHonour(account_id, req.year, resolution, number)

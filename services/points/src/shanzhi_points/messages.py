@@ -223,3 +223,20 @@ def cycle_close_message(row: Any) -> points_pb2.CycleClose:
         base_scores_opened=row.base_scores_opened, close_time=to_timestamp(row.closed_at),
         closed_by=row.closed_by,
     )
+
+
+def honour_message(row: Any) -> points_pb2.RepresentativeHonour:
+    """An honour row joined with its account's ``display_name``."""
+    return points_pb2.RepresentativeHonour(
+        id=row.id, account_id=row.account_id,
+        subject=subject_ref(points_pb2.SUBJECT_KIND_REPRESENTATIVE, row.person_id),
+        region_code=row.region_code, display_name=row.display_name, year=row.year,
+        resolution=points_pb2.Resolution(
+            meeting_date=format_date(row.meeting_date),
+            representatives_total=row.representatives_total, attendees=row.attendees,
+            votes_for=row.votes_for, votes_against=row.votes_against,
+            votes_abstain=row.votes_abstain, number=row.resolution_number,
+            note=row.resolution_note),
+        certificate_number=row.certificate_number, create_time=to_timestamp(row.created_at),
+        created_by=row.created_by,
+    )

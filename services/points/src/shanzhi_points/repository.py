@@ -32,6 +32,7 @@ from shanzhi_points.tables import (
     households,
     lots,
     redemptions,
+    representative_honours,
     scheme_versions,
     schemes,
 )
@@ -585,3 +586,39 @@ class PointsRepository:
     async def all_scores(self, region_code: str, kind: int, start: date, end: date) -> list[Row[Any]]:
         ranked = self._scores(region_code, kind, start, end)
         return await self._all(select(ranked).order_by(ranked.c.score.desc(), ranked.c.id))
+
+    # -- outstanding villagers' representatives (优秀村民代表) ---------------------------
+
+    @staticmethod
+    def _honours() -> Any:
+        h, a = representative_honours, accounts
+        return select(h, a.c.display_name).select_from(h.join(a, a.c.id == h.c.account_id))
+
+    async def add_honour(self, **values: Any) -> None:
+        await self.session.execute(representative_honours.insert().values(**values))
+
+    async def honours_by_ids(self, ids: Sequence[str]) -> dict[str, Row[Any]]:
+        if not ids:
+            return {}
+        rows = await self._all(self._honours().where(representative_honours.c.id.in_(ids)))
+        return {r.id: r for r in rows}
+
+    async def honour_of(self, account_id: str, year: int) -> Row[Any] | None:
+        h = representative_honours
+        return await self._first(select(h.c.id).where(h.c.account_id == account_id, h.c.year == year))
+
+    async def certificate_taken(self, region_code: str, year: int, number: str) -> bool:
+        h = representative_honours
+        return await self._first(select(h.c.id).where(
+            h.c.region_code == region_code, h.c.year == year,
+            h.c.certificate_number == number)) is not None
+
+    async def list_honours(self, prefix: str, year: int, page: Page) -> list[Row[Any]]:
+        h = representative_honours
+        query = self._honours().where(h.c.region_code.startswith(prefix))
+        if year:
+            query = query.where(h.c.year == year)
+        after = page.condition(h.c.id)
+        if after is not None:
+            query = query.where(after)
+        return await self._all(query.order_by(h.c.id).limit(page.size + 1))

@@ -179,9 +179,13 @@ def check_items(v: Validator, field: str, items: Sequence[points_pb2.CatalogItem
 
 
 def check_resolution(v: Validator, field: str, r: points_pb2.Resolution, today: date,
-                     comment_ends_on: date | None) -> Resolution | None:
+                     comment_ends_on: date | None, *,
+                     rejected: str = "the scheme is not adopted") -> Resolution | None:
     """The meeting needs two thirds of the representatives present (三分之二以上到会)
-    and more than half of those present for the decision (到会人员过半数同意)."""
+    and more than half of those present for the decision (到会人员过半数同意).
+
+    ``rejected`` says what a vote without that majority means for the request (a scheme
+    not adopted, a representative not honoured)."""
     meeting = v.date_field(f"{field}.meeting_date", r.meeting_date)
     if meeting is not None:
         v.check(meeting <= today, f"{field}.meeting_date", "must not be in the future")
@@ -199,7 +203,7 @@ def check_resolution(v: Validator, field: str, r: points_pb2.Resolution, today: 
     v.check(r.votes_for + r.votes_against + r.votes_abstain <= r.attendees, f"{field}.votes_for",
             "votes for, against and abstaining add up to more than the attendees")
     v.check(r.votes_for * 2 > r.attendees, f"{field}.votes_for",
-            "not more than half of those present voted for: the scheme is not adopted")
+            f"not more than half of those present voted for: {rejected}")
     v.check(len(r.number) <= MAX_TITLE, f"{field}.number", f"must be at most {MAX_TITLE} characters")
     v.check(len(r.note) <= MAX_NOTE, f"{field}.note", f"must be at most {MAX_NOTE} characters")
     if meeting is None:

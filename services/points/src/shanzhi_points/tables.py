@@ -29,7 +29,12 @@ from sqlalchemy import (
     text,
 )
 
-from shanzhi_points.domain import MAX_HEAD_NAME, MAX_HOUSEHOLD_NUMBER, MAX_VILLAGER_GROUP
+from shanzhi_points.domain import (
+    MAX_CERTIFICATE_NUMBER,
+    MAX_HEAD_NAME,
+    MAX_HOUSEHOLD_NUMBER,
+    MAX_VILLAGER_GROUP,
+)
 
 metadata = new_metadata()
 
@@ -388,6 +393,35 @@ cycle_closes = Table(
     Column("base_scores_opened", Integer, nullable=False),
     Column("closed_at", DateTime(timezone=True), nullable=False),
     Column("closed_by", Actor, nullable=False),
+)
+
+#: Outstanding villagers' representatives (优秀村民代表): the meeting's vote and the
+#: certificate (荣誉证书), one per representative's account and year.
+representative_honours = Table(
+    "representative_honours",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    # The account's subject: the talent service's person id.
+    Column("person_id", Id, nullable=False),
+    Column("year", SmallInteger, nullable=False),
+    Column("certificate_number", String(MAX_CERTIFICATE_NUMBER), nullable=False),
+    # The resolution of the villagers' representative meeting (村民代表会议决议).
+    Column("meeting_date", Date, nullable=False),
+    Column("representatives_total", SmallInteger, nullable=False),
+    Column("attendees", SmallInteger, nullable=False),
+    Column("votes_for", SmallInteger, nullable=False),
+    Column("votes_against", SmallInteger, nullable=False),
+    Column("votes_abstain", SmallInteger, nullable=False),
+    Column("resolution_number", String(200), nullable=False),
+    Column("resolution_note", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", Actor, nullable=False),
+    # One honour per representative and year; a certificate number names one honour
+    # within its village and year. The index on region_code first serves the lists.
+    UniqueConstraint("account_id", "year"),
+    UniqueConstraint("region_code", "year", "certificate_number"),
 )
 
 messaging = MessagingTables(metadata)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from shanzhi.points.v1 import points_pb2_grpc
 
 from shanzhi_points.api.claims import ClaimsApi
+from shanzhi_points.api.honours import HonoursApi
 from shanzhi_points.api.households import HouseholdsApi
 from shanzhi_points.api.ledger import LedgerApi
 from shanzhi_points.api.market import MarketApi
@@ -22,6 +23,7 @@ class PointsApi(
     ClaimsApi,
     MarketApi,
     StandingsApi,
+    HonoursApi,
     points_pb2_grpc.PointsServiceServicer,
 ):
     """Every RPC of shanzhi.points.v1.PointsService."""
