@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator
@@ -36,6 +37,10 @@ async def talent_host(talent_url: str, broker: Broker) -> AsyncIterator[ServiceH
     host = build(settings)
     await host.start()
     await host.ready.wait()
+    # Other services' tests may have left points events on the shared broker: let the
+    # consumer apply that backlog first, so no test sees it arrive part-way.
+    for consumer in host.consumers:
+        assert await asyncio.to_thread(consumer.caught_up.wait, 60), "consumer never caught up"
     yield host
     await host.stop()
 

@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, Row, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shanzhi_talent import career, domain, idnumbers, rules, structure
+from shanzhi_talent import career, domain, idnumbers, reserve, rules, structure
 from shanzhi_talent.messages import (
     assessment_message,
     candidate_message,
@@ -643,25 +643,11 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
             person = await self._person(repo, caller, request.person_id)
             if request.mentor_person_id:
                 await self._check_mentor(repo, caller, request.mentor_person_id, person.region_code[:6])
-            candidate_id, now = new_id(), utcnow()
-            try:
-                async with session.begin_nested():
-                    await repo.insert(
-                        reserve_candidates, id=candidate_id, person_id=person.id,
-                        region_code=person.region_code, source=request.source,
-                        mentor_person_id=request.mentor_person_id.lower() or None,
-                        status=talent_pb2.RESERVE_STATUS_IDENTIFIED, note=request.note.strip(),
-                        created_at=now, created_by=caller.subject)
-            except IntegrityError:
-                raise AlreadyExists("the person is already an active reserve candidate") from None
-            await repo.insert(reserve_changes, candidate_id=candidate_id,
-                              from_status=talent_pb2.RESERVE_STATUS_UNSPECIFIED,
-                              to_status=talent_pb2.RESERVE_STATUS_IDENTIFIED, reason="",
-                              changed_at=now, changed_by=caller.subject)
-            await self._event(session, events_pb2.ReserveStatusChangedEvent(
-                candidate_id=candidate_id, person_id=person.id, region_code=person.region_code,
-                from_status=talent_pb2.RESERVE_STATUS_UNSPECIFIED,
-                to_status=talent_pb2.RESERVE_STATUS_IDENTIFIED), person.id, person.region_code)
+            candidate_id = await reserve.enter_pool(
+                session, self._outbox, person, source=request.source, actor=caller.subject,
+                note=request.note.strip(), mentor_person_id=request.mentor_person_id.lower())
+            if candidate_id is None:
+                raise AlreadyExists("the person is already an active reserve candidate")
             return talent_pb2.AddReserveCandidateResponse(
                 candidate=await self._candidate_response(repo, candidate_id))
 

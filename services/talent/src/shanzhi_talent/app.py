@@ -1,4 +1,4 @@
-"""Wiring of the talent service: database, outbox relay, gRPC API, host."""
+"""Wiring of the talent service: database, outbox relay, points-event consumer, gRPC API, host."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 from shanzhi.talent.v1 import talent_pb2, talent_pb2_grpc
 from shanzhi_kit import telemetry
+from shanzhi_kit.consumer import EventConsumer
 from shanzhi_kit.db import make_engine, make_sessionmaker
 from shanzhi_kit.events import Outbox
 from shanzhi_kit.idempotency import IdempotentWriter
@@ -15,6 +16,7 @@ from shanzhi_kit.server import ServiceHost
 
 from shanzhi_talent import SERVICE, TOPIC
 from shanzhi_talent.api import TalentApi
+from shanzhi_talent.consumers import HONOURS_CONSUMER, POINTS_TOPIC, PointsEventHandlers
 from shanzhi_talent.settings import TalentSettings
 from shanzhi_talent.tables import messaging
 
@@ -34,7 +36,9 @@ def build(settings: TalentSettings) -> ServiceHost:
     )
     writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake,
                               hash_key=vault.request_hash_key)
-    api = TalentApi(sessionmaker, writer, Outbox(messaging.outbox, source=SERVICE, topic=TOPIC), vault)
+    outbox = Outbox(messaging.outbox, source=SERVICE, topic=TOPIC)
+    api = TalentApi(sessionmaker, writer, outbox, vault)
+    points_events = PointsEventHandlers(outbox)
 
     async def migrate() -> None:
         if settings.migrate_on_start:
@@ -47,5 +51,19 @@ def build(settings: TalentSettings) -> ServiceHost:
         service_names=[SERVICE_NAME],
         register=lambda server: talent_pb2_grpc.add_TalentServiceServicer_to_server(api, server),
         background=[relay.run] if settings.run_relay else [],
+        consumers=lambda loop: [
+            EventConsumer(
+                name=HONOURS_CONSUMER,
+                topics=[POINTS_TOPIC],
+                handlers=points_events.handlers(),
+                sessionmaker=sessionmaker,
+                inbox=messaging.inbox,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                group_id=f"{settings.consumer_group_prefix}.talent",
+                loop=loop,
+                # Events the handler added to the outbox go out without waiting for a poll.
+                on_applied=lambda _env: relay.wake(),
+            )
+        ] if settings.run_consumers else [],
         before_ready=migrate,
     )

@@ -199,6 +199,10 @@ class TalentRepository:
         await self.session.execute(
             update(reserve_candidates).where(reserve_candidates.c.id == candidate_id).values(**values))
 
+    async def candidate_by_source_reference(self, reference: str) -> Row[Any] | None:
+        return (await self.session.execute(
+            select(reserve_candidates).where(reserve_candidates.c.source_reference == reference))).first()
+
     async def candidates_of_person(self, person_id: str) -> list[Row[Any]]:
         return list((await self.session.execute(
             select(reserve_candidates).where(reserve_candidates.c.person_id == person_id)

@@ -151,6 +151,11 @@ reserve_candidates = Table(
     Column("note", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(200), nullable=False),
+    # What put the candidate in the pool when another service's event did, e.g.
+    # "points-honour:<honour id>" for an outstanding villagers' representative
+    # (优秀村民代表); null for candidates added by a person. One candidate per reference.
+    Column("source_reference", String(100), nullable=True),
+    Index("uq_reserve_candidates_source_reference", "source_reference", unique=True),
     # A person is an active candidate at most once.
     Index(
         "uq_reserve_candidates_active_person",
