@@ -3,7 +3,8 @@ reserve talent pool (后备人才), exactly once: real broker, real PostgreSQL.
 
 Events are produced the way the points service's relay does (an EventEnvelope on the
 topic "shanzhi.points.v1", keyed by the honour's id) and applied by the talent
-service's own consumer, run by its ServiceHost.
+service's own consumer, run by its ServiceHost. Also: registrations announce party
+membership and the name, for the points service's party members' accounts (党员积分).
 """
 
 from __future__ import annotations
@@ -187,3 +188,25 @@ async def test_an_honour_of_an_unknown_person_is_rejected(
     assert row.outcome == "rejected" and stranger.id in row.detail
     assert await candidates(talent_host, stranger.id) == 0
 
+
+async def test_a_registration_announces_party_membership_and_the_name(
+    talent: talent_pb2_grpc.TalentServiceStub, talent_host: ServiceHost, ops: Any,
+) -> None:
+    member = await ops.register(village(4), "孙红梅", id_number="110105199003040029")
+    other = (await talent.RegisterPerson(S.RegisterPersonRequest(
+        request_id=rid(), region_code=village(4), name="钱志军", gender=S.GENDER_MALE,
+        birth_date="1985-05-05", party_member=False, education=S.EDUCATION_SENIOR_SECONDARY),
+        metadata=ADMIN)).person
+    o = messaging.outbox
+    found = {}
+    async with talent_host.engine.connect() as conn:
+        for person in (member, other):
+            [payload] = (await conn.execute(select(o.c.payload).where(
+                o.c.key == person.id, o.c.event_type == "shanzhi.talent.v1.PersonRegisteredEvent"))
+            ).scalars().all()
+            event = unpack(event_pb2.EventEnvelope.FromString(payload), events_pb2.PersonRegisteredEvent)
+            assert isinstance(event, events_pb2.PersonRegisteredEvent)
+            assert b"110105199003040029" not in payload
+            found[person.id] = (event.person_id, event.region_code, event.party_member, event.person_name)
+    assert found == {member.id: (member.id, village(4), True, "孙红梅"),
+                     other.id: (other.id, village(4), False, "钱志军")}

@@ -1,13 +1,16 @@
-"""Events the points service consumes: talent appointments of villagers' representatives.
+"""Events the points service consumes: talent's registrations and appointments.
 
 When the talent service appoints a villagers' representative (村民代表), points
 opens that person's representative account and gives it the year's base score
 (以100分为基准, or the base the village's representative scheme sets). When the
 post ends (辞职、撤换、终止资格 …), the account stops earning from the day after the
-term's last day; a later appointment opens it again. The
+term's last day; a later appointment opens it again. When talent registers a
+party member (党员), points opens the person's party-member account (党员积分) in
+the village, with the year's base score if the village's party-member scheme
+sets one; a person who is not a party member gets nothing. The
 consumer runner applies each event inside one transaction that also records its
 id in the inbox; the account's unique subject and the one-base-score-a-year
-index make a replay of the same appointment under another event id change
+index make a replay of the same event under another event id change
 nothing either.
 """
 
@@ -42,10 +45,13 @@ log = logging.getLogger(__name__)
 REPRESENTATIVES_CONSUMER = "points-representatives"
 #: The talent service's event topic.
 TALENT_TOPIC = "shanzhi.talent.v1"
+PERSON_REGISTERED = event_type(talent_events.PersonRegisteredEvent())
 PERSON_APPOINTED = event_type(talent_events.PersonAppointedEvent())
 POST_ENDED = event_type(talent_events.PostEndedEvent())
 REPRESENTATIVE = points_pb2.SUBJECT_KIND_REPRESENTATIVE
-M = TypeVar("M", talent_events.PersonAppointedEvent, talent_events.PostEndedEvent)
+PARTY_MEMBER = points_pb2.SUBJECT_KIND_PARTY_MEMBER
+M = TypeVar("M", talent_events.PersonRegisteredEvent, talent_events.PersonAppointedEvent,
+            talent_events.PostEndedEvent)
 
 
 def _payload(env: EventEnvelope, kind: type[M]) -> M:
@@ -81,7 +87,27 @@ class TalentEventHandlers:
         self._clock = clock
 
     def handlers(self) -> dict[str, Handler]:
-        return {PERSON_APPOINTED: self.person_appointed, POST_ENDED: self.post_ended}
+        return {PERSON_REGISTERED: self.person_registered, PERSON_APPOINTED: self.person_appointed,
+                POST_ENDED: self.post_ended}
+
+    async def person_registered(self, session: AsyncSession, env: EventEnvelope) -> None:
+        """A party member (党员) gets a party-member account (党员积分) in the village."""
+        event = _payload(env, talent_events.PersonRegisteredEvent)
+        if not event.party_member:
+            return
+        writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
+                              self._clock.today())
+        if await lock_subject(session, PARTY_MEMBER, event.person_id) is not None:
+            log.info("person %s already has a party-member account", event.person_id)
+            return
+        state = await open_account(session, writer.events, kind=PARTY_MEMBER,
+                                   subject_id=event.person_id, region_code=event.region_code,
+                                   display_name=event.person_name or event.person_id,
+                                   now=writer.now, actor=SYSTEM_ACTOR)
+        state.lots = {}
+        await credit_base(writer, state, writer.today.year, writer.today)
+        await writer.flush()
+        log.info("party-member account %s opened", state.id)
 
     async def person_appointed(self, session: AsyncSession, env: EventEnvelope) -> None:
         """A villagers' representative (村民代表) gets an account and the year's base score."""

@@ -190,7 +190,9 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
                 raise AlreadyExists("a person with this ID number is already registered") from None
             await self._event(
                 session,
-                events_pb2.PersonRegisteredEvent(person_id=person_id, region_code=new.region_code),
+                events_pb2.PersonRegisteredEvent(
+                    person_id=person_id, region_code=new.region_code,
+                    party_member=new.party_member, person_name=new.name),
                 person_id, new.region_code,
             )
             # Stored as the idempotent answer: masked, whoever asked.

@@ -1,0 +1,104 @@
+"""Party members' accounts (党员积分) opened from talent registrations: real broker, real
+PostgreSQL. Events are produced the way talent's relay does (an EventEnvelope on
+"shanzhi.talent.v1", keyed by the person's id) and applied by the service's own consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from shanzhi.common.v1 import event_pb2
+from shanzhi.points.v1 import points_pb2 as P
+from shanzhi.talent.v1 import events_pb2 as talent_events
+from shanzhi_kit.events import envelope
+from shanzhi_kit.pytest_plugin import wait_until
+from shanzhi_kit.relay import headers_for, kafka_producer
+from shanzhi_kit.testing import Broker
+from shanzhi_points.consumers import REPRESENTATIVES_CONSUMER, TALENT_TOPIC
+from shanzhi_points.tables import accounts, entries, messaging
+from sqlalchemy import select
+
+pytestmark = [pytest.mark.postgres, pytest.mark.broker]
+
+
+def registered(village: str, *, party_member: bool, name: str = "孙红梅",
+               person_id: str = "") -> talent_events.PersonRegisteredEvent:
+    return talent_events.PersonRegisteredEvent(
+        person_id=person_id or str(uuid.uuid4()), region_code=village, party_member=party_member,
+        person_name=name)
+
+
+def wrapped(event: talent_events.PersonRegisteredEvent) -> event_pb2.EventEnvelope:
+    return envelope(event, source="shanzhi.talent", subject=event.person_id,
+                    region_code=event.region_code, actor="tester")
+
+
+async def publish(broker: Broker, *envelopes: event_pb2.EventEnvelope) -> None:
+    producer = await asyncio.to_thread(kafka_producer, broker.bootstrap, "talent-test")
+    try:
+        for env in envelopes:
+            future = producer.send(TALENT_TOPIC, value=env.SerializeToString(),
+                                   key=env.subject.encode(), headers=headers_for(env))
+            await asyncio.to_thread(future.get, 10)
+    finally:
+        await asyncio.to_thread(producer.close, 5)
+
+
+async def applied(pk: Any, *envelopes: event_pb2.EventEnvelope) -> None:
+    """Wait until the consumer has recorded every one of ``envelopes`` in its inbox."""
+    ids = [e.id for e in envelopes]
+    inbox = messaging.inbox
+
+    async def recorded() -> bool:
+        return await pk.count(inbox, inbox.c.consumer == REPRESENTATIVES_CONSUMER,
+                              inbox.c.event_id.in_(ids)) == len(ids)
+
+    await wait_until(recorded, within=30)
+
+
+async def test_a_party_member_gets_one_account_and_a_non_member_none(pk: Any, broker: Broker) -> None:
+    village = pk.village()
+    member = registered(village, party_member=True)
+    non_member = registered(village, party_member=False, name="钱志军")
+    first, replay, other = wrapped(member), wrapped(member), wrapped(non_member)
+    # The same event twice, the same registration under a new event id, and a non-member.
+    await publish(broker, first, first, replay, other)
+    await applied(pk, first, replay, other)
+
+    subject = P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER, id=member.person_id)
+    account = await pk.account(subject)
+    assert (account.region_code, account.display_name, account.balance, account.created_by) == (
+        village, "孙红梅", 0, "system")
+    assert await pk.count(accounts, accounts.c.subject_id == member.person_id) == 1
+    assert await pk.count(messaging.outbox, messaging.outbox.c.key == account.id,
+                          messaging.outbox.c.event_type == "shanzhi.points.v1.AccountOpenedEvent") == 1
+    inbox = messaging.inbox
+    async with pk.host.engine.connect() as conn:
+        outcomes = (await conn.execute(select(inbox.c.event_id, inbox.c.outcome).where(
+            inbox.c.event_id.in_([first.id, replay.id, other.id])))).all()
+    assert sorted(o for _, o in outcomes) == ["applied"] * 3
+
+    assert await pk.count(accounts, accounts.c.subject_id == non_member.person_id) == 0
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER, id=non_member.person_id))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_party_members_account_opens_at_the_base_score_of_the_village_scheme(
+        pk: Any, broker: Broker) -> None:
+    village = pk.village()
+    await pk.scheme(village, kind=P.SUBJECT_KIND_PARTY_MEMBER, base_score=60, items=(
+        pk.item("DY-01", 2, category=P.ITEM_CATEGORY_PARTY_DUTY, name="按时参加组织生活"),))
+    member = registered(village, party_member=True, name="吴国庆")
+    first, replay = wrapped(member), wrapped(member)
+    await publish(broker, first, replay)
+    await applied(pk, first, replay)
+    account = await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER, id=member.person_id))
+    assert account.balance == 60
+    async with pk.host.engine.connect() as conn:
+        rows = (await conn.execute(select(entries.c.kind, entries.c.year, entries.c.amount).where(
+            entries.c.account_id == account.id))).all()
+    assert [tuple(r) for r in rows] == [(P.ENTRY_KIND_BASE, 2025, 60)]
