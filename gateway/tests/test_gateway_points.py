@@ -279,3 +279,84 @@ async def test_person_points_accounts_are_null_when_points_cannot_answer(
                                   context_value=context_for(f"Bearer {token}"))
     assert result.data == {"people": {"items": [{"name": "褚十五", "pointsAccounts": None}]}}
     assert result.errors is not None and result.errors[0].extensions == {"code": "UNAVAILABLE"}
+
+
+def honour_of(r: P.HonourRepresentativeRequest, person_id: str) -> P.RepresentativeHonour:
+    return P.RepresentativeHonour(
+        id=new_id(), account_id=r.account_id,
+        subject=P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=person_id), region_code=VILLAGE,
+        display_name="李秀英", year=r.year, resolution=r.resolution,
+        certificate_number=r.certificate_number, create_time=STAMP, created_by="clerk-1")
+
+
+async def test_honour_representative_sends_the_vote_and_lists_the_honours(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    representative = fakes.world.add_person("李秀英")
+    account = new_id()
+    honours: list[P.RepresentativeHonour] = []
+
+    def record(r: P.HonourRepresentativeRequest) -> P.HonourRepresentativeResponse:
+        honours.append(honour_of(r, representative.id))
+        return P.HonourRepresentativeResponse(honour=honours[-1])
+
+    fakes.points.answer("HonourRepresentative", record)
+    fakes.points.answer("ListRepresentativeHonours", lambda r: P.ListRepresentativeHonoursResponse(
+        honours=honours))
+    result = await schema.execute(
+        """mutation($a: ID!) { honourRepresentative(requestId: "r-1", input: {accountId: $a, year: 2025,
+             certificateNumber: "2025-001", resolution: {meetingDate: "2025-12-20", representativesTotal: 30,
+             attendees: 25, votesFor: 22, votesAgainst: 2, votesAbstain: 1, number: "村代会决议〔2025〕9号"}})
+             { year certificateNumber displayName subject { kind person { name } }
+               resolution { meetingDate attendees votesFor } } }""",
+        variable_values={"a": account}, context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None and result.data is not None
+    assert result.data["honourRepresentative"] == {
+        "year": 2025, "certificateNumber": "2025-001", "displayName": "李秀英",
+        "subject": {"kind": "REPRESENTATIVE", "person": {"name": "李秀英"}},
+        "resolution": {"meetingDate": "2025-12-20", "attendees": 25, "votesFor": 22}}
+    (call,) = fakes.points.HonourRepresentative.calls
+    assert call.request == P.HonourRepresentativeRequest(
+        request_id="r-1", account_id=account, year=2025, certificate_number="2025-001",
+        resolution=P.Resolution(meeting_date="2025-12-20", representatives_total=30, attendees=25,
+                                votes_for=22, votes_against=2, votes_abstain=1,
+                                number="村代会决议〔2025〕9号"))
+
+    listed = await schema.execute(
+        """{ representativeHonours(regionCodePrefix: "130123101", year: 2025, first: 10)
+             { items { certificateNumber year } nextPageToken } }""",
+        context_value=context_for(f"Bearer {token}"))
+    assert listed.errors is None and listed.data is not None
+    assert listed.data["representativeHonours"] == {
+        "items": [{"certificateNumber": "2025-001", "year": 2025}], "nextPageToken": None}
+    (query,) = fakes.points.ListRepresentativeHonours.calls
+    assert (query.request.region_code_prefix, query.request.year, query.request.page.page_size) == (
+        "130123101", 2025, 10)
+
+
+async def test_an_honour_without_a_majority_names_the_field_in_camel_case(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    fakes.points.answer("HonourRepresentative", lambda r: RefusedCall(
+        grpc.StatusCode.INVALID_ARGUMENT, "resolution.votes_for",
+        "not more than half of those present voted for: the representative is not honoured"))
+    result = await schema.execute(
+        """mutation($a: ID!) { honourRepresentative(requestId: "r", input: {accountId: $a, year: 2025,
+             certificateNumber: "2025-002", resolution: {meetingDate: "2025-12-20", representativesTotal: 30,
+             attendees: 24, votesFor: 12}}) { id } }""",
+        variable_values={"a": new_id()}, context_value=context_for(f"Bearer {token}"))
+    assert result.errors is not None
+    assert result.errors[0].extensions == {"code": "INVALID_ARGUMENT", "fieldViolations": [
+        {"field": "resolution.votesFor",
+         "description": "not more than half of those present voted for: the representative is not honoured"}]}
+
+
+async def test_an_unknown_honour_is_null(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    fakes.points.answer("GetRepresentativeHonour", lambda r: RefusedCall(
+        grpc.StatusCode.NOT_FOUND, "id", "no such honour"))
+    result = await schema.execute(
+        "query($id: ID!) { representativeHonour(id: $id) { id } }",
+        variable_values={"id": new_id()}, context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None and result.data == {"representativeHonour": None}

@@ -1,7 +1,8 @@
 """Points governance (积分制) (PointsService): household rosters (一户一档), schemes (积分方案)
 and their items (正负积分清单), accounts and the ledger (积分台账), claims with review and
 publicity (申报、评议、公示), batch scoring (批量评分), the points supermarket (积分超市),
-annual cycles (年度结算), rankings and honours (排名、红黑榜、星级文明户)."""
+annual cycles (年度结算), rankings and honours (排名、红黑榜、星级文明户), outstanding villagers'
+representatives (优秀村民代表)."""
 
 from __future__ import annotations
 
@@ -600,6 +601,19 @@ class Resolution:
     note: str = strawberry.field(description="Notes (备注).")
 
 
+def resolution_of(r: points_pb2.Resolution) -> Resolution:
+    return Resolution(
+        meeting_date=require_date(r.meeting_date),
+        representatives_total=r.representatives_total,
+        attendees=r.attendees,
+        votes_for=r.votes_for,
+        votes_against=r.votes_against,
+        votes_abstain=r.votes_abstain,
+        number=r.number,
+        note=r.note,
+    )
+
+
 @strawberry.type(description="Scheme version (方案版本): never changed once publicised.")
 class SchemeVersion:
     id: strawberry.ID = strawberry.field(description="Version id (版本编号).")
@@ -629,7 +643,6 @@ class SchemeVersion:
 
     @classmethod
     def from_pb(cls, v: points_pb2.SchemeVersion) -> SchemeVersion:
-        r = v.resolution
         return cls(
             id=strawberry.ID(v.id),
             scheme_id=strawberry.ID(v.scheme_id),
@@ -640,18 +653,7 @@ class SchemeVersion:
             change_note=v.change_note,
             publicize_time=to_datetime(v.publicize_time) if v.HasField("publicize_time") else None,
             comment_ends_on=to_date(v.comment_ends_on),
-            resolution=Resolution(
-                meeting_date=require_date(r.meeting_date),
-                representatives_total=r.representatives_total,
-                attendees=r.attendees,
-                votes_for=r.votes_for,
-                votes_against=r.votes_against,
-                votes_abstain=r.votes_abstain,
-                number=r.number,
-                note=r.note,
-            )
-            if v.HasField("resolution")
-            else None,
+            resolution=resolution_of(v.resolution) if v.HasField("resolution") else None,
             effective_from=to_date(v.effective_from),
             effective_to=to_date(v.effective_to),
             adopt_time=to_datetime(v.adopt_time) if v.HasField("adopt_time") else None,
@@ -891,11 +893,14 @@ class CreateSchemeInput:
 
 
 @strawberry.input(
-    description="The adopting resolution (村民代表会议决议): two thirds present, a majority of them for."
+    description=(
+        "A resolution of the representative meeting (村民代表会议决议): two thirds present, "
+        "a majority of them for."
+    )
 )
 class ResolutionInput:
     meeting_date: dt.date = strawberry.field(
-        description="Day of the meeting (会议日期), after the comment period."
+        description="Day of the meeting (会议日期); for a scheme, after its comment period."
     )
     representatives_total: int = strawberry.field(description="Representatives (应到人数).")
     attendees: int = strawberry.field(description="Present (实到人数).")
@@ -904,6 +909,19 @@ class ResolutionInput:
     votes_abstain: int = strawberry.field(default=0, description="Abstaining (弃权).")
     number: str = strawberry.field(default="", description="Resolution number or title (决议文号).")
     note: str = strawberry.field(default="", description="Notes (备注).")
+
+
+def resolution_pb(r: ResolutionInput) -> points_pb2.Resolution:
+    return P.Resolution(
+        meeting_date=r.meeting_date.isoformat(),
+        representatives_total=r.representatives_total,
+        attendees=r.attendees,
+        votes_for=r.votes_for,
+        votes_against=r.votes_against,
+        votes_abstain=r.votes_abstain,
+        number=r.number,
+        note=r.note,
+    )
 
 
 # -- claims (积分申报) -------------------------------------------------------------------------
@@ -1243,6 +1261,73 @@ class HonourBoard:
     )
 
 
+# -- outstanding villagers' representatives (优秀村民代表) -----------------------------------
+
+
+@strawberry.type(
+    description=(
+        "Outstanding villagers' representative (优秀村民代表): voted by the representative meeting "
+        "for a year, with an honour certificate (荣誉证书); the person joins the reserve talent "
+        "pool (后备人才)."
+    )
+)
+class RepresentativeHonour:
+    id: strawberry.ID = strawberry.field(description="Honour id (表彰编号).")
+    account_id: strawberry.ID = strawberry.field(description="The representative's account (积分账户编号).")
+    subject: Subject = strawberry.field(description="The representative (村民代表), by person id.")
+    region_code: str = strawberry.field(description="12-digit village code (行政区划代码).")
+    display_name: str = strawberry.field(description="Name shown (显示名称).")
+    year: int = strawberry.field(description="The year honoured (年度).")
+    resolution: Resolution = strawberry.field(description="The meeting's vote (村民代表会议决议).")
+    certificate_number: str = strawberry.field(
+        description="Certificate number (荣誉证书编号), unique within the village and year."
+    )
+    create_time: dt.datetime = strawberry.field(description="When it was recorded (录入时间).")
+    created_by: str = strawberry.field(description="Who recorded it (录入人, 留痕): the user id.")
+
+    @classmethod
+    def from_pb(cls, h: points_pb2.RepresentativeHonour) -> RepresentativeHonour:
+        return cls(
+            id=strawberry.ID(h.id),
+            account_id=strawberry.ID(h.account_id),
+            subject=Subject.from_pb(h.subject),
+            region_code=h.region_code,
+            display_name=h.display_name,
+            year=h.year,
+            resolution=resolution_of(h.resolution),
+            certificate_number=h.certificate_number,
+            create_time=to_datetime(h.create_time),
+            created_by=h.created_by,
+        )
+
+    @strawberry.field(description="The representative's points account (积分账户).")
+    async def account(self, info: Info) -> Account | None:
+        return await _account(info, str(self.account_id))
+
+
+@strawberry.type(description="A page of outstanding representatives (优秀村民代表名单).")
+class RepresentativeHonourPage:
+    items: list[RepresentativeHonour] = strawberry.field(description=ITEMS)
+    next_page_token: str | None = strawberry.field(description=NEXT_PAGE_TOKEN)
+
+
+@strawberry.input(description="An honour of an outstanding villagers' representative (优秀村民代表).")
+class HonourRepresentativeInput:
+    account_id: strawberry.ID = strawberry.field(
+        description="The representative's points account (村民代表积分账户编号)."
+    )
+    year: int = strawberry.field(description="The year honoured (年度); not a future year.")
+    resolution: ResolutionInput = strawberry.field(
+        description=(
+            "The meeting's vote (村民代表会议决议): two thirds present, a majority of them for; "
+            "not before the year began."
+        )
+    )
+    certificate_number: str = strawberry.field(
+        description="Certificate number (荣誉证书编号), unique within the village and year."
+    )
+
+
 # -- queries -----------------------------------------------------------------------------
 
 DateArg = Annotated[dt.date | None, strawberry.argument(description="A day (日期), YYYY-MM-DD.")]
@@ -1532,6 +1617,47 @@ class PointsQuery:
             starred=[RankingRow.from_pb(r) for r in answer.starred],
         )
 
+    @strawberry.field(
+        description="An outstanding representative's honour (优秀村民代表); null when unknown or not yours."
+    )
+    async def representative_honour(
+        self, info: Info, id: Annotated[strawberry.ID, id_arg("honour")]
+    ) -> RepresentativeHonour | None:
+        ctx = info.context
+        try:
+            answer = await ctx.call(
+                ctx.clients.points.GetRepresentativeHonour,
+                P.GetRepresentativeHonourRequest(id=require_id(id)),
+            )
+        except GatewayError as exc:
+            if exc.code in ("NOT_FOUND", "PERMISSION_DENIED"):
+                return None
+            raise
+        return RepresentativeHonour.from_pb(answer.honour)
+
+    @strawberry.field(description="Outstanding representatives (优秀村民代表) of a region, a page at a time.")
+    async def representative_honours(
+        self,
+        info: Info,
+        region_code_prefix: RegionCodePrefixArg = "",
+        year: Annotated[
+            int | None, strawberry.argument(description="Only this year (年度); omitted means every year.")
+        ] = None,
+        first: FirstArg = None,
+        after: AfterArg = None,
+    ) -> RepresentativeHonourPage:
+        ctx = info.context
+        answer = await ctx.call(
+            ctx.clients.points.ListRepresentativeHonours,
+            P.ListRepresentativeHonoursRequest(
+                region_code_prefix=region_code_prefix, year=year or 0, page=page_request(first, after)
+            ),
+        )
+        return RepresentativeHonourPage(
+            items=[RepresentativeHonour.from_pb(h) for h in answer.honours],
+            next_page_token=next_token(answer.page_info),
+        )
+
 
 # -- mutations ---------------------------------------------------------------------------
 
@@ -1720,23 +1846,13 @@ class PointsMutation:
         ] = None,
     ) -> SchemeVersion:
         ctx = info.context
-        r = resolution
         answer = await ctx.call(
             ctx.clients.points.AdoptSchemeVersion,
             P.AdoptSchemeVersionRequest(
                 request_id=request_id,
                 version_id=str(version_id),
                 effective_from=_date(effective_from),
-                resolution=P.Resolution(
-                    meeting_date=r.meeting_date.isoformat(),
-                    representatives_total=r.representatives_total,
-                    attendees=r.attendees,
-                    votes_for=r.votes_for,
-                    votes_against=r.votes_against,
-                    votes_abstain=r.votes_abstain,
-                    number=r.number,
-                    note=r.note,
-                ),
+                resolution=resolution_pb(resolution),
             ),
         )
         return SchemeVersion.from_pb(answer.version)
@@ -2056,3 +2172,29 @@ class PointsMutation:
             close_time=to_datetime(c.close_time),
             closed_by=c.closed_by,
         )
+
+    @strawberry.mutation(
+        description=(
+            "Record that the representative meeting voted a representative outstanding for a year "
+            "(优秀村民代表) with the honour certificate (荣誉证书); the person then joins the reserve "
+            "talent pool (后备人才)."
+        )
+    )
+    async def honour_representative(
+        self,
+        info: Info,
+        request_id: RequestIdArg,
+        input: Annotated[HonourRepresentativeInput, _arg("The honour (表彰信息).")],
+    ) -> RepresentativeHonour:
+        ctx = info.context
+        answer = await ctx.call(
+            ctx.clients.points.HonourRepresentative,
+            P.HonourRepresentativeRequest(
+                request_id=request_id,
+                account_id=str(input.account_id),
+                year=input.year,
+                resolution=resolution_pb(input.resolution),
+                certificate_number=input.certificate_number,
+            ),
+        )
+        return RepresentativeHonour.from_pb(answer.honour)
