@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import grpc
 import pytest
@@ -142,6 +143,66 @@ async def test_demo_data_loads_twice_without_duplicates(suite: Suite, gql: Graph
     assert version["status"] == "PUBLICIZED"
     assert len(version["items"]) == len(demo.HOUSEHOLD_ITEMS)
     assert len(reply["data"]["goodsList"]["items"]) == len(demo.GOODS)
+
+
+REPRESENTATIVE_ACCOUNT = """
+query Account($person: ID!) {
+  pointsAccountOf(subject: {kind: REPRESENTATIVE, id: $person}) { id balance regionCode }
+}"""
+
+HONOUR = """
+mutation Honour($rid: String!, $account: ID!, $year: Int!, $day: Date!, $number: String!) {
+  honourRepresentative(requestId: $rid, input: {accountId: $account, year: $year,
+    certificateNumber: $number, resolution: {meetingDate: $day, representativesTotal: 28,
+    attendees: 24, votesFor: 21, votesAgainst: 1, votesAbstain: 2}})
+  { id year certificateNumber subject { person { name } } }
+}"""
+
+POOL = """
+query Pool($region: String!) {
+  reserveCandidates(regionCodePrefix: $region) {
+    items { personId source status person { name } history { toStatus } }
+  }
+}"""
+
+
+async def test_an_honoured_representative_appears_in_the_reserve_pool(
+    gql: GraphQL, county_token: str,
+) -> None:
+    """优秀村民代表: points records the meeting's vote, talent puts the person into the pool."""
+    region = village()
+    person = (await gql(REGISTER, county_token, rid=str(uuid.uuid4()), region=region,
+                        name="韩秀兰"))["data"]["registerPerson"]
+    appointed = await gql(APPOINT, county_token, rid=str(uuid.uuid4()), person=person["id"],
+                          region=region, role="VILLAGER_REPRESENTATIVE")
+    assert "errors" not in appointed, appointed
+
+    async def account_opened() -> bool:
+        reply = await gql(REPRESENTATIVE_ACCOUNT, county_token, person=person["id"])
+        return reply["data"]["pointsAccountOf"] is not None
+
+    await wait_until(account_opened, within=30, interval=0.3)
+    reply = await gql(REPRESENTATIVE_ACCOUNT, county_token, person=person["id"])
+    account = reply["data"]["pointsAccountOf"]
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    honoured = await gql(HONOUR, county_token, rid=str(uuid.uuid4()), account=account["id"],
+                         year=today.year, day=today.isoformat(), number=f"{today.year}-{region[-3:]}")
+    assert "errors" not in honoured, honoured
+    assert honoured["data"]["honourRepresentative"]["subject"] == {"person": {"name": "韩秀兰"}}
+
+    async def in_pool() -> bool:
+        reply = await gql(POOL, county_token, region=region)
+        return any(c["personId"] == person["id"] for c in reply["data"]["reserveCandidates"]["items"])
+
+    await wait_until(in_pool, within=30, interval=0.3)
+    [candidate] = (await gql(POOL, county_token, region=region))["data"]["reserveCandidates"]["items"]
+    assert candidate == {"personId": person["id"], "source": "OUTSTANDING_REPRESENTATIVE",
+                         "status": "IDENTIFIED", "person": {"name": "韩秀兰"},
+                         "history": [{"toStatus": "IDENTIFIED"}]}
+    listed = await gql("query($p: String!, $y: Int) { representativeHonours(regionCodePrefix: $p, year: $y)"
+                       " { items { certificateNumber } } }", county_token, p=region, y=today.year)
+    assert listed["data"]["representativeHonours"]["items"] == [
+        {"certificateNumber": f"{today.year}-{region[-3:]}"}]
 
 
 def test_every_service_is_serving(suite: Suite) -> None:
