@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from kafka import KafkaConsumer
-from shanzhi.common.v1 import event_pb2, region_pb2
+from shanzhi.common.v1 import event_pb2, paging_pb2, region_pb2
 from shanzhi_kit.auth import SYSTEM, reset_current_caller, set_current_caller
 from shanzhi_kit.consumer import EventConsumer
 from shanzhi_kit.db import make_engine, make_sessionmaker, new_metadata
@@ -179,6 +179,45 @@ async def test_a_consumer_killed_before_committing_its_offset_applies_the_event_
         rows = (await conn.execute(select(messaging.inbox.c.outcome).where(
             messaging.inbox.c.event_id == event_id))).scalars().all()
     assert rows == ["applied"]
+
+
+async def test_events_without_a_handler_are_passed_over_without_a_database_write(
+    engine: AsyncEngine, broker: Broker,
+) -> None:
+    name = topic()
+    outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
+    [handled] = await write_events(engine, outbox, 1)
+    sessionmaker = make_sessionmaker(engine)
+    token = set_current_caller(SYSTEM)
+    try:
+        async with sessionmaker() as session, session.begin():
+            others = [(await outbox.add(session, paging_pb2.PageRequest(page_size=i + 1), subject="x",
+                                        region_code="130123101201")).id for i in range(3)]
+    finally:
+        reset_current_caller(token)
+    relay = OutboxRelay(sessionmaker, messaging.outbox, lambda: kafka_producer(broker.bootstrap, "kit-test"))
+    while await relay.publish_pending():
+        pass
+    await relay.close()
+    consumer = EventConsumer(
+        name="kit-passing", topics=[name], handlers={"shanzhi.common.v1.RegionScope": apply_effect},
+        sessionmaker=sessionmaker, inbox=messaging.inbox, bootstrap_servers=broker.bootstrap,
+        group_id=f"kit-test-{uuid.uuid4().hex[:8]}", loop=asyncio.get_running_loop())
+    consumer.start()
+    try:
+        await wait_until(lambda: _passed(consumer, applied=1, passed_over=3), within=30)
+    finally:
+        consumer.stop()
+    async with engine.connect() as conn:
+        seen = (await conn.execute(select(messaging.inbox.c.event_id).where(
+            messaging.inbox.c.consumer == "kit-passing"))).scalars().all()
+    assert seen == [handled]
+    assert await effect_count(engine, handled) == 1
+    assert [await effect_count(engine, other) for other in others] == [0, 0, 0]
+
+
+async def _passed(consumer: EventConsumer, *, applied: int, passed_over: int) -> bool:
+    return consumer.applied == applied and consumer.passed_over == passed_over
 
 
 async def _count_is(engine: AsyncEngine, event_id: str, n: int) -> bool:

@@ -7,11 +7,13 @@ to the ``inbox`` table; the offset is committed to Kafka only after that
 transaction commits. A consumer that dies between the two gets the record again,
 finds its id in the inbox and changes nothing.
 
-Outcomes recorded in the inbox: ``applied``; ``ignored`` (no handler for the
-type: other services' events on a shared topic); ``rejected`` (the handler raised
+Outcomes recorded in the inbox: ``applied``; ``rejected`` (the handler raised
 a :class:`~shanzhi_kit.errors.ServiceError`: the event cannot be applied, and the
 reason is kept). Any other error (database away, a bug) is retried with backoff
-and never skipped.
+and never skipped. Events of a type the consumer has no handler for (the other
+events on a shared topic, such as one ``EntryPostedEvent`` per ledger entry) change
+nothing, so they are passed over without touching the database: by their
+``ce_type`` header when the record has one, else once the envelope is read.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class EventConsumer:
         self._thread: threading.Thread | None = None
         self.applied = 0
         self.duplicates = 0
+        #: Records passed over: no handler for their type.
+        self.passed_over = 0
         #: Set once the group has assigned this consumer its partitions.
         self.ready = threading.Event()
         #: Set while the last poll found nothing new: everything published so far is applied.
@@ -148,8 +152,17 @@ class EventConsumer:
             consumer.commit()
         consumer.close(autocommit=False)
 
+    def _unhandled(self, record: Any) -> bool:
+        for key, value in record.headers or ():
+            if key == "ce_type":
+                return value.decode(errors="replace") not in self.handlers
+        return False
+
     def _apply_with_retry(self, record: Any) -> bool:
         """Apply one record, retrying transient failures until stopped. False if stopped."""
+        if self._unhandled(record):
+            self.passed_over += 1
+            return True
         backoff = 0.2
         while not self._stop.is_set():
             future = asyncio.run_coroutine_threadsafe(self.apply(record), self._loop)
@@ -192,7 +205,7 @@ class EventConsumer:
         ):
             handler = self.handlers.get(env.type)
             if handler is None:
-                await self._record_outcome(env.id, env.type, "ignored", "")
+                self.passed_over += 1
                 return env
             try:
                 async with self._sessionmaker() as session, session.begin():
