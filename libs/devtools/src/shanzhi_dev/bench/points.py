@@ -36,6 +36,7 @@ from shanzhi_dev.bench import BenchContext, Figure, cpu_figures, cpu_seconds, la
 HOUSEHOLDS = 2000
 AWARDS = 3000
 CONCURRENCY = 16
+CONNECTIONS = 4
 BATCH_LINES = 10_000
 BATCHES = 3
 REDEMPTIONS = 1000
@@ -132,12 +133,16 @@ async def run(ctx: BenchContext) -> list[Figure]:
     figures: list[Figure] = []
     md = ctx.metadata
     day = today.isoformat()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}",
-                                         options=[("grpc.max_send_message_length", 16 << 20)]) as channel:
-        stub = points_pb2_grpc.PointsServiceStub(channel)
-
+    # Each client keeps its own connection (as separate gateway replicas would), so a
+    # service running several worker processes on its port gets calls on all of them.
+    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[
+        ("grpc.max_send_message_length", 16 << 20), ("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(CONNECTIONS)]
+    stubs = [points_pb2_grpc.PointsServiceStub(c) for c in channels]
+    stub = stubs[0]
+    try:
         async def award(i: int) -> None:
-            await stub.AwardPoints(P.AwardPointsRequest(
+            await stubs[i % CONNECTIONS].AwardPoints(P.AwardPointsRequest(
                 request_id=_rid(), subject=_subject(homes[i % len(homes)]), scheme_id=scheme_id,
                 item_code="HJ-01", occurred_on=day, quantity=1, reason="月度评议"), metadata=md)
 
@@ -178,7 +183,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
             occurred_on=day, quantity=1, reason="年度先进家庭"), metadata=md)
 
         async def redeem(i: int) -> None:
-            await stub.ReserveRedemption(P.ReserveRedemptionRequest(
+            await stubs[i % CONNECTIONS].ReserveRedemption(P.ReserveRedemptionRequest(
                 request_id=_rid(), subject=_subject(rich), goods_id=goods_id, quantity=1), metadata=md)
 
         cpu_before = cpu_seconds(process)
@@ -190,5 +195,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
         figures += latency_figures("points ReserveRedemption", latencies)[:2]
         figures += cpu_figures("points ReserveRedemption", process, cpu_before, elapsed, REDEMPTIONS,
                                "redemption")
+    finally:
+        for channel in channels:
+            await channel.close()
     figures.append(Figure("points service", "resident memory", process.memory_info().rss / 2**20, "MiB"))
     return figures
