@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from shanzhi.talent.v1 import talent_pb2 as shanzhi_dot_talent_dot_v1_dot_talent__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshanzhi/talent/v1/events.proto\x12\x11shanzhi.talent.v1\x1a\x1eshanzhi/talent/v1/talent.proto\"j\n\x15PersonRegisteredEvent\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x14\n\x0cparty_member\x18\x03 \x01(\x08\x12\x13\n\x0bperson_name\x18\x04 \x01(\t\"\xa3\x01\n\x14PersonAppointedEvent\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12)\n\x04role\x18\x04 \x01(\x0e\x32\x1b.shanzhi.talent.v1.PostRole\x12\x12\n\nstart_date\x18\x05 \x01(\t\x12\x13\n\x0bperson_name\x18\x06 \x01(\t\"\xe1\x01\n\x0ePostEndedEvent\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12)\n\x04role\x18\x04 \x01(\x0e\x32\x1b.shanzhi.talent.v1.PostRole\x12\x12\n\nstart_date\x18\x05 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x06 \x01(\t\x12\x30\n\x06reason\x18\x07 \x01(\x0e\x32 .shanzhi.talent.v1.PostEndReason\x12\x13\n\x0bperson_name\x18\x08 \x01(\t\"\x8f\x01\n\x15TrainingRecordedEvent\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x11\n\tcourse_id\x18\x02 \x01(\t\x12\x11\n\tperson_id\x18\x03 \x01(\t\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\r\n\x05hours\x18\x05 \x01(\x05\x12\x19\n\x11\x63ourse_start_date\x18\x06 \x01(\t\"\xcf\x01\n\x18\x41ssessmentFinalizedEvent\x12\x15\n\rassessment_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12\x0c\n\x04year\x18\x04 \x01(\x05\x12\x33\n\x06period\x18\x05 \x01(\x0e\x32#.shanzhi.talent.v1.AssessmentPeriod\x12\x31\n\x05grade\x18\x06 \x01(\x0e\x32\".shanzhi.talent.v1.AssessmentGrade\"\xd5\x01\n\x19ReserveStatusChangedEvent\x12\x14\n\x0c\x63\x61ndidate_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12\x35\n\x0b\x66rom_status\x18\x04 \x01(\x0e\x32 .shanzhi.talent.v1.ReserveStatus\x12\x33\n\tto_status\x18\x05 \x01(\x0e\x32 .shanzhi.talent.v1.ReserveStatus\x12\x0e\n\x06reason\x18\x06 \x01(\t\"f\n\x13RemovalFlaggedEvent\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12\x16\n\x0e\x61ssessment_ids\x18\x04 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eshanzhi/talent/v1/events.proto\x12\x11shanzhi.talent.v1\x1a\x1eshanzhi/talent/v1/talent.proto\"j\n\x15PersonRegisteredEvent\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x14\n\x0cparty_member\x18\x03 \x01(\x08\x12\x13\n\x0bperson_name\x18\x04 \x01(\t\"\x7f\n\x12PersonUpdatedEvent\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\x12\x14\n\x0cparty_member\x18\x04 \x01(\x08\x12\x13\n\x0bperson_name\x18\x05 \x01(\t\"\xa3\x01\n\x14PersonAppointedEvent\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12)\n\x04role\x18\x04 \x01(\x0e\x32\x1b.shanzhi.talent.v1.PostRole\x12\x12\n\nstart_date\x18\x05 \x01(\t\x12\x13\n\x0bperson_name\x18\x06 \x01(\t\"\xe1\x01\n\x0ePostEndedEvent\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12)\n\x04role\x18\x04 \x01(\x0e\x32\x1b.shanzhi.talent.v1.PostRole\x12\x12\n\nstart_date\x18\x05 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x06 \x01(\t\x12\x30\n\x06reason\x18\x07 \x01(\x0e\x32 .shanzhi.talent.v1.PostEndReason\x12\x13\n\x0bperson_name\x18\x08 \x01(\t\"\x8f\x01\n\x15TrainingRecordedEvent\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x11\n\tcourse_id\x18\x02 \x01(\t\x12\x11\n\tperson_id\x18\x03 \x01(\t\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\r\n\x05hours\x18\x05 \x01(\x05\x12\x19\n\x11\x63ourse_start_date\x18\x06 \x01(\t\"\xcf\x01\n\x18\x41ssessmentFinalizedEvent\x12\x15\n\rassessment_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12\x0c\n\x04year\x18\x04 \x01(\x05\x12\x33\n\x06period\x18\x05 \x01(\x0e\x32#.shanzhi.talent.v1.AssessmentPeriod\x12\x31\n\x05grade\x18\x06 \x01(\x0e\x32\".shanzhi.talent.v1.AssessmentGrade\"\xd5\x01\n\x19ReserveStatusChangedEvent\x12\x14\n\x0c\x63\x61ndidate_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12\x35\n\x0b\x66rom_status\x18\x04 \x01(\x0e\x32 .shanzhi.talent.v1.ReserveStatus\x12\x33\n\tto_status\x18\x05 \x01(\x0e\x32 .shanzhi.talent.v1.ReserveStatus\x12\x0e\n\x06reason\x18\x06 \x01(\t\"f\n\x13RemovalFlaggedEvent\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x13\n\x0bregion_code\x18\x03 \x01(\t\x12\x16\n\x0e\x61ssessment_ids\x18\x04 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,16 +34,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PERSONREGISTEREDEVENT']._serialized_start=85
   _globals['_PERSONREGISTEREDEVENT']._serialized_end=191
-  _globals['_PERSONAPPOINTEDEVENT']._serialized_start=194
-  _globals['_PERSONAPPOINTEDEVENT']._serialized_end=357
-  _globals['_POSTENDEDEVENT']._serialized_start=360
-  _globals['_POSTENDEDEVENT']._serialized_end=585
-  _globals['_TRAININGRECORDEDEVENT']._serialized_start=588
-  _globals['_TRAININGRECORDEDEVENT']._serialized_end=731
-  _globals['_ASSESSMENTFINALIZEDEVENT']._serialized_start=734
-  _globals['_ASSESSMENTFINALIZEDEVENT']._serialized_end=941
-  _globals['_RESERVESTATUSCHANGEDEVENT']._serialized_start=944
-  _globals['_RESERVESTATUSCHANGEDEVENT']._serialized_end=1157
-  _globals['_REMOVALFLAGGEDEVENT']._serialized_start=1159
-  _globals['_REMOVALFLAGGEDEVENT']._serialized_end=1261
+  _globals['_PERSONUPDATEDEVENT']._serialized_start=193
+  _globals['_PERSONUPDATEDEVENT']._serialized_end=320
+  _globals['_PERSONAPPOINTEDEVENT']._serialized_start=323
+  _globals['_PERSONAPPOINTEDEVENT']._serialized_end=486
+  _globals['_POSTENDEDEVENT']._serialized_start=489
+  _globals['_POSTENDEDEVENT']._serialized_end=714
+  _globals['_TRAININGRECORDEDEVENT']._serialized_start=717
+  _globals['_TRAININGRECORDEDEVENT']._serialized_end=860
+  _globals['_ASSESSMENTFINALIZEDEVENT']._serialized_start=863
+  _globals['_ASSESSMENTFINALIZEDEVENT']._serialized_end=1070
+  _globals['_RESERVESTATUSCHANGEDEVENT']._serialized_start=1073
+  _globals['_RESERVESTATUSCHANGEDEVENT']._serialized_end=1286
+  _globals['_REMOVALFLAGGEDEVENT']._serialized_start=1288
+  _globals['_REMOVALFLAGGEDEVENT']._serialized_end=1390
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,52 @@ class PersonRegisteredEvent(_message.Message):
 Global___PersonRegisteredEvent: _TypeAlias = PersonRegisteredEvent  # noqa: Y015
 
 @_typing.final
+class PersonUpdatedEvent(_message.Message):
+    """PersonUpdatedEvent: a registered person's record was changed (人员信息维护). Emitted once
+    per change that altered at least one field; never carries the ID number or the phone.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    PARTY_MEMBER_FIELD_NUMBER: _builtins.int
+    PERSON_NAME_FIELD_NUMBER: _builtins.int
+    person_id: _builtins.str
+    """The person's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    party_member: _builtins.bool
+    """Whether the person is, after the change, a member of the Communist Party of China
+    (中共党员); points opens a party member's account (党员积分) for a member who has none.
+    """
+    person_name: _builtins.str
+    """The person's name (姓名) after the change, for display in other services."""
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The Person fields whose value changed, as snake_case names (e.g. "name",
+        "party_member", "phone"), in the order of the Person message. Names only, no values.
+        """
+
+    def __init__(
+        self,
+        *,
+        person_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+        party_member: _builtins.bool = ...,
+        person_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "party_member", b"party_member", "person_id", b"person_id", "person_name", b"person_name", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersonUpdatedEvent: _TypeAlias = PersonUpdatedEvent  # noqa: Y015
+
+@_typing.final
 class PersonAppointedEvent(_message.Message):
     """PersonAppointedEvent: a person took up a village post (任职)."""
 

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -551,6 +552,8 @@ class Person(_message.Message):
     ID_NUMBER_MASKED_FIELD_NUMBER: _builtins.int
     PARTY_JOIN_DATE_FIELD_NUMBER: _builtins.int
     PHONE_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATED_BY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned id (UUID)."""
     region_code: _builtins.str
@@ -578,9 +581,15 @@ class Person(_message.Message):
     """Date the person joined the Party (入党时间), "YYYY-MM-DD"; empty if not a member or unknown."""
     phone: _builtins.str
     """Contact phone (联系电话); masked like id_number for callers who may not see it in full."""
+    updated_by: _builtins.str
+    """Who last changed the record (留痕); empty if never changed since registration."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the record was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When the record was last changed by UpdatePerson (人员信息维护); unset if never."""
 
     def __init__(
         self,
@@ -598,10 +607,12 @@ class Person(_message.Message):
         id_number_masked: _builtins.bool = ...,
         party_join_date: _builtins.str = ...,
         phone: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        updated_by: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "create_time", b"create_time", "created_by", b"created_by", "education", b"education", "gender", b"gender", "id", b"id", "id_number", b"id_number", "id_number_masked", b"id_number_masked", "name", b"name", "party_join_date", b"party_join_date", "party_member", b"party_member", "phone", b"phone", "region_code", b"region_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["birth_date", b"birth_date", "create_time", b"create_time", "created_by", b"created_by", "education", b"education", "gender", b"gender", "id", b"id", "id_number", b"id_number", "id_number_masked", b"id_number_masked", "name", b"name", "party_join_date", b"party_join_date", "party_member", b"party_member", "phone", b"phone", "region_code", b"region_code", "update_time", b"update_time", "updated_by", b"updated_by"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -781,6 +792,76 @@ class RegisterPersonResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RegisterPersonResponse: _TypeAlias = RegisterPersonResponse  # noqa: Y015
+
+@_typing.final
+class UpdatePersonRequest(_message.Message):
+    """UpdatePersonRequest changes a registered person's record (人员信息维护)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PERSON_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    @_builtins.property
+    def person(self) -> Global___Person:
+        """The person: id (required) names whom to change; the fields named in update_mask carry
+        the new values, every other field is ignored. The values are checked as RegisterPerson
+        checks them, against the record as it stands: e.g. party_join_date (入党时间) only for
+        a party member, not in the future and not before the person turned 18; phone digits;
+        with a registered ID number, gender and birth_date must agree with it.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to change (required, at least one path), as Person field names in
+        snake_case: "name" (姓名), "gender" (性别), "birth_date" (出生日期), "party_member"
+        (中共党员), "party_join_date" (入党时间), "education" (学历), "phone" (联系电话). A path
+        named with an empty value clears party_join_date, education and phone. Any other path
+        is INVALID_ARGUMENT on update_mask: id_number (公民身份号码) is the person's identity and
+        is not changed by this call; region_code, id and the record's trail (create_time,
+        created_by, update_time, updated_by) are not edited either.
+        """
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        person: Global___Person | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["person", b"person", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["person", b"person", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePersonRequest: _TypeAlias = UpdatePersonRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePersonResponse(_message.Message):
+    """UpdatePersonResponse returns the person as changed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def person(self) -> Global___Person:
+        """The person after the change; unchanged when every named field already had its value."""
+
+    def __init__(
+        self,
+        *,
+        person: Global___Person | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["person", b"person"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["person", b"person"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePersonResponse: _TypeAlias = UpdatePersonResponse  # noqa: Y015
 
 @_typing.final
 class GetPersonRequest(_message.Message):

@@ -44,6 +44,11 @@ class TalentServiceStub:
                 request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RegisterPersonRequest.SerializeToString,
                 response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RegisterPersonResponse.FromString,
                 _registered_method=True)
+        self.UpdatePerson = channel.unary_unary(
+                '/shanzhi.talent.v1.TalentService/UpdatePerson',
+                request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.UpdatePersonRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.UpdatePersonResponse.FromString,
+                _registered_method=True)
         self.GetPerson = channel.unary_unary(
                 '/shanzhi.talent.v1.TalentService/GetPerson',
                 request_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetPersonRequest.SerializeToString,
@@ -241,6 +246,14 @@ class TalentServiceServicer:
 
     def RegisterPerson(self, request, context):
         """RegisterPerson records a person (人员登记).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePerson(self, request, context):
+        """UpdatePerson corrects and keeps up a registered person's record (人员信息维护): only the
+        fields named in update_mask change. The resident ID number is never changed by it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -513,6 +526,11 @@ def add_TalentServiceServicer_to_server(servicer, server):
                     request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RegisterPersonRequest.FromString,
                     response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.RegisterPersonResponse.SerializeToString,
             ),
+            'UpdatePerson': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePerson,
+                    request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.UpdatePersonRequest.FromString,
+                    response_serializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.UpdatePersonResponse.SerializeToString,
+            ),
             'GetPerson': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPerson,
                     request_deserializer=shanzhi_dot_talent_dot_v1_dot_talent__pb2.GetPersonRequest.FromString,
@@ -731,6 +749,33 @@ class TalentService:
             '/shanzhi.talent.v1.TalentService/RegisterPerson',
             shanzhi_dot_talent_dot_v1_dot_talent__pb2.RegisterPersonRequest.SerializeToString,
             shanzhi_dot_talent_dot_v1_dot_talent__pb2.RegisterPersonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePerson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.talent.v1.TalentService/UpdatePerson',
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.UpdatePersonRequest.SerializeToString,
+            shanzhi_dot_talent_dot_v1_dot_talent__pb2.UpdatePersonResponse.FromString,
             options,
             channel_credentials,
             insecure,

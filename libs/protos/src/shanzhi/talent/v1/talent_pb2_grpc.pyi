@@ -40,6 +40,10 @@ class TalentServiceStub:
     def __new__(cls, channel: _aio.Channel) -> TalentServiceAsyncStub: ...
     RegisterPerson: _grpc.UnaryUnaryMultiCallable[_talent_pb2.RegisterPersonRequest, _talent_pb2.RegisterPersonResponse]
     """RegisterPerson records a person (人员登记)."""
+    UpdatePerson: _grpc.UnaryUnaryMultiCallable[_talent_pb2.UpdatePersonRequest, _talent_pb2.UpdatePersonResponse]
+    """UpdatePerson corrects and keeps up a registered person's record (人员信息维护): only the
+    fields named in update_mask change. The resident ID number is never changed by it.
+    """
     GetPerson: _grpc.UnaryUnaryMultiCallable[_talent_pb2.GetPersonRequest, _talent_pb2.GetPersonResponse]
     """GetPerson reads one person."""
     BatchGetPeople: _grpc.UnaryUnaryMultiCallable[_talent_pb2.BatchGetPeopleRequest, _talent_pb2.BatchGetPeopleResponse]
@@ -127,6 +131,10 @@ class TalentServiceAsyncStub(TalentServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     RegisterPerson: _aio.UnaryUnaryMultiCallable[_talent_pb2.RegisterPersonRequest, _talent_pb2.RegisterPersonResponse]  # type: ignore[assignment]
     """RegisterPerson records a person (人员登记)."""
+    UpdatePerson: _aio.UnaryUnaryMultiCallable[_talent_pb2.UpdatePersonRequest, _talent_pb2.UpdatePersonResponse]  # type: ignore[assignment]
+    """UpdatePerson corrects and keeps up a registered person's record (人员信息维护): only the
+    fields named in update_mask change. The resident ID number is never changed by it.
+    """
     GetPerson: _aio.UnaryUnaryMultiCallable[_talent_pb2.GetPersonRequest, _talent_pb2.GetPersonResponse]  # type: ignore[assignment]
     """GetPerson reads one person."""
     BatchGetPeople: _aio.UnaryUnaryMultiCallable[_talent_pb2.BatchGetPeopleRequest, _talent_pb2.BatchGetPeopleResponse]  # type: ignore[assignment]
@@ -217,6 +225,16 @@ class TalentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_talent_pb2.RegisterPersonResponse, _abc.Awaitable[_talent_pb2.RegisterPersonResponse]]:
         """RegisterPerson records a person (人员登记)."""
+
+    @_abc_1.abstractmethod
+    def UpdatePerson(
+        self,
+        request: _talent_pb2.UpdatePersonRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_talent_pb2.UpdatePersonResponse, _abc.Awaitable[_talent_pb2.UpdatePersonResponse]]:
+        """UpdatePerson corrects and keeps up a registered person's record (人员信息维护): only the
+        fields named in update_mask change. The resident ID number is never changed by it.
+        """
 
     @_abc_1.abstractmethod
     def GetPerson(
