@@ -132,3 +132,94 @@ def test_concurrent_posts_by_date() -> None:
     both = domain.concurrent_posts(terms, d(2024, 12, 31))[0]
     assert both.one_shoulder and both.cross_posts
     assert not domain.concurrent_posts(terms, d(2025, 1, 1))[0].one_shoulder
+
+
+def recorded(**kw: object) -> domain.NewPerson:
+    base: dict[str, object] = dict(
+        region_code="130123101201", name="张三", gender=talent_pb2.GENDER_MALE,
+        birth_date=date(1980, 5, 1), party_member=True, education=talent_pb2.EDUCATION_BACHELOR,
+        party_join_date=date(2005, 7, 1), phone="13812345678")
+    base.update(kw)
+    return domain.NewPerson(**base)  # type: ignore[arg-type]
+
+
+def update(*paths: str, **person: object) -> talent_pb2.UpdatePersonRequest:
+    req = talent_pb2.UpdatePersonRequest(request_id="r", person=talent_pb2.Person(**person))  # type: ignore[arg-type]
+    req.update_mask.paths.extend(paths)
+    return req
+
+
+def test_an_update_changes_only_the_named_fields_and_says_which_changed() -> None:
+    change = domain.check_person_update(
+        update("name", "phone", "education", name=" 张山 ", phone="138 1234 5678", gender=2,
+               birth_date="1999-09-09", education=talent_pb2.EDUCATION_BACHELOR), recorded(), TODAY)
+    # Gender and birth date were not named; the phone is the same once normalised.
+    assert change.changed == ("name",)
+    assert change.person == recorded(name="张山")
+
+
+@pytest.mark.parametrize(
+    ("paths", "problem"),
+    [
+        ((), "is required"),
+        (("id_number",), "identity"),
+        (("region_code",), "cannot be changed"),
+        (("create_time",), "cannot be changed"),
+        (("updated_by",), "cannot be changed"),
+        (("birthDate",), "not a field of Person"),
+        (("nickname",), "not a field of Person"),
+        (("name", "name.first"), "not a field of Person"),
+    ],
+)
+def test_the_mask_names_editable_fields_only(paths: tuple[str, ...], problem: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        domain.check_person_update(update(*paths, name="李四"), recorded(), TODAY)
+    assert fields(err.value) == {"update_mask"}
+    assert problem in err.value.violations[0].description
+
+
+@pytest.mark.parametrize(
+    ("req", "field"),
+    [
+        (update("name", name=""), "person.name"),
+        (update("phone", phone="call me"), "person.phone"),
+        (update("party_join_date", party_join_date="2027-01-01"), "person.party_join_date"),
+        (update("party_join_date", party_join_date="1995-01-01"), "person.party_join_date"),  # age 14
+        (update("birth_date", birth_date="1990-01-01"), "person.party_join_date"),  # joined at 15
+        (update("party_member", party_member=False), "person.party_join_date"),
+        (update("gender", gender=0), "person.gender"),
+        (update("education", education=99), "person.education"),
+    ],
+)
+def test_an_update_is_held_to_the_registration_rules(req: talent_pb2.UpdatePersonRequest,
+                                                     field: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        domain.check_person_update(req, recorded(), TODAY)
+    assert fields(err.value) == {field}
+
+
+def test_a_recorded_value_in_the_way_is_named_with_how_to_change_it() -> None:
+    with pytest.raises(InvalidArgument) as err:
+        domain.check_person_update(update("party_member", party_member=False), recorded(), TODAY)
+    assert "name party_join_date in update_mask" in err.value.violations[0].description
+    change = domain.check_person_update(update("party_member", "party_join_date", party_member=False),
+                                        recorded(), TODAY)
+    assert change.changed == ("party_member", "party_join_date")
+    assert change.person.party_join_date is None and not change.person.party_member
+
+
+def test_with_an_id_number_gender_and_birth_date_must_keep_agreeing_with_it() -> None:
+    from shanzhi_talent import idnumbers
+
+    first17 = "13012319800501135"
+    number = idnumbers.parse(first17 + idnumbers.check_character(first17), TODAY)
+    person = recorded(id_number=number)
+    for req, field in ((update("gender", gender=talent_pb2.GENDER_FEMALE), "person.gender"),
+                       (update("birth_date", birth_date="1980-05-02"), "person.birth_date")):
+        with pytest.raises(InvalidArgument) as err:
+            domain.check_person_update(req, person, TODAY)
+        assert fields(err.value) == {field}
+        assert number.value not in str(err.value)
+    # Cleared, they are derived from the number again; the number itself stays.
+    change = domain.check_person_update(update("birth_date", "gender"), person, TODAY)
+    assert change.changed == () and change.person.id_number == number

@@ -1,5 +1,6 @@
 """People with resident ID numbers over gRPC on PostgreSQL: validation, duplicates,
-masking by role, look-up, and no full number in storage, events or logs."""
+masking by role, look-up, and no full number or phone in storage, events or logs, also
+when the record is kept up (UpdatePerson)."""
 
 from __future__ import annotations
 
@@ -124,20 +125,42 @@ async def test_no_full_number_in_storage_events_or_logs(
         await talent.RegisterPerson(request(full[:-1] + ("0" if full[-1] != "0" else "1")), metadata=CLERK)
     await talent.FindPersonByIdNumber(talent_pb2.FindPersonByIdNumberRequest(id_number=full),
                                       metadata=ORG_DEPT)
+    # Keeping the record up (人员信息维护): a new phone, a refused one, and a refused try at the number.
+    changed = talent_pb2.UpdatePersonRequest(
+        request_id=str(uuid.uuid4()), person=talent_pb2.Person(id=made.id, name="刘阳", phone="13722223333"))
+    changed.update_mask.paths.extend(["name", "phone"])
+    assert (await talent.UpdatePerson(changed, metadata=ORG_DEPT)).person.phone == "13722223333"
+    assert (await talent.UpdatePerson(changed, metadata=ORG_DEPT)).person.phone == "13722223333"
+    refused = talent_pb2.UpdatePersonRequest(
+        request_id=str(uuid.uuid4()), person=talent_pb2.Person(id=made.id, phone="1372222333x"))
+    refused.update_mask.paths.append("phone")
+    with pytest.raises(grpc.aio.AioRpcError):
+        await talent.UpdatePerson(refused, metadata=CLERK)
+    refused.person.id_number = full
+    refused.update_mask.paths[:] = ["id_number"]
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await talent.UpdatePerson(refused, metadata=ORG_DEPT)
+    assert full not in (err.value.details() or "")
+    phones = ("13700001111", "13722223333")
     legacy_form = full[:6] + full[8:17]
     async with talent_host.engine.connect() as conn:
         row = (await conn.execute(select(people).where(people.c.id == made.id))).one()
         payloads = (await conn.execute(select(messaging.outbox.c.payload))).scalars().all()
         answers = (await conn.execute(select(messaging.idempotency_keys.c.response))).scalars().all()
     stored = b" ".join(str(v).encode() if not isinstance(v, bytes) else v for v in row)
-    assert full.encode() not in stored and b"13700001111" not in stored
-    assert row.id_number_masked == full[:4] + "*" * 10 + full[-4:]
+    assert full.encode() not in stored and not any(p.encode() in stored for p in phones)
+    assert row.id_number_masked == full[:4] + "*" * 10 + full[-4:] and row.phone_masked == "137****3333"
+    updates = 0
     for payload in payloads:
         envelope = event_pb2.EventEnvelope.FromString(payload)
         assert full.encode() not in payload and legacy_form.encode() not in payload
+        assert not any(p.encode() in payload for p in phones)
         assert full not in str(envelope)
+        updates += envelope.subject == made.id and envelope.type == "shanzhi.talent.v1.PersonUpdatedEvent"
+    assert updates == 1
     assert all(full.encode() not in (a or b"") for a in answers)
+    assert all(p.encode() not in (a or b"") for a in answers for p in phones)
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert "RegisterPerson" in logged  # the calls were logged …
-    # … but never the number or the phone.
-    assert full not in logged and legacy_form not in logged and "13700001111" not in logged
+    assert "RegisterPerson" in logged and "UpdatePerson" in logged  # the calls were logged …
+    # … but never the number or the phones.
+    assert full not in logged and legacy_form not in logged and not any(p in logged for p in phones)

@@ -182,6 +182,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
                 party_join_date=new.party_join_date,
                 phone_cipher=vault.encrypt(new.phone, f"phone:{person_id}") if new.phone else None,
                 phone_masked=domain.mask_phone(new.phone) if new.phone else None,
+                updated_at=None, updated_by=None,
             )
             try:
                 async with session.begin_nested():
@@ -207,6 +208,74 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
             if new.phone:
                 response.person.phone = new.phone
         return response
+
+    async def UpdatePerson(
+        self, request: talent_pb2.UpdatePersonRequest, context: grpc.aio.ServicerContext
+    ) -> talent_pb2.UpdatePersonResponse:
+        caller = current_caller()
+        person_id = require_id(request.person.id, "person.id")
+        domain.check_update_mask(request.update_mask.paths)
+        vault = self._vault
+
+        async def work(session: AsyncSession) -> talent_pb2.UpdatePersonResponse:
+            repo = TalentRepository(session)
+            row = await repo.lock_person(person_id)
+            if row is None:
+                raise NotFound("person", person_id)
+            caller.scope.require_covers(row.region_code, "person")
+            day = today()
+            change = domain.check_person_update(request, self._recorded(row, day), day)
+            if change.changed:
+                after = change.person
+                values: dict[str, Any] = dict(updated_at=utcnow(), updated_by=caller.subject)
+                for field in change.changed:
+                    if field == "phone":
+                        values["phone_cipher"] = (vault.encrypt(after.phone, f"phone:{person_id}")
+                                                  if after.phone else None)
+                        values["phone_masked"] = domain.mask_phone(after.phone) if after.phone else None
+                    else:
+                        values[field] = getattr(after, field)
+                await repo.set_person(person_id, **values)
+                await self._event(
+                    session,
+                    events_pb2.PersonUpdatedEvent(
+                        person_id=person_id, region_code=row.region_code,
+                        changed_fields=change.changed, party_member=after.party_member,
+                        person_name=after.name),
+                    person_id, row.region_code,
+                )
+                row = (await repo.people_by_ids([person_id]))[person_id]
+            # Stored as the idempotent answer: masked, whoever asked.
+            return talent_pb2.UpdatePersonResponse(person=person_message(row, vault, reveal=False))
+
+        response = await self._write("UpdatePerson", request, talent_pb2.UpdatePersonResponse, work)
+        if may_see_pii(caller):
+            async with self._sessionmaker() as session:
+                row = (await TalentRepository(session).people_by_ids([person_id])).get(person_id)
+            if row is not None:
+                self._reveal(response.person, row)
+        return response
+
+    def _recorded(self, row: Row[Any], day: date) -> domain.NewPerson:
+        """The person as recorded, ID number and phone opened, for checking a change."""
+        number = None
+        if row.id_number_cipher is not None:
+            number = idnumbers.parse(self._vault.decrypt(row.id_number_cipher, f"id_number:{row.id}"), day)
+        phone = self._vault.decrypt(row.phone_cipher, f"phone:{row.id}") if row.phone_cipher else ""
+        return domain.NewPerson(row.region_code, row.name, row.gender, row.birth_date, row.party_member,
+                                row.education, number, row.party_join_date, phone)
+
+    def _reveal(self, person: talent_pb2.Person, row: Row[Any]) -> None:
+        """Open a masked answer's ID number and phone from the row, for a caller who may see them.
+
+        The number never changes; the phone is opened only while it is still the one the
+        answer shows masked (a retry after a later change keeps it masked).
+        """
+        opened = person_message(row, self._vault, reveal=True)
+        if person.id_number_masked and row.id_number_masked == person.id_number:
+            person.id_number, person.id_number_masked = opened.id_number, False
+        if person.phone and row.phone_masked == person.phone:
+            person.phone = opened.phone
 
     @staticmethod
     async def _refuse_duplicate(repo: TalentRepository, caller: Caller, digest: str) -> None:

@@ -1,21 +1,23 @@
 """Talent domain rules (人才/干部). Pure: no I/O.
 
-Validation of people and appointments, which posts admit only one holder at a
-time in a village, how terms end, and what concurrent posts amount to
-(一肩挑/交叉任职). Reviews, the county rules, the reserve pool, training and
-assessments have their own modules beside this one.
+Validation of people (registration and upkeep, 人员登记/人员信息维护) and
+appointments, which posts admit only one holder at a time in a village, how terms
+end, and what concurrent posts amount to (一肩挑/交叉任职). Reviews, the county
+rules, the reserve pool, training and assessments have their own modules beside
+this one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from shanzhi.talent.v1 import talent_pb2
-from shanzhi_kit.errors import FailedPrecondition, Validator
+from shanzhi_kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, Validator
 from shanzhi_kit.regions import code_problem, is_village_code
+from shanzhi_kit.values import format_date
 
 from shanzhi_talent import idnumbers
 
@@ -157,6 +159,87 @@ def check_new_person(req: talent_pb2.RegisterPersonRequest, today: date) -> NewP
     assert birth is not None
     return NewPerson(req.region_code, name, gender, birth, req.party_member, req.education,
                      number, joined, phone)
+
+
+#: Person fields UpdatePerson changes (人员信息维护), by their update_mask path, in the
+#: order of the Person message. The column of each is the same name (phone: its cipher
+#: and masked form).
+EDITABLE_PERSON_FIELDS = (
+    "name", "gender", "birth_date", "party_member", "education", "party_join_date", "phone",
+)
+_PERSON_FIELDS = frozenset(talent_pb2.Person.DESCRIPTOR.fields_by_name)
+
+
+@dataclass(frozen=True)
+class PersonUpdate:
+    """A checked change of a person: the record after it, and the fields it alters."""
+
+    person: NewPerson
+    #: Editable fields whose value differs from the record's, in EDITABLE_PERSON_FIELDS order.
+    changed: tuple[str, ...]
+
+
+def check_update_mask(paths: Sequence[str]) -> tuple[str, ...]:
+    """The editable fields an update_mask names, once each; any other path is refused.
+
+    >>> check_update_mask(["phone", "name", "phone"])
+    ('name', 'phone')
+    """
+    v = Validator()
+    if not paths:
+        v.add("update_mask", "is required: name the fields to change, e.g. \"name\" or \"phone\"")
+    for path in paths:
+        if path in EDITABLE_PERSON_FIELDS:
+            continue
+        if path == "id_number":
+            v.add("update_mask", "\"id_number\" cannot be changed: the resident ID number "
+                                 "(公民身份号码) is the person's identity")
+        elif path in _PERSON_FIELDS:
+            v.add("update_mask", f"{path!r} cannot be changed; editable fields: "
+                                 + ", ".join(EDITABLE_PERSON_FIELDS))
+        else:
+            v.add("update_mask", f"{path!r} is not a field of Person (paths are snake_case "
+                                 "field names, e.g. \"party_join_date\")")
+    v.raise_if_any()
+    return tuple(f for f in EDITABLE_PERSON_FIELDS if f in paths)
+
+
+def as_registration(person: NewPerson) -> talent_pb2.RegisterPersonRequest:
+    """A recorded person as the registration that would record them as they are."""
+    return talent_pb2.RegisterPersonRequest(
+        region_code=person.region_code, name=person.name, gender=person.gender,
+        birth_date=format_date(person.birth_date), party_member=person.party_member,
+        education=person.education, id_number=person.id_number.value if person.id_number else "",
+        party_join_date=format_date(person.party_join_date), phone=person.phone,
+    )
+
+
+def check_person_update(req: talent_pb2.UpdatePersonRequest, current: NewPerson,
+                        today: date) -> PersonUpdate:
+    """Validate an update against the recorded person; every wrong field is named in one error.
+
+    The record with the named fields replaced must pass the registration's checks
+    (``check_new_person``), so a change is held to the same rules as a registration and
+    fields that depend on each other (party membership and the date joined, birth date
+    and the date joined, the ID number and gender or birth date) stay consistent. The
+    ID number is the recorded one: never taken from the request.
+    """
+    paths = check_update_mask(req.update_mask.paths)
+    merged = as_registration(current)
+    for path in paths:
+        setattr(merged, path, getattr(req.person, path))
+    try:
+        after = check_new_person(merged, today)
+    except InvalidArgument as exc:
+        raise InvalidArgument([
+            FieldViolation(f"person.{v.field}", v.description if v.field in paths
+                           or v.field not in EDITABLE_PERSON_FIELDS else
+                           f"{v.description} (the recorded value: name {v.field} in "
+                           "update_mask to change it)")
+            for v in exc.violations
+        ]) from None
+    changed = tuple(f for f in paths if getattr(after, f) != getattr(current, f))
+    return PersonUpdate(after, changed)
 
 
 def check_new_appointment(req: talent_pb2.AppointPersonRequest) -> NewAppointment:

@@ -33,7 +33,10 @@ def person_message(row: Any, vault: PiiVault, reveal: bool) -> talent_pb2.Person
         create_time=to_timestamp(row.created_at),
         created_by=row.created_by,
         party_join_date=format_date(row.party_join_date),
+        updated_by=row.updated_by or "",
     )
+    if row.updated_at is not None:
+        msg.update_time.CopyFrom(to_timestamp(row.updated_at))
     if row.id_number_cipher is not None:
         if reveal:
             msg.id_number = vault.decrypt(row.id_number_cipher, f"id_number:{row.id}")

@@ -65,6 +65,14 @@ class TalentRepository:
     async def people_by_ids(self, ids: Sequence[str]) -> dict[str, Row[Any]]:
         return await self.by_ids(people, ids)
 
+    async def lock_person(self, person_id: str) -> Row[Any] | None:
+        """The person's row, locked until the transaction ends (PostgreSQL)."""
+        return (await self.session.execute(
+            select(people).where(people.c.id == person_id).with_for_update())).first()
+
+    async def set_person(self, person_id: str, **values: Any) -> None:
+        await self.session.execute(update(people).where(people.c.id == person_id).values(**values))
+
     async def person_by_id_hash(self, digest: str) -> Row[Any] | None:
         return (await self.session.execute(
             select(people).where(people.c.id_number_hmac == digest))).first()

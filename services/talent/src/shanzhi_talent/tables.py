@@ -47,6 +47,9 @@ people = Table(
     Column("party_join_date", Date, nullable=True),
     Column("phone_cipher", LargeBinary, nullable=True),
     Column("phone_masked", String(20), nullable=True),
+    # The last change by UpdatePerson (人员信息维护, 留痕); null until the first one.
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("updated_by", String(200), nullable=True),
 )
 
 _single_roles = ", ".join(str(r) for r in sorted(SINGLE_HOLDER_ROLES))
