@@ -1,6 +1,7 @@
-"""Party members' accounts (党员积分) opened from talent registrations: real broker, real
-PostgreSQL. Events are produced the way talent's relay does (an EventEnvelope on
-"shanzhi.talent.v1", keyed by the person's id) and applied by the service's own consumer."""
+"""Party members' accounts (党员积分) opened from talent registrations and record changes
+(人员信息维护), and names kept up from those changes: real broker, real PostgreSQL. Events
+are produced the way talent's relay does (an EventEnvelope on "shanzhi.talent.v1", keyed by
+the person's id) and applied by the service's own consumer."""
 
 from __future__ import annotations
 
@@ -31,7 +32,15 @@ def registered(village: str, *, party_member: bool, name: str = "孙红梅",
         person_name=name)
 
 
-def wrapped(event: talent_events.PersonRegisteredEvent) -> event_pb2.EventEnvelope:
+def updated(village: str, person_id: str, *changed: str, party_member: bool,
+            name: str = "孙红梅") -> talent_events.PersonUpdatedEvent:
+    return talent_events.PersonUpdatedEvent(
+        person_id=person_id, region_code=village, changed_fields=changed, party_member=party_member,
+        person_name=name)
+
+
+def wrapped(event: talent_events.PersonRegisteredEvent | talent_events.PersonUpdatedEvent
+            ) -> event_pb2.EventEnvelope:
     return envelope(event, source="shanzhi.talent", subject=event.person_id,
                     region_code=event.region_code, actor="tester")
 
@@ -102,3 +111,49 @@ async def test_a_party_members_account_opens_at_the_base_score_of_the_village_sc
         rows = (await conn.execute(select(entries.c.kind, entries.c.year, entries.c.amount).where(
             entries.c.account_id == account.id))).all()
     assert [tuple(r) for r in rows] == [(P.ENTRY_KIND_BASE, 2025, 60)]
+
+
+async def test_a_person_who_joins_the_party_by_a_change_gets_one_account(pk: Any, broker: Broker) -> None:
+    village = pk.village()
+    joined = registered(village, party_member=False, name="郑海")
+    change = updated(village, joined.person_id, "party_member", "party_join_date", party_member=True,
+                     name="郑海")
+    first, replay = wrapped(change), wrapped(change)
+    # Registered as a non-member; the change delivered twice and replayed under a new event id.
+    await publish(broker, wrapped(joined), first, first, replay)
+    await applied(pk, first, replay)
+    account = await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER, id=joined.person_id))
+    assert (account.region_code, account.display_name, account.created_by) == (village, "郑海", "system")
+    assert await pk.count(accounts, accounts.c.subject_id == joined.person_id) == 1
+    assert await pk.count(messaging.outbox, messaging.outbox.c.key == account.id,
+                          messaging.outbox.c.event_type == "shanzhi.points.v1.AccountOpenedEvent") == 1
+
+
+async def test_other_changes_open_nothing_and_a_new_name_reaches_the_persons_accounts(
+        pk: Any, broker: Broker) -> None:
+    village = pk.village()
+    member = registered(village, party_member=True, name="冯军")
+    other = registered(village, party_member=True)
+    non_member = registered(village, party_member=False, name="陈静")
+    registrations = [wrapped(member), wrapped(other), wrapped(non_member)]
+    await publish(broker, *registrations)
+    await applied(pk, *registrations)
+    await pk.stub.OpenAccount(P.OpenAccountRequest(
+        request_id=pk.rid(), subject=P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=member.person_id),
+        region_code=village, display_name="冯军"), metadata=pk.ADMIN)
+    changes = [
+        wrapped(updated(village, non_member.person_id, "phone", party_member=False, name="陈静")),
+        wrapped(updated(village, non_member.person_id, "name", party_member=False, name="陈晶")),
+        wrapped(updated(village, member.person_id, "education", party_member=True, name="冯军")),
+        wrapped(updated(village, member.person_id, "name", "phone", party_member=True, name="冯俊")),
+    ]
+    await publish(broker, *changes)
+    await applied(pk, *changes)
+    # Both of the member's accounts show the new name; still one party-member account.
+    for kind in (P.SUBJECT_KIND_PARTY_MEMBER, P.SUBJECT_KIND_REPRESENTATIVE):
+        assert (await pk.account(P.SubjectRef(kind=kind, id=member.person_id))).display_name == "冯俊"
+    assert await pk.count(accounts, accounts.c.subject_id == member.person_id) == 2
+    # The non-member still has no account; another member keeps their name.
+    assert await pk.count(accounts, accounts.c.subject_id == non_member.person_id) == 0
+    assert (await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER,
+                                          id=other.person_id))).display_name == "孙红梅"

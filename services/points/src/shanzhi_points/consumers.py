@@ -7,7 +7,10 @@ post ends (辞职、撤换、终止资格 …), the account stops earning from t
 term's last day; a later appointment opens it again. When talent registers a
 party member (党员), points opens the person's party-member account (党员积分) in
 the village, with the year's base score if the village's party-member scheme
-sets one; a person who is not a party member gets nothing. The
+sets one; a person who is not a party member gets nothing. When talent changes a
+person's record (人员信息维护) and the person is now a party member without a
+party-member account, the same path opens one; a changed name becomes the display
+name (显示名称) of the person's accounts; nothing else changes. The
 consumer runner applies each event inside one transaction that also records its
 id in the inbox; the account's unique subject and the one-base-score-a-year
 index make a replay of the same event under another event id change
@@ -34,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points.accounts import credit_base, lock_subject, open_account
 from shanzhi_points.clock import Clock
+from shanzhi_points.domain import PERSON_KINDS
 from shanzhi_points.outbox import EventBuffer
 from shanzhi_points.posting import LedgerWriter
 from shanzhi_points.publicity import SYSTEM_ACTOR
@@ -46,12 +50,13 @@ REPRESENTATIVES_CONSUMER = "points-representatives"
 #: The talent service's event topic.
 TALENT_TOPIC = "shanzhi.talent.v1"
 PERSON_REGISTERED = event_type(talent_events.PersonRegisteredEvent())
+PERSON_UPDATED = event_type(talent_events.PersonUpdatedEvent())
 PERSON_APPOINTED = event_type(talent_events.PersonAppointedEvent())
 POST_ENDED = event_type(talent_events.PostEndedEvent())
 REPRESENTATIVE = points_pb2.SUBJECT_KIND_REPRESENTATIVE
 PARTY_MEMBER = points_pb2.SUBJECT_KIND_PARTY_MEMBER
-M = TypeVar("M", talent_events.PersonRegisteredEvent, talent_events.PersonAppointedEvent,
-            talent_events.PostEndedEvent)
+M = TypeVar("M", talent_events.PersonRegisteredEvent, talent_events.PersonUpdatedEvent,
+            talent_events.PersonAppointedEvent, talent_events.PostEndedEvent)
 
 
 def _payload(env: EventEnvelope, kind: type[M]) -> M:
@@ -87,14 +92,31 @@ class TalentEventHandlers:
         self._clock = clock
 
     def handlers(self) -> dict[str, Handler]:
-        return {PERSON_REGISTERED: self.person_registered, PERSON_APPOINTED: self.person_appointed,
-                POST_ENDED: self.post_ended}
+        return {PERSON_REGISTERED: self.person_registered, PERSON_UPDATED: self.person_updated,
+                PERSON_APPOINTED: self.person_appointed, POST_ENDED: self.post_ended}
 
     async def person_registered(self, session: AsyncSession, env: EventEnvelope) -> None:
         """A party member (党员) gets a party-member account (党员积分) in the village."""
         event = _payload(env, talent_events.PersonRegisteredEvent)
-        if not event.party_member:
-            return
+        if event.party_member:
+            await self._open_party_member_account(session, event)
+
+    async def person_updated(self, session: AsyncSession, env: EventEnvelope) -> None:
+        """A changed record (人员信息维护): a party member without a party-member account gets
+        one, as at registration; a new name (姓名) becomes the accounts' display name."""
+        event = _payload(env, talent_events.PersonUpdatedEvent)
+        name = event.person_name.strip()[:100]
+        if "name" in event.changed_fields and name:
+            await session.execute(update(accounts).where(
+                accounts.c.subject_kind.in_(PERSON_KINDS), accounts.c.subject_id == event.person_id,
+                accounts.c.display_name != name).values(display_name=name))
+        if event.party_member:
+            await self._open_party_member_account(session, event)
+
+    async def _open_party_member_account(
+            self, session: AsyncSession,
+            event: talent_events.PersonRegisteredEvent | talent_events.PersonUpdatedEvent) -> None:
+        """Open the person's party-member account with the year's base score, unless it exists."""
         writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
                               self._clock.today())
         if await lock_subject(session, PARTY_MEMBER, event.person_id) is not None:
