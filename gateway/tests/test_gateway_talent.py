@@ -1,12 +1,14 @@
-"""Talent resolvers (人才/干部): ID numbers as the service returns them, the structure report,
-the cadre record, and reviews and assessments through their batch loaders."""
+"""Talent resolvers (人才/干部): ID numbers as the service returns them, the update mask of
+updatePerson, the structure report, the cadre record, and reviews and assessments through
+their batch loaders."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from shanzhi.talent.v1 import talent_pb2
 from shanzhi_gateway.context import GatewayContext
@@ -75,6 +77,64 @@ async def test_register_sends_the_id_number_and_leaves_derived_fields_empty(
         }
     }
     assert sent[0].id_number == "11010519491231002X" and sent[0].gender == 0 and sent[0].birth_date == ""
+
+
+UPDATE = """mutation($id: ID!, $input: UpdatePersonInput!) {
+  updatePerson(requestId: "u1", id: $id, input: $input) { name phone partyMember updateTime updatedBy }
+}"""
+
+
+@pytest.mark.parametrize(
+    ("given", "paths", "values"),
+    [
+        ({"name": "李娟"}, ["name"], {"name": "李娟"}),
+        ({"phone": None}, ["phone"], {"phone": ""}),
+        ({"partyMember": False, "partyJoinDate": None}, ["party_member", "party_join_date"],
+         {"party_member": False, "party_join_date": ""}),
+        ({"partyMember": True, "partyJoinDate": "2001-07-01"}, ["party_member", "party_join_date"],
+         {"party_member": True, "party_join_date": "2001-07-01"}),
+        ({"education": "JUNIOR_COLLEGE", "gender": None, "birthDate": "1990-05-02"},
+         ["gender", "birth_date", "education"],
+         {"gender": 0, "birth_date": "1990-05-02", "education": talent_pb2.EDUCATION_JUNIOR_COLLEGE}),
+    ],
+)
+async def test_update_person_masks_exactly_the_fields_given(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str,
+    given: dict[str, Any], paths: list[str], values: dict[str, Any],
+) -> None:
+    person = fakes.world.add_person("王芳")
+
+    def update(r: talent_pb2.UpdatePersonRequest) -> talent_pb2.UpdatePersonResponse:
+        changed = talent_pb2.Person()
+        changed.CopyFrom(person)
+        changed.name, changed.updated_by = "李娟", "clerk-2"
+        changed.update_time.CopyFrom(STAMP)
+        return talent_pb2.UpdatePersonResponse(person=changed)
+
+    fakes.talent.answer("UpdatePerson", update)
+    result = await schema.execute(UPDATE, variable_values={"id": person.id.upper(), "input": given},
+                                  context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None
+    assert result.data == {"updatePerson": {"name": "李娟", "phone": None, "partyMember": True,
+                                            "updateTime": "2026-01-01T00:00:00+00:00",
+                                            "updatedBy": "clerk-2"}}
+    (call,) = fakes.talent.UpdatePerson.calls
+    expected = talent_pb2.UpdatePersonRequest(request_id="u1",
+                                              person=talent_pb2.Person(id=person.id, **values))
+    expected.update_mask.paths.extend(paths)
+    assert call.request == expected
+
+
+async def test_update_person_with_nothing_to_change_is_refused_without_a_call(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    person = fakes.world.add_person("王芳")
+    result = await schema.execute(UPDATE, variable_values={"id": person.id, "input": {}},
+                                  context_value=context_for(f"Bearer {token}"))
+    assert result.errors is not None
+    assert result.errors[0].extensions == {"code": "INVALID_ARGUMENT", "fieldViolations": [
+        {"field": "input", "description": "give at least one field to change (要修改的字段)"}]}
+    assert fakes.talent.UpdatePerson.calls == []
 
 
 async def test_structure_report_maps_villages_gaps_and_candidates(

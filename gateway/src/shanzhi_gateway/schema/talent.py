@@ -5,6 +5,7 @@ structure report, the reserve pool, training, assessments and major-matter repor
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +13,7 @@ import strawberry
 from shanzhi.points.v1 import points_pb2
 from shanzhi.talent.v1 import talent_pb2
 
-from shanzhi_gateway.errors import GatewayError
+from shanzhi_gateway.errors import GatewayError, invalid_argument
 from shanzhi_gateway.schema.common import (
     CREATE_TIME,
     CREATED_BY,
@@ -135,6 +136,12 @@ class Person:
     phone: str | None = strawberry.field(
         description="Contact phone (联系电话), masked like idNumber for those who may not see it."
     )
+    update_time: dt.datetime | None = strawberry.field(
+        description="When the record was last changed (最后修改时间); null if never since registration."
+    )
+    updated_by: str | None = strawberry.field(
+        description="Who last changed the record (最后修改人, 留痕): the user id; null if nobody has."
+    )
 
     @classmethod
     def from_pb(cls, person: talent_pb2.Person) -> Person:
@@ -152,6 +159,8 @@ class Person:
             id_number_masked=person.id_number_masked,
             party_join_date=to_date(person.party_join_date),
             phone=person.phone or None,
+            update_time=to_datetime(person.update_time) if person.HasField("update_time") else None,
+            updated_by=person.updated_by or None,
         )
 
     @strawberry.field(description="The person's posts (任职), past and present, in your scope.")
@@ -302,6 +311,68 @@ class RegisterPersonInput:
     phone: str | None = strawberry.field(default=None, description="Contact phone (联系电话).")
 
 
+@strawberry.input(
+    description=(
+        "Changes to a person's record (人员信息维护): give only the fields to change; those left out "
+        "stay as they are. Null clears partyJoinDate, education and phone. The resident ID number "
+        "(公民身份号码) is the person's identity and is not changed here."
+    )
+)
+class UpdatePersonInput:
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Name (姓名).")
+    gender: Gender | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Gender (性别); with an ID number it must agree with it (null: derived from it).",
+    )
+    birth_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Birth date (出生日期); with an ID number it must agree with it (null: derived).",
+    )
+    party_member: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Member of the Communist Party (中共党员); set false, a recorded partyJoinDate must be "
+            "cleared (null) in the same change."
+        ),
+    )
+    education: Education | None = strawberry.field(
+        default=strawberry.UNSET, description="Education level (学历)."
+    )
+    party_join_date: dt.date | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Date the person joined the Party (入党时间): party members only, not before 18.",
+    )
+    phone: str | None = strawberry.field(default=strawberry.UNSET, description="Contact phone (联系电话).")
+
+
+#: UpdatePersonInput's fields, each the same-named path of the update mask (snake_case, as
+#: talent's Person spells it), with how a given value (None when the client sent null)
+#: becomes the field of the proto Person.
+_PERSON_CHANGES: dict[str, Callable[[Any], Any]] = {
+    "name": lambda v: v or "",
+    "gender": lambda v: enum_to_pb(v, talent_pb2.Gender),
+    "birth_date": date_text,
+    "party_member": bool,
+    "education": lambda v: enum_to_pb(v, talent_pb2.Education),
+    "party_join_date": date_text,
+    "phone": lambda v: v or "",
+}
+
+
+def update_person_request(request_id: str, person_id: str,
+                          changes: UpdatePersonInput) -> talent_pb2.UpdatePersonRequest:
+    """The UpdatePerson call for ``changes``: the fields given, and a mask naming just those."""
+    request = talent_pb2.UpdatePersonRequest(request_id=request_id, person=talent_pb2.Person(id=person_id))
+    for field, convert in _PERSON_CHANGES.items():
+        value = getattr(changes, field)
+        if value is not strawberry.UNSET:
+            setattr(request.person, field, convert(value))
+            request.update_mask.paths.append(field)
+    if not request.update_mask.paths:
+        raise invalid_argument("input", "give at least one field to change (要修改的字段)")
+    return request
+
+
 @strawberry.input(description="An appointment of a person to a village post (任职).")
 class AppointPersonInput:
     person_id: strawberry.ID = strawberry.field(description="The person to appoint (人员编号).")
@@ -409,6 +480,28 @@ class PeopleMutation:
                 party_join_date=date_text(input.party_join_date),
                 phone=input.phone or "",
             ),
+        )
+        return Person.from_pb(answer.person)
+
+    @strawberry.mutation(
+        description=(
+            "Correct or keep up a person's record (人员信息维护): only the fields given change. "
+            "Needs the person in your scope."
+        )
+    )
+    async def update_person(
+        self,
+        info: Info,
+        request_id: RequestIdArg,
+        id: Annotated[strawberry.ID, id_arg("person")],
+        input: Annotated[
+            UpdatePersonInput,
+            strawberry.argument(description="The changes (修改内容): only the fields to change."),
+        ],
+    ) -> Person:
+        ctx = info.context
+        answer = await ctx.call(
+            ctx.clients.talent.UpdatePerson, update_person_request(request_id, require_id(id), input)
         )
         return Person.from_pb(answer.person)
 
