@@ -230,3 +230,51 @@ async def test_outbox_rows_are_published(talent_host: ServiceHost,
         return left == 0
 
     await wait_until(all_published, within=20)
+
+
+@pytest.mark.parametrize("role", ["viewer", "grid_worker", "auditor"])
+async def test_read_only_roles_change_nothing(talent: talent_pb2_grpc.TalentServiceStub,
+                                              talent_host: ServiceHost, role: str) -> None:
+    region = village(10)
+    person = await register(talent, region=region, name="赵敏")
+    reader = auth_metadata(region, roles=(role,), subject=role)
+    people_before, posts_before = await count(talent_host, people), await count(talent_host, posts)
+    calls = [
+        talent.RegisterPerson(talent_pb2.RegisterPersonRequest(
+            request_id=rid(), region_code=region, name="钱六", gender=talent_pb2.GENDER_MALE,
+            birth_date="1988-01-02"), metadata=reader),
+        talent.AppointPerson(talent_pb2.AppointPersonRequest(
+            request_id=rid(), person_id=person.id, region_code=region,
+            role=talent_pb2.POST_ROLE_GRID_WORKER, method=talent_pb2.APPOINTMENT_METHOD_APPOINTMENT,
+            start_date="2026-01-01"), metadata=reader),
+        talent.AddReserveCandidate(talent_pb2.AddReserveCandidateRequest(
+            request_id=rid(), person_id=person.id, source=talent_pb2.RESERVE_SOURCE_GRADUATE),
+            metadata=reader),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert (await count(talent_host, people), await count(talent_host, posts)) == (people_before,
+                                                                                    posts_before)
+
+
+async def test_village_clerks_keep_the_registry_and_townships_appoint(
+    talent: talent_pb2_grpc.TalentServiceStub,
+) -> None:
+    region = village(11)
+    clerk = auth_metadata(region, roles=("village_clerk",), subject="clerk")
+    township = auth_metadata(region[:9], roles=("township_officer",), subject="township")
+    person = (await talent.RegisterPerson(talent_pb2.RegisterPersonRequest(
+        request_id=rid(), region_code=region, name="孙丽", gender=talent_pb2.GENDER_FEMALE,
+        birth_date="1992-05-06"), metadata=clerk)).person
+    appoint = talent_pb2.AppointPersonRequest(
+        request_id=rid(), person_id=person.id, region_code=region,
+        role=talent_pb2.POST_ROLE_GRID_WORKER, method=talent_pb2.APPOINTMENT_METHOD_APPOINTMENT,
+        start_date="2026-01-01")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await talent.AppointPerson(appoint, metadata=clerk)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "township_officer" in (err.value.details() or "")
+    post = (await talent.AppointPerson(appoint, metadata=township)).post
+    assert post.person_id == person.id

@@ -161,6 +161,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.RegisterPersonRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.RegisterPersonResponse:
         caller = current_caller()
+        caller.require_role(*domain.RECORD_ROLES)
         new = domain.check_new_person(request, today())
         caller.scope.require_covers(new.region_code, "person")
         vault = self._vault
@@ -213,6 +214,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.UpdatePersonRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.UpdatePersonResponse:
         caller = current_caller()
+        caller.require_role(*domain.RECORD_ROLES)
         person_id = require_id(request.person.id, "person.id")
         domain.check_update_mask(request.update_mask.paths)
         vault = self._vault
@@ -335,6 +337,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.AppointPersonRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.AppointPersonResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         new = domain.check_new_appointment(request)
         require_id(new.person_id, "person_id")
         caller.scope.require_covers(new.region_code, "post")
@@ -436,6 +439,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.EndPostRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.EndPostResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         end = domain.check_post_end(request, today())
 
         async def work(session: AsyncSession) -> talent_pb2.EndPostResponse:
@@ -464,6 +468,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.FilePostRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.FilePostResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         filed, reference = domain.check_filing(request, today())
         if caller.scope.prefix is None or len(caller.scope.prefix) > 6:
             raise PermissionDenied("filing (备案) is done at the county: the caller's scope must be a county")
@@ -571,6 +576,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.StartQualificationReviewRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.StartQualificationReviewResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         day = today()
         new = rules.check_new_review(request, day)
         caller.scope.require_covers(new.region_code, "review")
@@ -599,6 +605,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.RecordReviewCheckRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.RecordReviewCheckResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         review_id = require_id(request.review_id, "review_id")
         v = Validator()
         check = rules.check_review_check(request.check, "check", today(), v)
@@ -707,6 +714,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.AddReserveCandidateRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.AddReserveCandidateResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         career.check_new_candidate(request)
 
         async def work(session: AsyncSession) -> talent_pb2.AddReserveCandidateResponse:
@@ -737,6 +745,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.ChangeReserveStatusRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.ChangeReserveStatusResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         require_id(request.candidate_id, "candidate_id")
 
         async def work(session: AsyncSession) -> talent_pb2.ChangeReserveStatusResponse:
@@ -765,6 +774,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.AssignReserveMentorRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.AssignReserveMentorResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         require_id(request.candidate_id, "candidate_id")
         mentor_id = require_id(request.mentor_person_id, "mentor_person_id")
 
@@ -819,6 +829,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.CreateTrainingCourseRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.CreateTrainingCourseResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         new = career.check_new_course(request)
         caller.scope.require_covers(new.region_code, "course")
 
@@ -858,6 +869,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.RecordTrainingRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.RecordTrainingResponse:
         caller = current_caller()
+        caller.require_role(*domain.RECORD_ROLES)
         course_id = require_id(request.course_id, "course_id")
 
         async def work(session: AsyncSession) -> talent_pb2.RecordTrainingResponse:
@@ -951,6 +963,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.RecordAssessmentRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.RecordAssessmentResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         new = career.check_new_assessment(request, today())
 
         async def work(session: AsyncSession) -> talent_pb2.RecordAssessmentResponse:
@@ -980,6 +993,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.FinalizeAssessmentRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.FinalizeAssessmentResponse:
         caller = current_caller()
+        caller.require_role(*domain.PERSONNEL_ROLES)
         assessment_id = require_id(request.assessment_id, "assessment_id")
 
         async def work(session: AsyncSession) -> talent_pb2.FinalizeAssessmentResponse:
@@ -1062,6 +1076,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         self, request: talent_pb2.FileMajorMatterReportRequest, context: grpc.aio.ServicerContext
     ) -> talent_pb2.FileMajorMatterReportResponse:
         caller = current_caller()
+        caller.require_role(*domain.RECORD_ROLES)
         occurred = career.check_major_matter(request, today())
 
         async def work(session: AsyncSession) -> talent_pb2.FileMajorMatterReportResponse:

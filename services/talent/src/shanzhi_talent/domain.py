@@ -15,11 +15,25 @@ from dataclasses import dataclass
 from datetime import date
 
 from shanzhi.talent.v1 import talent_pb2
+from shanzhi_kit.auth import (
+    ROLE_COUNTY_OFFICER,
+    ROLE_ORGANIZATION_DEPT,
+    ROLE_TOWNSHIP_OFFICER,
+    ROLE_VILLAGE_CLERK,
+)
 from shanzhi_kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, Validator
 from shanzhi_kit.regions import code_problem, is_village_code
 from shanzhi_kit.values import format_date
 
 from shanzhi_talent import idnumbers
+
+#: Who decides cadre matters (干部管理): posts and terms, qualification reviews (任职资格审查),
+#: the reserve pool (后备人才), training courses (轮训) and assessments (考核). Admins may too;
+#: viewers, grid workers and auditors only read.
+PERSONNEL_ROLES = (ROLE_ORGANIZATION_DEPT, ROLE_COUNTY_OFFICER, ROLE_TOWNSHIP_OFFICER)
+#: Who keeps the records a village keeps itself: the people registry (人员信息), training
+#: attendance and cadres' major-matter reports (重大事项报告); village clerks (村级文书) too.
+RECORD_ROLES = (*PERSONNEL_ROLES, ROLE_VILLAGE_CLERK)
 
 PostRole = talent_pb2.PostRole
 
