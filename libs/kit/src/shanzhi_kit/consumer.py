@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shanzhi_kit.db import insert_ignoring_conflicts
 from shanzhi_kit.errors import ServiceError
+from shanzhi_kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -248,6 +249,36 @@ class EventConsumer:
     async def _record_outcome(self, event_id: str, event_type: str, outcome: str, detail: str) -> None:
         async with self._sessionmaker() as session, session.begin():
             await self._claim(session, event_id, event_type, outcome, detail)
+
+
+def service_consumers(
+    settings: ServiceSettings,
+    *,
+    service: str,
+    name: str,
+    topics: list[str],
+    handlers: Mapping[str, Handler],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    inbox: Table,
+    wake_relay: Callable[[], None],
+) -> Callable[[asyncio.AbstractEventLoop], list[EventConsumer]]:
+    """A service host's consumers: one consumer in the group ``<prefix>.<service>``.
+
+    None when ``settings.run_consumers`` is off. Events the handlers add to the outbox
+    go out at once: each applied event wakes the service's relay.
+    """
+
+    def build(loop: asyncio.AbstractEventLoop) -> list[EventConsumer]:
+        if not settings.run_consumers:
+            return []
+        return [EventConsumer(
+            name=name, topics=topics, handlers=handlers, sessionmaker=sessionmaker, inbox=inbox,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=f"{settings.consumer_group_prefix}.{service}", loop=loop,
+            on_applied=lambda _env: wake_relay(),
+        )]
+
+    return build
 
 
 class _Crash(Exception):

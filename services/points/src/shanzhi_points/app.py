@@ -7,7 +7,7 @@ from pathlib import Path
 
 from shanzhi.points.v1 import points_pb2, points_pb2_grpc
 from shanzhi_kit import telemetry
-from shanzhi_kit.consumer import EventConsumer
+from shanzhi_kit.consumer import service_consumers
 from shanzhi_kit.db import make_engine, make_sessionmaker
 from shanzhi_kit.events import Outbox
 from shanzhi_kit.idempotency import IdempotentWriter
@@ -67,19 +67,9 @@ def build(settings: ServiceSettings, clock: Clock | None = None) -> ServiceHost:
         service_names=[SERVICE_NAME],
         register=lambda server: points_pb2_grpc.add_PointsServiceServicer_to_server(api, server),
         background=background,
-        consumers=lambda loop: [
-            EventConsumer(
-                name=REPRESENTATIVES_CONSUMER,
-                topics=[TALENT_TOPIC],
-                handlers=talent_events.handlers(),
-                sessionmaker=sessionmaker,
-                inbox=messaging.inbox,
-                bootstrap_servers=settings.kafka_bootstrap_servers,
-                group_id=f"{settings.consumer_group_prefix}.points",
-                loop=loop,
-                # Events the handler added to the outbox go out without waiting for a poll.
-                on_applied=lambda _env: relay.wake(),
-            )
-        ] if settings.run_consumers else [],
+        consumers=service_consumers(
+            settings, service="points", name=REPRESENTATIVES_CONSUMER, topics=[TALENT_TOPIC],
+            handlers=talent_events.handlers(), sessionmaker=sessionmaker, inbox=messaging.inbox,
+            wake_relay=relay.wake),
         before_ready=migrate,
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from shanzhi.talent.v1 import talent_pb2, talent_pb2_grpc
 from shanzhi_kit import telemetry
-from shanzhi_kit.consumer import EventConsumer
+from shanzhi_kit.consumer import service_consumers
 from shanzhi_kit.db import make_engine, make_sessionmaker
 from shanzhi_kit.events import Outbox
 from shanzhi_kit.idempotency import IdempotentWriter
@@ -51,19 +51,9 @@ def build(settings: TalentSettings) -> ServiceHost:
         service_names=[SERVICE_NAME],
         register=lambda server: talent_pb2_grpc.add_TalentServiceServicer_to_server(api, server),
         background=[relay.run] if settings.run_relay else [],
-        consumers=lambda loop: [
-            EventConsumer(
-                name=HONOURS_CONSUMER,
-                topics=[POINTS_TOPIC],
-                handlers=points_events.handlers(),
-                sessionmaker=sessionmaker,
-                inbox=messaging.inbox,
-                bootstrap_servers=settings.kafka_bootstrap_servers,
-                group_id=f"{settings.consumer_group_prefix}.talent",
-                loop=loop,
-                # Events the handler added to the outbox go out without waiting for a poll.
-                on_applied=lambda _env: relay.wake(),
-            )
-        ] if settings.run_consumers else [],
+        consumers=service_consumers(
+            settings, service="talent", name=HONOURS_CONSUMER, topics=[POINTS_TOPIC],
+            handlers=points_events.handlers(), sessionmaker=sessionmaker, inbox=messaging.inbox,
+            wake_relay=relay.wake),
         before_ready=migrate,
     )
