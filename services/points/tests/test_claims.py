@@ -11,6 +11,8 @@ import grpc
 import pytest
 from shanzhi.points.v1 import points_pb2 as P
 from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details
+from shanzhi_points.tables import claims
+from sqlalchemy import select
 
 pytestmark = pytest.mark.postgres
 
@@ -178,6 +180,24 @@ async def test_evidence_is_required_where_the_item_asks_for_it(pk: Any) -> None:
     assert [c.id for c in listed.claims] == [declared.id]
     batch = await pk.stub.BatchGetClaims(P.BatchGetClaimsRequest(ids=[declared.id]), metadata=pk.ADMIN)
     assert batch.claims[0].evidence.description == "网格员现场拍照"
+
+
+async def test_a_read_waits_for_a_window_being_closed_elsewhere_rather_than_show_it_open(
+        pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=1)
+    home = await pk.household(village)
+    claim = await review(pk, await submit(pk, home, scheme, "HJ-01"), P.REVIEW_DECISION_APPROVE)
+    pk.clock.advance(timedelta(days=1, seconds=1))
+    async with pk.host.engine.connect() as conn:
+        # Another transaction holds the claim, as a pass closing windows would.
+        await conn.execute(select(claims.c.id).where(claims.c.id == claim.id).with_for_update())
+        reading = asyncio.create_task(pk.account(pk.ref(home)))
+        await asyncio.sleep(0.5)
+        assert not reading.done(), "the read returned while the claim was being posted"
+        await conn.rollback()
+    assert (await reading).balance == 5
+    assert (await get(pk, claim)).status == P.CLAIM_STATUS_POSTED
 
 
 async def test_a_negative_claim_deducts_when_it_posts(pk: Any) -> None:

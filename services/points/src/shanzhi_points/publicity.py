@@ -61,8 +61,14 @@ class Finaliser:
                             self._clock.today())
 
     async def finalise_due(self, *, region_prefix: str | None = None,
-                           account_id: str | None = None) -> int:
-        """Post every claim whose window has closed (within a region or of one account)."""
+                           account_id: str | None = None, wait: bool = True) -> int:
+        """Post every claim whose window has closed (within a region or of one account).
+
+        Reads call it with ``wait``: a claim another transaction is posting right now (the
+        background pass, another read) is waited for rather than skipped, so what the read
+        shows next already has it. The background pass skips such claims instead
+        (``wait=False``), so replicas share the work.
+        """
         total = 0
         while True:
             async with self._sessionmaker() as session, session.begin():
@@ -80,7 +86,7 @@ class Finaliser:
                     query = query.where(claims.c.account_id == account_id)
                 due = (await session.execute(
                     query.order_by(claims.c.publicity_ends_at, claims.c.id).limit(self._batch_size)
-                    .with_for_update(of=claims, skip_locked=True))).all()
+                    .with_for_update(of=claims, skip_locked=not wait))).all()
                 if not due:
                     break
                 writer = self._writer(session)
@@ -151,7 +157,7 @@ class Finaliser:
         """Close windows and expire lots until ``stop`` is set."""
         while not stop.is_set():
             try:
-                await self.finalise_due()
+                await self.finalise_due(wait=False)
                 await self.expire_due_lots()
             except Exception as exc:
                 log.warning("publicity and expiry pass failed: %s", exc)

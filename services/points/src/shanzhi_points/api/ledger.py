@@ -129,9 +129,10 @@ class LedgerApi(ApiBase):
         async with self._sessionmaker() as session:
             row = await self._account_row(PointsRepository(session), request.id, request.subject,
                                           id_field="id")
-        if await self._finaliser.finalise_due(account_id=row.id):
-            async with self._sessionmaker() as session:
-                row = (await PointsRepository(session).accounts_by_ids([row.id]))[row.id]
+        # Read again after the windows close: another transaction may have posted one.
+        await self._finaliser.finalise_due(account_id=row.id)
+        async with self._sessionmaker() as session:
+            row = (await PointsRepository(session).accounts_by_ids([row.id]))[row.id]
         return points_pb2.GetAccountResponse(account=account_message(row))
 
     async def BatchGetAccounts(
