@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC
 from typing import Any
 
 import grpc
@@ -18,6 +19,7 @@ from shanzhi_kit.events import envelope
 from shanzhi_kit.pytest_plugin import wait_until
 from shanzhi_kit.relay import headers_for, kafka_producer
 from shanzhi_kit.testing import Broker
+from shanzhi_points.clock import china_date
 from shanzhi_points.consumers import REPRESENTATIVES_CONSUMER, TALENT_TOPIC
 from shanzhi_points.tables import accounts, entries, messaging
 from sqlalchemy import select
@@ -157,3 +159,34 @@ async def test_other_changes_open_nothing_and_a_new_name_reaches_the_persons_acc
     assert await pk.count(accounts, accounts.c.subject_id == non_member.person_id) == 0
     assert (await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER,
                                           id=other.person_id))).display_name == "孙红梅"
+
+
+async def test_leaving_the_party_closes_the_account_and_rejoining_opens_it_again(
+        pk: Any, broker: Broker) -> None:
+    village = pk.village()
+    member = registered(village, party_member=True, name="褚红")
+    subject = P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER, id=member.person_id)
+    joined = wrapped(member)
+    await publish(broker, joined)
+    await applied(pk, joined)
+    assert (await pk.account(subject)).closed_on == ""
+
+    left = wrapped(updated(village, member.person_id, "party_member", "party_join_date",
+                           party_member=False, name="褚红"))
+    renamed = wrapped(updated(village, member.person_id, "name", party_member=False, name="褚虹"))
+    # A replay of the registration under a new event id does not undo the leaving.
+    replay = wrapped(member)
+    await publish(broker, left, left, renamed, replay)
+    await applied(pk, left, renamed, replay)
+    closed = await pk.account(subject)
+    left_day = china_date(left.time.ToDatetime(UTC)).isoformat()
+    assert (closed.closed_on, closed.display_name) == (left_day, "褚虹")
+
+    rejoined = wrapped(updated(village, member.person_id, "party_member", "party_join_date",
+                               party_member=True, name="褚虹"))
+    await publish(broker, rejoined, rejoined)
+    await applied(pk, rejoined)
+    again = await pk.account(subject)
+    assert (again.id, again.closed_on) == (closed.id, "")
+    assert await pk.count(accounts, accounts.c.subject_id == member.person_id) == 1
+

@@ -198,6 +198,7 @@ async def test_a_representative_appointment_opens_an_account_at_100_exactly_once
         await asyncio.sleep(0.1)
     else:
         raise AssertionError("the account stayed open after the term ended")
+    assert (await pk.account(subject)).closed_on == "2025-06-10"
 
 
 async def test_representatives_start_each_year_at_their_base_score(pk: Any) -> None:

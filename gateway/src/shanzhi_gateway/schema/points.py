@@ -436,6 +436,9 @@ class Account:
     balance: int = strawberry.field(description="Points available to spend (可用积分); never below zero.")
     create_time: dt.datetime = strawberry.field(description="When the account was opened (开户时间).")
     created_by: str = strawberry.field(description=CREATED_BY)
+    closed_on: dt.date | None = strawberry.field(
+        description="The last day the account earns (停止积分): a representative's term ended (出缺) "
+        "or a party member left the party (出党); null while open. The balance stays.")
 
     @classmethod
     def from_pb(cls, a: points_pb2.Account) -> Account:
@@ -447,6 +450,7 @@ class Account:
             balance=a.balance,
             create_time=to_datetime(a.create_time),
             created_by=a.created_by,
+            closed_on=to_date(a.closed_on),
         )
 
     @strawberry.field(description="The statement (积分明细): entries with their sources, oldest first.")

@@ -20,7 +20,7 @@ nothing either.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError
@@ -36,7 +36,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points.accounts import credit_base, lock_subject, open_account
-from shanzhi_points.clock import Clock
+from shanzhi_points.clock import Clock, china_date
 from shanzhi_points.domain import PERSON_KINDS
 from shanzhi_points.outbox import EventBuffer
 from shanzhi_points.posting import LedgerWriter
@@ -111,16 +111,31 @@ class TalentEventHandlers:
                 accounts.c.subject_kind.in_(PERSON_KINDS), accounts.c.subject_id == event.person_id,
                 accounts.c.display_name != name).values(display_name=name))
         if event.party_member:
-            await self._open_party_member_account(session, event)
+            await self._open_party_member_account(
+                session, event, reopen="party_member" in event.changed_fields)
+        elif "party_member" in event.changed_fields:
+            # Left the party (出党): the account earns nothing after the day the record
+            # changed; its balance and history stay. Rejoining opens it again.
+            await session.execute(update(accounts).where(
+                accounts.c.subject_kind == PARTY_MEMBER, accounts.c.subject_id == event.person_id,
+                accounts.c.closed_on.is_(None)).values(closed_on=china_date(env.time.ToDatetime(UTC))))
 
     async def _open_party_member_account(
             self, session: AsyncSession,
-            event: talent_events.PersonRegisteredEvent | talent_events.PersonUpdatedEvent) -> None:
-        """Open the person's party-member account with the year's base score, unless it exists."""
+            event: talent_events.PersonRegisteredEvent | talent_events.PersonUpdatedEvent,
+            *, reopen: bool = False) -> None:
+        """Open the person's party-member account with the year's base score, unless it
+        exists; ``reopen`` (the person rejoined the party) opens a closed one again."""
         writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
                               self._clock.today())
-        if await lock_subject(session, PARTY_MEMBER, event.person_id) is not None:
-            log.info("person %s already has a party-member account", event.person_id)
+        existing = await lock_subject(session, PARTY_MEMBER, event.person_id)
+        if existing is not None:
+            if existing.closed_on is None or not reopen:
+                log.info("person %s already has a party-member account", event.person_id)
+                return
+            await session.execute(update(accounts).where(accounts.c.id == existing.id)
+                                  .values(closed_on=None))
+            log.info("party-member account %s opened again", existing.id)
             return
         state = await open_account(session, writer.events, kind=PARTY_MEMBER,
                                    subject_id=event.person_id, region_code=event.region_code,

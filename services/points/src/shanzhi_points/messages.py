@@ -47,6 +47,7 @@ def account_message(row: Any) -> points_pb2.Account:
         id=row.id, subject=subject_ref(row.subject_kind, row.subject_id),
         region_code=row.region_code, display_name=row.display_name, balance=row.balance,
         create_time=to_timestamp(row.created_at), created_by=row.created_by,
+        closed_on=format_date(row.closed_on),
     )
 
 

@@ -1040,6 +1040,7 @@ class Account(_message.Message):
     BALANCE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
+    CLOSED_ON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned id (UUID)."""
     region_code: _builtins.str
@@ -1050,6 +1051,10 @@ class Account(_message.Message):
     """Points available to spend (可用积分); never below zero."""
     created_by: _builtins.str
     """Who opened it (留痕)."""
+    closed_on: _builtins.str
+    """The last day the account earns, "YYYY-MM-DD": a representative's term ended (出缺) or a
+    party member left the party (出党); empty while the account is open. The balance stays.
+    """
     @_builtins.property
     def subject(self) -> Global___SubjectRef:
         """Whose account it is."""
@@ -1068,10 +1073,11 @@ class Account(_message.Message):
         balance: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         created_by: _builtins.str = ...,
+        closed_on: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "create_time", b"create_time", "created_by", b"created_by", "display_name", b"display_name", "id", b"id", "region_code", b"region_code", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "closed_on", b"closed_on", "create_time", b"create_time", "created_by", b"created_by", "display_name", b"display_name", "id", b"id", "region_code", b"region_code", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
