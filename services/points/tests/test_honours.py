@@ -111,6 +111,15 @@ async def test_an_honour_is_recorded_listed_and_announced_once(pk: Any) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await listed(clerk, region_code_prefix=village)
     assert err.value.code() == DENIED
+    # A batch read keeps the order asked and leaves out what the caller may not see.
+    unknown = "00000000-0000-4000-8000-000000000000"
+    ids = [second.id, unknown, first.id]
+    both = await pk.stub.BatchGetRepresentativeHonours(
+        P.BatchGetRepresentativeHonoursRequest(ids=ids), metadata=pk.ADMIN)
+    assert [h.id for h in both.honours] == [second.id, first.id]
+    mine = await pk.stub.BatchGetRepresentativeHonours(
+        P.BatchGetRepresentativeHonoursRequest(ids=ids), metadata=clerk)
+    assert [h.id for h in mine.honours] == [second.id]
 
     # One honour per representative and year.
     with pytest.raises(grpc.aio.AioRpcError) as err:

@@ -13,7 +13,7 @@ import grpc
 from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.errors import AlreadyExists, InvalidArgument, NotFound
 from shanzhi_kit.paging import page_of
-from shanzhi_kit.values import format_date, new_id, require_id
+from shanzhi_kit.values import batch_ids, format_date, new_id, require_id
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,6 +89,17 @@ class HonoursApi(ApiBase):
             raise NotFound("representative honour", honour_id)
         require_scope(self._caller().scope, row.region_code, "id")
         return points_pb2.GetRepresentativeHonourResponse(honour=honour_message(row))
+
+    async def BatchGetRepresentativeHonours(
+        self, request: points_pb2.BatchGetRepresentativeHonoursRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> points_pb2.BatchGetRepresentativeHonoursResponse:
+        ids = batch_ids(request.ids)
+        async with self._sessionmaker() as session:
+            rows = await PointsRepository(session).honours_by_ids(ids)
+        found = self._caller().scope.in_order(ids, rows)
+        return points_pb2.BatchGetRepresentativeHonoursResponse(
+            honours=[honour_message(r) for r in found])
 
     async def ListRepresentativeHonours(
         self, request: points_pb2.ListRepresentativeHonoursRequest, context: grpc.aio.ServicerContext

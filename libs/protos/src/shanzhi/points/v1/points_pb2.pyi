@@ -5068,6 +5068,54 @@ class GetRepresentativeHonourResponse(_message.Message):
 Global___GetRepresentativeHonourResponse: _TypeAlias = GetRepresentativeHonourResponse  # noqa: Y015
 
 @_typing.final
+class BatchGetRepresentativeHonoursRequest(_message.Message):
+    """BatchGetRepresentativeHonoursRequest names many honours."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 ids."""
+
+    def __init__(
+        self,
+        *,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetRepresentativeHonoursRequest: _TypeAlias = BatchGetRepresentativeHonoursRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetRepresentativeHonoursResponse(_message.Message):
+    """BatchGetRepresentativeHonoursResponse returns the honours found, in the order asked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HONOURS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def honours(self) -> _containers.RepeatedCompositeFieldContainer[Global___RepresentativeHonour]:
+        """The honours found and in the caller's scope."""
+
+    def __init__(
+        self,
+        *,
+        honours: _abc.Iterable[Global___RepresentativeHonour] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["honours", b"honours"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetRepresentativeHonoursResponse: _TypeAlias = BatchGetRepresentativeHonoursResponse  # noqa: Y015
+
+@_typing.final
 class ListRepresentativeHonoursRequest(_message.Message):
     """ListRepresentativeHonoursRequest asks for a page of honours."""
 

@@ -316,6 +316,11 @@ class PointsServiceStub:
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourRequest.SerializeToString,
                 response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourResponse.FromString,
                 _registered_method=True)
+        self.BatchGetRepresentativeHonours = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/BatchGetRepresentativeHonours',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRepresentativeHonoursRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRepresentativeHonoursResponse.FromString,
+                _registered_method=True)
         self.ListRepresentativeHonours = channel.unary_unary(
                 '/shanzhi.points.v1.PointsService/ListRepresentativeHonours',
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ListRepresentativeHonoursRequest.SerializeToString,
@@ -738,6 +743,13 @@ class PointsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetRepresentativeHonours(self, request, context):
+        """BatchGetRepresentativeHonours reads many honours at once, in the order asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListRepresentativeHonours(self, request, context):
         """ListRepresentativeHonours pages through the honours of a region (优秀村民代表名单).
         """
@@ -1022,6 +1034,11 @@ def add_PointsServiceServicer_to_server(servicer, server):
                     servicer.GetRepresentativeHonour,
                     request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourRequest.FromString,
                     response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourResponse.SerializeToString,
+            ),
+            'BatchGetRepresentativeHonours': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetRepresentativeHonours,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRepresentativeHonoursRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRepresentativeHonoursResponse.SerializeToString,
             ),
             'ListRepresentativeHonours': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRepresentativeHonours,
@@ -2521,6 +2538,33 @@ class PointsService:
             '/shanzhi.points.v1.PointsService/GetRepresentativeHonour',
             shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourRequest.SerializeToString,
             shanzhi_dot_points_dot_v1_dot_points__pb2.GetRepresentativeHonourResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetRepresentativeHonours(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/BatchGetRepresentativeHonours',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRepresentativeHonoursRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRepresentativeHonoursResponse.FromString,
             options,
             channel_credentials,
             insecure,

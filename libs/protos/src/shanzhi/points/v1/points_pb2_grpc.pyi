@@ -188,6 +188,8 @@ class PointsServiceStub:
     """
     GetRepresentativeHonour: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetRepresentativeHonourRequest, _points_pb2.GetRepresentativeHonourResponse]
     """GetRepresentativeHonour reads one honour."""
+    BatchGetRepresentativeHonours: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchGetRepresentativeHonoursRequest, _points_pb2.BatchGetRepresentativeHonoursResponse]
+    """BatchGetRepresentativeHonours reads many honours at once, in the order asked."""
     ListRepresentativeHonours: _grpc.UnaryUnaryMultiCallable[_points_pb2.ListRepresentativeHonoursRequest, _points_pb2.ListRepresentativeHonoursResponse]
     """ListRepresentativeHonours pages through the honours of a region (优秀村民代表名单)."""
 
@@ -351,6 +353,8 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """
     GetRepresentativeHonour: _aio.UnaryUnaryMultiCallable[_points_pb2.GetRepresentativeHonourRequest, _points_pb2.GetRepresentativeHonourResponse]  # type: ignore[assignment]
     """GetRepresentativeHonour reads one honour."""
+    BatchGetRepresentativeHonours: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchGetRepresentativeHonoursRequest, _points_pb2.BatchGetRepresentativeHonoursResponse]  # type: ignore[assignment]
+    """BatchGetRepresentativeHonours reads many honours at once, in the order asked."""
     ListRepresentativeHonours: _aio.UnaryUnaryMultiCallable[_points_pb2.ListRepresentativeHonoursRequest, _points_pb2.ListRepresentativeHonoursResponse]  # type: ignore[assignment]
     """ListRepresentativeHonours pages through the honours of a region (优秀村民代表名单)."""
 
@@ -841,6 +845,14 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.GetRepresentativeHonourResponse, _abc.Awaitable[_points_pb2.GetRepresentativeHonourResponse]]:
         """GetRepresentativeHonour reads one honour."""
+
+    @_abc_1.abstractmethod
+    def BatchGetRepresentativeHonours(
+        self,
+        request: _points_pb2.BatchGetRepresentativeHonoursRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.BatchGetRepresentativeHonoursResponse, _abc.Awaitable[_points_pb2.BatchGetRepresentativeHonoursResponse]]:
+        """BatchGetRepresentativeHonours reads many honours at once, in the order asked."""
 
     @_abc_1.abstractmethod
     def ListRepresentativeHonours(
