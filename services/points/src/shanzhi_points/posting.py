@@ -340,12 +340,15 @@ class LedgerWriter:
                 record = itemgetter(*columns) if len(columns) > 1 else (lambda r, c=columns[0]: (r[c],))
                 await raw.copy_records_to_table(table.name, columns=columns,
                                                 records=[record(r) for r in rows])
+        # One statement each for the lot changes and the balances, however many rows.
         if lot_updates:
-            await conn.execute(self._lot_update(), lot_updates)
+            await raw.execute(_LOT_UPDATES, [u["lot_id"] for u in lot_updates],
+                              [u["delta"] for u in lot_updates], [u["close"] for u in lot_updates])
         for table, row in extra:
             await conn.execute(table.insert(), [row])
         if accounts_rows:
-            await conn.execute(self._account_update(), accounts_rows)
+            await raw.execute(_BALANCES, [a["account_id"] for a in accounts_rows],
+                              [a["new_balance"] for a in accounts_rows])
 
     async def _write_plainly(self, conn: Any, lot_rows: list[dict[str, Any]],
                              new_entries: list[dict[str, Any]], lot_updates: list[dict[str, Any]],
@@ -370,6 +373,14 @@ class LedgerWriter:
             .order_by(lot_moves.c.lot_id))).all()
         return [(r.lot_id, r.amount) for r in rows]
 
+
+#: A large write's lot changes and balances, each as one statement over arrays (PostgreSQL).
+_LOT_UPDATES = (
+    "UPDATE lots SET available = lots.available + v.delta, closed = lots.closed OR v.close "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS v(id, delta, close) WHERE lots.id = v.id")
+_BALANCES = (
+    "UPDATE accounts SET balance = v.balance "
+    "FROM unnest($1::varchar[], $2::bigint[]) AS v(id, balance) WHERE accounts.id = v.id")
 
 #: The one-statement writes, by shape: built once, so SQLAlchemy and asyncpg reuse them.
 _COMBINED: dict[Any, TextClause | None] = {}
