@@ -5,7 +5,6 @@ the person's id) and applied by the service's own consumer."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC
 from typing import Any
@@ -17,7 +16,6 @@ from shanzhi.points.v1 import points_pb2 as P
 from shanzhi.talent.v1 import events_pb2 as talent_events
 from shanzhi_kit.events import envelope
 from shanzhi_kit.pytest_plugin import wait_until
-from shanzhi_kit.relay import headers_for, kafka_producer
 from shanzhi_kit.testing import Broker
 from shanzhi_points.clock import china_date
 from shanzhi_points.consumers import REPRESENTATIVES_CONSUMER, TALENT_TOPIC
@@ -48,14 +46,7 @@ def wrapped(event: talent_events.PersonRegisteredEvent | talent_events.PersonUpd
 
 
 async def publish(broker: Broker, *envelopes: event_pb2.EventEnvelope) -> None:
-    producer = await asyncio.to_thread(kafka_producer, broker.bootstrap, "talent-test")
-    try:
-        for env in envelopes:
-            future = producer.send(TALENT_TOPIC, value=env.SerializeToString(),
-                                   key=env.subject.encode(), headers=headers_for(env))
-            await asyncio.to_thread(future.get, 10)
-    finally:
-        await asyncio.to_thread(producer.close, 5)
+    await broker.publish(TALENT_TOPIC, *envelopes)
 
 
 async def applied(pk: Any, *envelopes: event_pb2.EventEnvelope) -> None:

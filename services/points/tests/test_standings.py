@@ -17,7 +17,6 @@ from shanzhi.talent.v1 import events_pb2 as talent_events
 from shanzhi.talent.v1 import talent_pb2
 from shanzhi_kit.events import envelope
 from shanzhi_kit.pytest_plugin import rpc_error_details
-from shanzhi_kit.relay import headers_for, kafka_producer
 from shanzhi_kit.testing import Broker
 from shanzhi_points.clock import CHINA
 from shanzhi_points.tables import entries, messaging
@@ -140,15 +139,8 @@ async def test_a_representative_appointment_opens_an_account_at_100_exactly_once
         role=talent_pb2.POST_ROLE_GRID_WORKER, start_date="2024-01-15", person_name="王志强")
     first = envelope(appointed, source="shanzhi.talent", subject=person, region_code=village)
     replay = envelope(appointed, source="shanzhi.talent", subject=person, region_code=village)
-    producer = await asyncio.to_thread(kafka_producer, broker.bootstrap, "talent-test")
-    try:
-        for env in (first, first, replay, envelope(other_role, source="shanzhi.talent",
-                                                    subject=other_role.person_id, region_code=village)):
-            future = producer.send("shanzhi.talent.v1", value=env.SerializeToString(),
-                                   key=env.subject.encode(), headers=headers_for(env))
-            await asyncio.to_thread(future.get, 10)
-    finally:
-        await asyncio.to_thread(producer.close, 5)
+    await broker.publish("shanzhi.talent.v1", first, first, replay, envelope(
+        other_role, source="shanzhi.talent", subject=other_role.person_id, region_code=village))
     subject = P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=person)
     account = None
     for _ in range(150):
@@ -179,14 +171,8 @@ async def test_a_representative_appointment_opens_an_account_at_100_exactly_once
         post_id=appointed.post_id, person_id=person, region_code=village,
         role=talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, start_date="2024-01-15",
         end_date="2025-06-10", person_name="李秀英")
-    producer = await asyncio.to_thread(kafka_producer, broker.bootstrap, "talent-test")
-    try:
-        env = envelope(ended, source="shanzhi.talent", subject=person, region_code=village)
-        future = producer.send("shanzhi.talent.v1", value=env.SerializeToString(),
-                               key=env.subject.encode(), headers=headers_for(env))
-        await asyncio.to_thread(future.get, 10)
-    finally:
-        await asyncio.to_thread(producer.close, 5)
+    await broker.publish("shanzhi.talent.v1", envelope(ended, source="shanzhi.talent", subject=person,
+                                                       region_code=village))
     assert (await pk.award(subject, scheme.id, "JF-01", occurred_on=date(2025, 6, 1))).amount == 3
     for _ in range(100):
         try:

@@ -9,7 +9,6 @@ membership and the name, for the points service's party members' accounts (å…šå‘
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from typing import Any
@@ -20,7 +19,6 @@ from shanzhi.points.v1 import events_pb2 as points_events
 from shanzhi.talent.v1 import events_pb2, talent_pb2, talent_pb2_grpc
 from shanzhi_kit.events import envelope, unpack
 from shanzhi_kit.pytest_plugin import auth_metadata, wait_until
-from shanzhi_kit.relay import headers_for, kafka_producer
 from shanzhi_kit.server import ServiceHost
 from shanzhi_kit.testing import Broker
 from shanzhi_talent.consumers import HONOURS_CONSUMER, POINTS_TOPIC
@@ -56,14 +54,7 @@ def wrapped(event: points_events.RepresentativeHonouredEvent) -> event_pb2.Event
 
 
 async def publish(broker: Broker, *envelopes: event_pb2.EventEnvelope) -> None:
-    producer = await asyncio.to_thread(kafka_producer, broker.bootstrap, "points-test")
-    try:
-        for env in envelopes:
-            future = producer.send(POINTS_TOPIC, value=env.SerializeToString(),
-                                   key=env.subject.encode(), headers=headers_for(env))
-            await asyncio.to_thread(future.get, 10)
-    finally:
-        await asyncio.to_thread(producer.close, 5)
+    await broker.publish(POINTS_TOPIC, *envelopes)
 
 
 async def inbox(host: ServiceHost, *envelopes: event_pb2.EventEnvelope) -> dict[str, Any]:

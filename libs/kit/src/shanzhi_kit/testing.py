@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -18,6 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from shanzhi.common.v1.event_pb2 import EventEnvelope
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -144,6 +146,20 @@ class Broker:
         )
         wait_for_port(self.port)
         return self
+
+    async def publish(self, topic: str, *envelopes: EventEnvelope) -> None:
+        """Send ``envelopes`` to ``topic`` as a service's relay does (keyed by subject, with
+        the CloudEvents and trace headers), each acknowledged before the next."""
+        from shanzhi_kit.relay import headers_for, kafka_producer
+
+        producer = await asyncio.to_thread(kafka_producer, self.bootstrap, "shanzhi-test")
+        try:
+            for env in envelopes:
+                future = producer.send(topic, value=env.SerializeToString(),
+                                       key=env.subject.encode(), headers=headers_for(env))
+                await asyncio.to_thread(future.get, 10)
+        finally:
+            await asyncio.to_thread(producer.close, 5)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
