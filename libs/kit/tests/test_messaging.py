@@ -22,7 +22,7 @@ from shanzhi_kit.messaging import MessagingTables
 from shanzhi_kit.pytest_plugin import wait_until
 from shanzhi_kit.relay import OutboxRelay, kafka_producer
 from shanzhi_kit.testing import Broker, run_database
-from sqlalchemy import Column, Integer, String, Table, func, select
+from sqlalchemy import Column, Integer, String, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 pytestmark = [pytest.mark.postgres, pytest.mark.broker]
@@ -261,6 +261,113 @@ async def test_idempotent_writes_apply_once_under_concurrency(engine: AsyncEngin
         reset_current_caller(token)
     assert {r.next_page_token for r in replies} == {"call-1"}
     assert await effect_count(engine, "idem") == 1
+
+
+class _Request:
+    """A write request: its id, and a body the fingerprint is taken of."""
+
+    def __init__(self, request_id: str, body: bytes = b"same") -> None:
+        self.request_id, self._body = request_id, body
+
+    def SerializeToString(self, deterministic: bool = False) -> bytes:
+        return self._body
+
+
+async def test_writes_with_the_key_last_apply_once_and_retries_get_the_first_answer(
+    engine: AsyncEngine,
+) -> None:
+    from shanzhi.common.v1 import paging_pb2
+    from shanzhi_kit.errors import FailedPrecondition, InvalidArgument
+    from shanzhi_kit.idempotency import KeyRow
+
+    writer = IdempotentWriter(make_sessionmaker(engine), messaging.idempotency_keys)
+    marker = f"last-{uuid.uuid4().hex[:8]}"
+    calls = 0
+
+    async def work(session: AsyncSession, key: KeyRow) -> paging_pb2.PageInfo:
+        nonlocal calls
+        calls += 1
+        # Lock what the write changes first, as the writes that use run_key_last do.
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:m))"), {"m": marker})
+        if await effect_count(engine, marker):
+            raise FailedPrecondition("already done")  # what a limit says to a late retry
+        reply = paging_pb2.PageInfo(next_page_token=f"call-{calls}")
+        await session.execute(effects.insert().values(event_id=marker, code="x"))
+        await session.execute(messaging.idempotency_keys.insert(), [key.row(reply)])
+        return reply
+
+    token = set_current_caller(SYSTEM)
+    try:
+        request = _Request(str(uuid.uuid4()))
+        replies = await asyncio.gather(
+            *(writer.run_key_last("M", request, paging_pb2.PageInfo, work)  # type: ignore[arg-type]
+              for _ in range(5)))
+        first = {r.next_page_token for r in replies}
+        assert len(first) == 1
+        later = await writer.run_key_last("M", request, paging_pb2.PageInfo, work)  # type: ignore[arg-type]
+        assert {later.next_page_token} == first
+        with pytest.raises(InvalidArgument) as reused:
+            await writer.run_key_last("M", _Request(request.request_id, b"other"),  # type: ignore[arg-type]
+                                      paging_pb2.PageInfo, work)
+        assert reused.value.violations[0].field == "request_id"
+        # A refusal of a request never seen before stays a refusal.
+        with pytest.raises(FailedPrecondition):
+            await writer.run_key_last("M", _Request(str(uuid.uuid4())),  # type: ignore[arg-type]
+                                      paging_pb2.PageInfo, work)
+    finally:
+        reset_current_caller(token)
+    assert await effect_count(engine, marker) == 1
+
+
+async def test_a_write_with_the_key_last_that_does_not_write_it_gets_it_written(
+    engine: AsyncEngine,
+) -> None:
+    from shanzhi.common.v1 import paging_pb2
+    from shanzhi_kit.idempotency import KeyRow
+
+    writer = IdempotentWriter(make_sessionmaker(engine), messaging.idempotency_keys)
+    marker = f"plain-{uuid.uuid4().hex[:8]}"
+
+    async def work(session: AsyncSession, key: KeyRow) -> paging_pb2.PageInfo:
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:m))"), {"m": marker})
+        await session.execute(effects.insert().values(event_id=marker, code="x"))
+        return paging_pb2.PageInfo(next_page_token=marker)
+
+    token = set_current_caller(SYSTEM)
+    try:
+        request = _Request(str(uuid.uuid4()))
+        for _ in range(3):
+            reply = await writer.run_key_last("M", request, paging_pb2.PageInfo, work)  # type: ignore[arg-type]
+            assert reply.next_page_token == marker
+    finally:
+        reset_current_caller(token)
+    assert await effect_count(engine, marker) == 1
+
+
+async def test_driver_statements_read_like_sqlalchemy_and_report_broken_constraints_alike(
+    engine: AsyncEngine,
+) -> None:
+    from shanzhi_kit.db import DriverStatement, driver_execute
+    from sqlalchemy import bindparam
+    from sqlalchemy.exc import IntegrityError
+
+    marker = f"drv-{uuid.uuid4().hex[:8]}"
+    statement = DriverStatement(
+        select(effects.c.id, effects.c.code)
+        .where(effects.c.event_id == bindparam("event_id"), effects.c.code.in_(["a", "b"]))
+        .order_by(effects.c.id))
+    assert "IN ('a', 'b')" in statement.sql
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(effects.insert(), [dict(event_id=marker, code=c) for c in "cba"])
+        row = await statement.fetchrow(session, {"event_id": marker})
+        assert row is not None and row.code == "b" and row._mapping["code"] == "b"
+        assert await statement.fetchrow(session, {"event_id": "none"}) is None
+    async with make_sessionmaker(engine)() as session:
+        with pytest.raises(IntegrityError):
+            async with session.begin():
+                await driver_execute(session, "INSERT INTO idempotency_keys (caller, method, request_id,"
+                                     " request_hash, created_at) VALUES ($1, $1, $1, $1, now()), "
+                                     "($1, $1, $1, $1, now())", [marker])
 
 
 async def test_trace_context_travels_from_the_request_through_the_event_to_the_consumer(

@@ -68,14 +68,42 @@ async def test_a_retried_award_posts_once(pk: Any) -> None:
     home = await pk.household(village)
     request = P.AwardPointsRequest(request_id=pk.rid(), subject=pk.ref(home), scheme_id=scheme.id,
                                    item_code="HJ-01", occurred_on=pk.TODAY.isoformat(), reason="检查")
-    replies = await asyncio.gather(*(pk.stub.AwardPoints(request, metadata=pk.ADMIN) for _ in range(5)),
-                                   return_exceptions=True)
-    ok = [r for r in replies if isinstance(r, P.AwardPointsResponse)]
-    assert ok and all(r.entry == ok[0].entry for r in ok)
-    assert all(r.code() == grpc.StatusCode.ABORTED for r in replies if isinstance(r, grpc.aio.AioRpcError))
+    # Concurrent retries queue on the account's lock and all get the first answer.
+    replies = await asyncio.gather(*(pk.stub.AwardPoints(request, metadata=pk.ADMIN) for _ in range(5)))
+    assert all(r.entry == replies[0].entry for r in replies)
     again = await pk.stub.AwardPoints(request, metadata=pk.ADMIN)
-    assert again.entry == ok[0].entry
+    assert again.entry == replies[0].entry
     assert (await pk.account(pk.ref(home))).balance == 5
+    assert await pk.count(entries, entries.c.account_id == home.account_id) == 1
+    assert await pk.count(messaging.outbox, messaging.outbox.c.key == home.account_id,
+                          messaging.outbox.c.event_type == "shanzhi.points.v1.EntryPostedEvent") == 1
+
+
+async def test_a_retried_award_gets_its_answer_even_when_the_limit_is_now_reached(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, items=(pk.item("DL-01", 2, per_day=1),))
+    home = await pk.household(village)
+    request = P.AwardPointsRequest(request_id=pk.rid(), subject=pk.ref(home), scheme_id=scheme.id,
+                                   item_code="DL-01", occurred_on=pk.TODAY.isoformat(), reason="值守")
+    first_id = request.request_id
+    first = await pk.stub.AwardPoints(request, metadata=pk.ADMIN)
+    again = await pk.stub.AwardPoints(request, metadata=pk.ADMIN)
+    assert again.entry == first.entry
+    # A new award the same day is the one the limit refuses.
+    request.request_id = pk.rid()
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await pk.stub.AwardPoints(request, metadata=pk.ADMIN)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "limit" in (refused.value.details() or "")
+    # Another award under a request id already used is refused by name, and writes nothing.
+    other = P.AwardPointsRequest(request_id=first_id, subject=pk.ref(home),
+                                 scheme_id=scheme.id, item_code="DL-01",
+                                 occurred_on=(pk.TODAY - timedelta(days=1)).isoformat(), reason="值守")
+    with pytest.raises(grpc.aio.AioRpcError) as reused:
+        await pk.stub.AwardPoints(other, metadata=pk.ADMIN)
+    assert reused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [field for field, _ in rpc_error_details(reused.value)] == ["request_id"]
+    assert (await pk.account(pk.ref(home))).balance == 2
     assert await pk.count(entries, entries.c.account_id == home.account_id) == 1
 
 

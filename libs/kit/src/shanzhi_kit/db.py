@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -123,3 +124,83 @@ def insert_ignoring_conflicts(
     if values is not None:
         stmt = stmt.values(values)
     return stmt.on_conflict_do_nothing(index_elements=list(index_elements))
+
+
+class DriverRow:
+    """A row the driver returned, read by column name like SQLAlchemy's rows."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        self._mapping = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under a session's transaction."""
+    conn = await session.connection()
+    return (await conn.get_raw_connection()).driver_connection
+
+
+async def driver_execute(session: AsyncSession, sql: str, args: Sequence[Any]) -> None:
+    """Run ``sql`` (``$n`` parameters) on the session's PostgreSQL connection as it is.
+
+    For the few statements on a hot path, where SQLAlchemy's per-call work would cost
+    more than the database does. A broken constraint still raises SQLAlchemy's
+    :class:`~sqlalchemy.exc.IntegrityError`, as every other statement would.
+    """
+    import asyncpg
+
+    raw = await driver_connection(session)
+    try:
+        await raw.execute(sql, *args)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(sql, None, exc) from exc
+
+
+class DriverStatement:
+    """A Core statement compiled once for PostgreSQL's driver, run without SQLAlchemy.
+
+    Parameters are given by name as for ``session.execute``; those bound in the
+    statement itself (an ``IN`` over constants) keep their values. On another
+    database the statement runs through the session as usual.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        dialect = postgresql.asyncpg.dialect()
+        compiled = statement.compile(dialect=dialect)
+        sql = str(compiled)
+        constants = set()
+        for name, bind in compiled.binds.items():
+            placeholder = f"__[POSTCOMPILE_{name}]"
+            if placeholder not in sql:
+                continue
+            # An IN over values given in the statement: written into the SQL as literals.
+            if bind.callable is not None or bind.value is None:
+                raise ValueError(f"{name}: a list given per call cannot be compiled once")
+            render = bind.type.literal_processor(dialect) or repr
+            sql = sql.replace(placeholder, ", ".join(render(v) for v in bind.value))
+            constants.add(name)
+        self.sql = sql
+        self._names = [k for k in compiled.positiontup or () if k not in constants]
+        self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
+
+    async def fetchrow(self, session: AsyncSession, params: Mapping[str, Any]) -> Any:
+        """The first row, or None."""
+        if session.bind is not None and session.bind.dialect.name != "postgresql":
+            return (await session.execute(self.statement, dict(params))).first()
+        import asyncpg
+
+        raw = await driver_connection(session)
+        args = [params[k] if k in params else self._defaults[k] for k in self._names]
+        try:
+            record = await raw.fetchrow(self.sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(self.sql, None, exc) from exc
+        return None if record is None else DriverRow(record)

@@ -1,8 +1,16 @@
 """Idempotent writes: a request id makes a retried write return the first answer.
 
-The key row is inserted first, in the same transaction as the write. A
-concurrent request with the same key waits on that row (PostgreSQL) and then
-finds the committed answer, so two racing retries still make one change.
+:meth:`IdempotentWriter.run` inserts the key row first, in the same transaction
+as the write. A concurrent request with the same key waits on that row
+(PostgreSQL) and then finds the committed answer, so two racing retries still
+make one change.
+
+:meth:`IdempotentWriter.run_key_last` is for writes that lock what they change
+before they change it (a points award locks its account): the key row goes in
+with the write's own rows, at the end, which saves two round trips. Retries of
+one request queue on the write's lock; the later one then fails on the key's
+unique index (or on its own checks, which now see the first write) and returns
+the first answer instead.
 """
 
 from __future__ import annotations
@@ -10,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy import Table, and_, bindparam, select, update
@@ -21,7 +30,7 @@ from sqlalchemy.sql.expression import Insert
 
 from shanzhi_kit.auth import current_caller
 from shanzhi_kit.db import insert_ignoring_conflicts
-from shanzhi_kit.errors import Aborted, InvalidArgument
+from shanzhi_kit.errors import Aborted, InvalidArgument, ServiceError
 
 R = TypeVar("R", bound=Message)
 
@@ -34,6 +43,20 @@ def request_hash(request: Message, key: bytes | None = None) -> str:
     if key is not None:
         return hmac.new(key, body, hashlib.sha256).hexdigest()
     return hashlib.sha256(body).hexdigest()
+
+
+@dataclass
+class KeyRow:
+    """The key row of a :meth:`IdempotentWriter.run_key_last` write, for it to insert."""
+
+    table: Table
+    values: dict[str, Any]
+    taken: bool = False
+
+    def row(self, response: Message) -> dict[str, Any]:
+        """The row to insert with the write's other rows, holding the answer to keep."""
+        self.taken = True
+        return {**self.values, "response": response.SerializeToString()}
 
 
 class IdempotentWriter:
@@ -71,13 +94,7 @@ class IdempotentWriter:
         response_type: type[R],
         work: Callable[[AsyncSession], Awaitable[R]],
     ) -> R:
-        request_id = getattr(request, "request_id", "")
-        if not request_id or not request_id.strip():
-            raise InvalidArgument.field(
-                "request_id", "is required: a caller-chosen id that makes retries safe"
-            )
-        if len(request_id) > MAX_REQUEST_ID:
-            raise InvalidArgument.field("request_id", f"must be at most {MAX_REQUEST_ID} characters")
+        request_id = self._request_id(request)
         caller = current_caller().subject
         digest = request_hash(request, self._hash_key)
         key = {"k_caller": caller, "k_method": method, "k_request_id": request_id}
@@ -105,6 +122,55 @@ class IdempotentWriter:
         if self._after_commit is not None:
             self._after_commit()
         return response
+
+    async def run_key_last(
+        self,
+        method: str,
+        request: Message,
+        response_type: type[R],
+        work: Callable[[AsyncSession, KeyRow], Awaitable[R]],
+    ) -> R:
+        """Like :meth:`run`, with the key row inserted last; ``work`` may insert it itself
+        (``key.row(response)``) in its own final statement.
+
+        Only for writes that lock the rows they change before reading them: that lock is
+        what makes a concurrent retry wait for the first attempt to finish.
+        """
+        request_id = self._request_id(request)
+        caller = current_caller().subject
+        digest = request_hash(request, self._hash_key)
+        key = KeyRow(self._table, {"caller": caller, "method": method, "request_id": request_id,
+                                   "request_hash": digest, "created_at": datetime.now(UTC)})
+        async with self._sessionmaker() as session:
+            try:
+                async with session.begin():
+                    response = await work(session, key)
+                    if not key.taken:
+                        await session.execute(self._table.insert(), [key.row(response)])
+            except (IntegrityError, ServiceError):
+                # A retry of a write that is done: its key is taken, or its own checks now
+                # refuse (a limit the first attempt reached). Either way, the first answer.
+                async with session.begin():
+                    found = await self._lookup(
+                        session, {"k_caller": caller, "k_method": method, "k_request_id": request_id},
+                        digest, response_type)
+                if found is not None:
+                    return found
+                raise
+        if self._after_commit is not None:
+            self._after_commit()
+        return response
+
+    @staticmethod
+    def _request_id(request: Message) -> str:
+        request_id: str = getattr(request, "request_id", "")
+        if not request_id or not request_id.strip():
+            raise InvalidArgument.field(
+                "request_id", "is required: a caller-chosen id that makes retries safe"
+            )
+        if len(request_id) > MAX_REQUEST_ID:
+            raise InvalidArgument.field("request_id", f"must be at most {MAX_REQUEST_ID} characters")
+        return request_id
 
     async def _claim(
         self, session: AsyncSession, caller: str, method: str, request_id: str, digest: str

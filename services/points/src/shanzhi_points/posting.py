@@ -19,8 +19,9 @@ from operator import itemgetter
 from typing import Any
 
 from shanzhi.points.v1 import events_pb2, points_pb2
+from shanzhi_kit.db import driver_execute
 from shanzhi_kit.values import format_date, new_id
-from sqlalchemy import Table, TextClause, bindparam, select, text, tuple_, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points.ledger import LotView, Plan, plan_expiries
@@ -313,19 +314,21 @@ class LedgerWriter:
         inserts = [(t, rows) for t, rows in inserts if rows]
         shape = (tuple((t.name, tuple(rows[0]), len(rows)) for t, rows in inserts),
                  len(lot_updates), len(accounts_rows))
-        statement = _COMBINED.get(shape)
-        if statement is None:
-            statement = _COMBINED[shape] = _combined_statement(shape)
-        params: dict[str, Any] = {}
-        for n, (_, rows) in enumerate(inserts):
-            for r, row in enumerate(rows):
-                params.update({f"i{n}_{r}_{c}": v for c, v in row.items()})
-        for n, u in enumerate(lot_updates):
-            params.update({f"u{n}_id": u["lot_id"], f"u{n}_delta": u["delta"], f"u{n}_close": u["close"]})
-        for n, a in enumerate(accounts_rows):
-            params.update({f"a{n}_id": a["account_id"], f"a{n}_balance": a["new_balance"]})
-        if statement is not None:
-            await self.session.execute(statement, params)
+        sql = _COMBINED.get(shape)
+        if sql is None:
+            sql = _COMBINED[shape] = _combined_sql(shape)
+        if sql is None:
+            return
+        args: list[Any] = []
+        for _, rows in inserts:
+            columns = list(rows[0])
+            for row in rows:
+                args += [row[c] for c in columns]
+        for u in lot_updates:
+            args += [u["delta"], u["close"], u["lot_id"]]
+        for a in accounts_rows:
+            args += [a["new_balance"], a["account_id"]]
+        await driver_execute(self.session, sql, args)
 
     async def _write_by_copy(self, conn: Any, lot_rows: list[dict[str, Any]],
                              new_entries: list[dict[str, Any]], lot_updates: list[dict[str, Any]],
@@ -382,22 +385,31 @@ _BALANCES = (
     "UPDATE accounts SET balance = v.balance "
     "FROM unnest($1::varchar[], $2::bigint[]) AS v(id, balance) WHERE accounts.id = v.id")
 
-#: The one-statement writes, by shape: built once, so SQLAlchemy and asyncpg reuse them.
-_COMBINED: dict[Any, TextClause | None] = {}
+#: The one-statement writes, by shape: built once, so the driver reuses its prepared statement.
+_COMBINED: dict[Any, str | None] = {}
 
 
-def _combined_statement(shape: Any) -> TextClause | None:
-    """One statement doing every insert and update of a small write, as data-modifying CTEs."""
+def _combined_sql(shape: Any) -> str | None:
+    """One statement doing every insert and update of a small write, as data-modifying CTEs.
+
+    Parameters are numbered in the order :meth:`LedgerWriter._write_as_one` lists them:
+    each insert's rows column by column, then each lot's change, then each balance.
+    """
     inserts, n_updates, n_accounts = shape
+    numbers = iter(range(1, 10**6))
     parts = []
-    for n, (table, columns, count) in enumerate(inserts):
-        rows = ", ".join("(" + ", ".join(f":i{n}_{r}_{c}" for c in columns) + ")" for r in range(count))
+    for table, columns, count in inserts:
+        rows = ", ".join("(" + ", ".join(f"${next(numbers)}" for _ in columns) + ")" for _ in range(count))
         names = ", ".join(f'"{c}"' for c in columns)
         parts.append(f'INSERT INTO "{table}" ({names}) VALUES {rows}')
-    parts += [f"UPDATE lots SET available = available + :u{n}_delta, closed = closed OR :u{n}_close "
-              f"WHERE id = :u{n}_id" for n in range(n_updates)]
-    parts += [f"UPDATE accounts SET balance = :a{n}_balance WHERE id = :a{n}_id" for n in range(n_accounts)]
+    for _ in range(n_updates):
+        delta, close, lot_id = next(numbers), next(numbers), next(numbers)
+        parts.append(f"UPDATE lots SET available = available + ${delta}, closed = closed OR ${close} "
+                     f"WHERE id = ${lot_id}")
+    for _ in range(n_accounts):
+        balance, account_id = next(numbers), next(numbers)
+        parts.append(f"UPDATE accounts SET balance = ${balance} WHERE id = ${account_id}")
     if not parts:
         return None
     ctes = ", ".join(f"w{n} AS ({part})" for n, part in enumerate(parts[:-1]))
-    return text((f"WITH {ctes} " if ctes else "") + parts[-1])
+    return (f"WITH {ctes} " if ctes else "") + parts[-1]

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from shanzhi.points.v1 import points_pb2
+from shanzhi_kit.db import DriverStatement
 from shanzhi_kit.paging import Page
 from sqlalchemy import Date, Row, and_, bindparam, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,12 +97,14 @@ ACCOUNT_FIELDS = ("id", "region_code", "subject_kind", "subject_id", "display_na
 
 
 @cache
-def _lock_and_rule() -> Any:
+def _lock_and_rule() -> DriverStatement:
+    """Run by the driver directly: it is the one read of every award and claim."""
     a = accounts
-    return (select(*[a.c[f].label(f"a_{f}") for f in ACCOUNT_FIELDS], *_rule_columns())
-            .select_from(_rule_joins(a.join(schemes, schemes.c.id == bindparam("scheme_id"))))
-            .where(a.c.subject_kind == bindparam("kind"), a.c.subject_id == bindparam("subject_id"))
-            .with_for_update(of=a))
+    return DriverStatement(
+        select(*[a.c[f].label(f"a_{f}") for f in ACCOUNT_FIELDS], *_rule_columns())
+        .select_from(_rule_joins(a.join(schemes, schemes.c.id == bindparam("scheme_id"))))
+        .where(a.c.subject_kind == bindparam("kind"), a.c.subject_id == bindparam("subject_id"))
+        .with_for_update(of=a))
 
 
 class PointsRepository:
@@ -300,8 +303,9 @@ class PointsRepository:
                                day: date) -> Row[Any] | None:
         """The subject's account, locked, with the scheme's rule for ``item_code`` on ``day``:
         one round trip for the common case of an award or a claim."""
-        return await self._first(_lock_and_rule(), {
+        row: Row[Any] | None = await _lock_and_rule().fetchrow(self.session, {
             "kind": kind, "subject_id": subject_id, "scheme_id": scheme_id, "code": item_code, "day": day})
+        return row
 
     # -- ledger (积分台账) -----------------------------------------------------------------
 

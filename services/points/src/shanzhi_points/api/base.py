@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 from shanzhi.points.v1 import points_pb2
 from shanzhi_kit.auth import Caller, current_caller
 from shanzhi_kit.events import Outbox
-from shanzhi_kit.idempotency import IdempotentWriter
+from shanzhi_kit.idempotency import IdempotentWriter, KeyRow
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shanzhi_points.clock import Clock
@@ -46,6 +46,11 @@ class ApiBase:
     async def _write(self, method: str, request: Message, response_type: type[R],
                      work: Callable[[AsyncSession], Awaitable[R]]) -> R:
         return await self._writer.run(method, request, response_type, work)
+
+    async def _write_key_last(self, method: str, request: Message, response_type: type[R],
+                              work: Callable[[AsyncSession, KeyRow], Awaitable[R]]) -> R:
+        """A write that locks its accounts first and writes the request's key with its rows."""
+        return await self._writer.run_key_last(method, request, response_type, work)
 
     def _events(self) -> EventBuffer:
         return EventBuffer(self._outbox)

@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 from shanzhi.points.v1 import points_pb2
 from shanzhi_kit.errors import Aborted, AlreadyExists, InvalidArgument, NotFound, Validator
+from shanzhi_kit.idempotency import KeyRow
 from shanzhi_kit.paging import page_of
 from shanzhi_kit.values import MAX_BATCH, batch_ids, new_id, parse_date, require_id
 from sqlalchemy import select
@@ -191,7 +192,7 @@ class LedgerApi(ApiBase):
         scheme_id, scoring = domain.check_award(request, self._clock.today())
         caller.require_role(*domain.MANAGER_ROLES)
 
-        async def work(session: AsyncSession) -> points_pb2.AwardPointsResponse:
+        async def work(session: AsyncSession, key: KeyRow) -> points_pb2.AwardPointsResponse:
             repo = PointsRepository(session)
             writer = self._ledger(session, caller)
             rule, account = await rule_and_locked_account(repo, writer, scheme_id, scoring)
@@ -213,10 +214,12 @@ class LedgerApi(ApiBase):
                                 scheme=scheme_row, item=item, quantity=scoring.quantity,
                                 day=scoring.occurred_on, valid_months=rule.version.points_valid_months,
                                 reason=scoring.note)
+            response = points_pb2.AwardPointsResponse(entry=entry_message(entry, state.subject))
+            writer.also_insert(key.table, key.row(response))
             await writer.flush()
-            return points_pb2.AwardPointsResponse(entry=entry_message(entry, state.subject))
+            return response
 
-        return await self._write("AwardPoints", request, points_pb2.AwardPointsResponse, work)
+        return await self._write_key_last("AwardPoints", request, points_pb2.AwardPointsResponse, work)
 
     # -- batch scoring (批量评分) ----------------------------------------------------------
 
