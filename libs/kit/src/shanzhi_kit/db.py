@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -141,9 +142,9 @@ class DriverRow:
             raise AttributeError(name) from None
 
 
-async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under a session's transaction."""
-    conn = await session.connection()
+async def driver_connection(bind: AsyncSession | AsyncConnection) -> Any:
+    """The asyncpg connection under a session's transaction, or under a connection."""
+    conn = await bind.connection() if isinstance(bind, AsyncSession) else bind
     return (await conn.get_raw_connection()).driver_connection
 
 
@@ -195,12 +196,18 @@ class DriverStatement:
         """The first row, or None."""
         if session.bind is not None and session.bind.dialect.name != "postgresql":
             return (await session.execute(self.statement, dict(params))).first()
+        return await self.fetchrow_on(await driver_connection(session), params)
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """The parameters in the order of the statement's ``$n``."""
+        return [params[k] if k in params else self._defaults[k] for k in self._names]
+
+    async def fetchrow_on(self, raw: Any, params: Mapping[str, Any]) -> Any:
+        """The first row, read on an asyncpg connection; or None."""
         import asyncpg
 
-        raw = await driver_connection(session)
-        args = [params[k] if k in params else self._defaults[k] for k in self._names]
         try:
-            record = await raw.fetchrow(self.sql, *args)
+            record = await raw.fetchrow(self.sql, *self.args(params))
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(self.sql, None, exc) from exc
         return None if record is None else DriverRow(record)

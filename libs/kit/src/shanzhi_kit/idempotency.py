@@ -119,8 +119,7 @@ class IdempotentWriter:
                 if found is not None:
                     return found
                 raise
-        if self._after_commit is not None:
-            self._after_commit()
+        self.committed()
         return response
 
     async def run_key_last(
@@ -136,11 +135,9 @@ class IdempotentWriter:
         Only for writes that lock the rows they change before reading them: that lock is
         what makes a concurrent retry wait for the first attempt to finish.
         """
-        request_id = self._request_id(request)
-        caller = current_caller().subject
-        digest = request_hash(request, self._hash_key)
-        key = KeyRow(self._table, {"caller": caller, "method": method, "request_id": request_id,
-                                   "request_hash": digest, "created_at": datetime.now(UTC)})
+        key = self.key_for(method, request)
+        caller, request_id, digest = (key.values["caller"], key.values["request_id"],
+                                      key.values["request_hash"])
         async with self._sessionmaker() as session:
             try:
                 async with session.begin():
@@ -157,9 +154,21 @@ class IdempotentWriter:
                 if found is not None:
                     return found
                 raise
+        self.committed()
+        return response
+
+    def key_for(self, method: str, request: Message) -> KeyRow:
+        """The key row of a request, for a write that inserts it itself, in one statement
+        with its other rows; a broken unique constraint then means a retry."""
+        return KeyRow(self._table, {
+            "caller": current_caller().subject, "method": method,
+            "request_id": self._request_id(request),
+            "request_hash": request_hash(request, self._hash_key), "created_at": datetime.now(UTC)})
+
+    def committed(self) -> None:
+        """Tell whoever waits for new writes (the outbox relay) that one committed."""
         if self._after_commit is not None:
             self._after_commit()
-        return response
 
     @staticmethod
     def _request_id(request: Message) -> str:

@@ -69,16 +69,26 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, verifier: TokenVerifier) -> None:
         self._verifier = verifier
+        #: The wrapped handler of each method, made on its first call: the handlers a
+        #: server serves do not change once it has started.
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
         method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
+        handler = await continuation(handler_call_details)
         if handler is None or method.startswith("/grpc.") or handler.unary_unary is None:
             return handler
+        wrapped = self._wrapped[method] = self._wrap(method, handler)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         behavior = handler.unary_unary
         verifier = self._verifier
 

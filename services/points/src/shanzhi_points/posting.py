@@ -7,6 +7,11 @@ serialised and the balance it reads is the balance it changes. Plans from
 the invariants, and then written together: new lots, entries, lot changes, lot
 moves, account balances and one ``EntryPostedEvent`` per entry, in a handful of
 statements whatever the number of entries.
+
+A :class:`LedgerPlan` is the in-memory half alone. An award of points, the most
+common write, reads its account without a lock and writes with
+:meth:`LedgerPlan.guarded_credit`: one statement that applies only if the
+account has not changed since it was read.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.db import driver_execute
 from shanzhi_kit.values import format_date, new_id
 from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points.ledger import LotView, Plan, plan_expiries
@@ -73,10 +79,9 @@ class _Pending:
 
 
 @dataclass
-class LedgerWriter:
-    """Adds entries to locked accounts and writes them on :meth:`flush`."""
+class LedgerPlan:
+    """Entries added in memory, checked against the invariants as they are added."""
 
-    session: AsyncSession
     events: EventBuffer
     actor: str
     now: datetime
@@ -89,6 +94,120 @@ class LedgerWriter:
     _pending: dict[int, _Pending] = field(default_factory=dict)
     _touched: dict[str, AccountState] = field(default_factory=dict)
     _extra: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
+
+    # -- entries ------------------------------------------------------------------------
+
+    def post(
+        self,
+        state: AccountState,
+        kind: int,
+        plan: Plan,
+        *,
+        entry_date: date,
+        year: int,
+        scheme_id: str | None = None,
+        item_code: str | None = None,
+        item_name: str | None = None,
+        quantity: int = 1,
+        source_id: str | None = None,
+        batch_id: str | None = None,
+        reverses_entry_id: str | None = None,
+        reason: str = "",
+        expires_on: date | None = None,
+        entry_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Add one entry; returns its row. Raises AssertionError if an invariant would break."""
+        entry_id = entry_id or new_id()
+        for lot_id, delta in plan.moves:
+            lot = state.lots.get(lot_id) if state.lots is not None else None
+            if lot is None:
+                raise AssertionError(f"lot {lot_id} of account {state.id} is not loaded")
+            lot.available += delta
+            if not 0 <= lot.available <= lot.amount:
+                raise AssertionError(f"lot {lot_id} would hold {lot.available} of {lot.amount}")
+            self._moves.append((entry_id, lot_id, delta))
+        for lot_id in plan.closes:
+            if state.lots is not None and lot_id in state.lots:
+                state.lots[lot_id].closed = True
+            self._closes.add(lot_id)
+        if plan.new_lot:
+            pending_id = _PENDING_BASE + len(self._pending)
+            lot = LotView(pending_id, entry_date, plan.new_lot, plan.new_lot, expires_on)
+            self._pending[pending_id] = _Pending(lot, state.id, entry_id)
+            if state.lots is not None:
+                state.lots[pending_id] = lot
+        state.balance += plan.amount
+        if state.balance < 0:
+            raise AssertionError(f"account {state.id} would go to {state.balance}")
+        row = {
+            "id": entry_id, "account_id": state.id, "region_code": state.region_code, "kind": kind,
+            "amount": plan.amount, "score": plan.score, "balance_after": state.balance,
+            "entry_date": entry_date, "year": year, "scheme_id": scheme_id, "item_code": item_code,
+            "item_name": item_name, "quantity": quantity, "source_id": source_id,
+            "batch_id": batch_id, "reverses_entry_id": reverses_entry_id, "reason": reason,
+            "created_at": self.now, "created_by": self.actor,
+        }
+        self.written.append(row)
+        self._touched[state.id] = state
+        self.events.add(
+            events_pb2.EntryPostedEvent(
+                entry_id=entry_id, account_id=state.id, subject_kind=state.subject_kind,  # type: ignore[arg-type]
+                subject_id=state.subject_id, region_code=state.region_code, kind=kind,  # type: ignore[arg-type]
+                amount=plan.amount, score=plan.score, balance_after=state.balance,
+                entry_date=entry_date.isoformat(), scheme_id=scheme_id or "",
+                item_code=item_code or "", source_id=source_id or "",
+                reverses_entry_id=reverses_entry_id or "",
+            ),
+            subject=state.id, region_code=state.region_code,
+        )
+        return row
+
+    def also_insert(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert ``row`` into ``table`` with the next flush (a redemption, a stock move …)."""
+        self._extra.append((table, row))
+
+    def guarded_credit(self, state: AccountState, read_balance: int,
+                       read_closed_on: date | None) -> tuple[str, list[Any]]:
+        """Everything added, as one statement (PostgreSQL, ``$n`` parameters) that applies
+        only if ``state``'s account still has the balance and closing day it was read with.
+
+        For a credit to one account read without a lock: new lots, entries, events and the
+        rows given to :meth:`also_insert`, no lot taken from. The statement returns 1 if it
+        applied and 0 if another write changed the account first (nothing is written then).
+        """
+        if self._moves or self._closes or set(self._touched) != {state.id}:
+            raise AssertionError("a guarded write is a credit to one account")
+        lot_rows = [{"account_id": p.account_id, "entry_id": p.entry_id, "lot_date": p.lot.lot_date,
+                     "amount": p.lot.amount, "available": p.lot.available,
+                     "expires_on": p.lot.expires_on, "closed": p.lot.closed}
+                    for p in self._pending.values()]
+        inserts: list[tuple[Table, list[dict[str, Any]]]] = [
+            (lots, lot_rows), (entries, self.written[self._flushed:]),
+            (self.events.table, self.events.take()), *((t, [r]) for t, r in self._extra)]
+        inserts = [(t, rows) for t, rows in inserts if rows]
+        shape = tuple((t, tuple(rows[0]), len(rows)) for t, rows in inserts)
+        sql = _GUARDED.get(shape)
+        if sql is None:
+            sql = _GUARDED[shape] = _guarded_sql(shape)
+        args: list[Any] = [state.balance, state.id, read_balance, read_closed_on]
+        for _, rows in inserts:
+            columns = list(rows[0])
+            for row in rows:
+                args += [row[c] for c in columns]
+        self._flushed = len(self.written)
+        self._extra = []
+        self._pending.clear()
+        self._touched.clear()
+        return sql, args
+
+
+class LedgerWriter(LedgerPlan):
+    """Adds entries to locked accounts and writes them on :meth:`flush`."""
+
+    def __init__(self, session: AsyncSession, events: EventBuffer, actor: str, now: datetime,
+                 today: date) -> None:
+        super().__init__(events, actor, now, today)
+        self.session = session
 
     # -- locking ------------------------------------------------------------------------
     #
@@ -161,77 +280,6 @@ class LedgerWriter:
                           f"after {format_date(lot.expires_on)}")
                 count += 1
         return count
-
-    # -- entries ------------------------------------------------------------------------
-
-    def post(
-        self,
-        state: AccountState,
-        kind: int,
-        plan: Plan,
-        *,
-        entry_date: date,
-        year: int,
-        scheme_id: str | None = None,
-        item_code: str | None = None,
-        item_name: str | None = None,
-        quantity: int = 1,
-        source_id: str | None = None,
-        batch_id: str | None = None,
-        reverses_entry_id: str | None = None,
-        reason: str = "",
-        expires_on: date | None = None,
-        entry_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Add one entry; returns its row. Raises AssertionError if an invariant would break."""
-        entry_id = entry_id or new_id()
-        for lot_id, delta in plan.moves:
-            lot = state.lots.get(lot_id) if state.lots is not None else None
-            if lot is None:
-                raise AssertionError(f"lot {lot_id} of account {state.id} is not loaded")
-            lot.available += delta
-            if not 0 <= lot.available <= lot.amount:
-                raise AssertionError(f"lot {lot_id} would hold {lot.available} of {lot.amount}")
-            self._moves.append((entry_id, lot_id, delta))
-        for lot_id in plan.closes:
-            if state.lots is not None and lot_id in state.lots:
-                state.lots[lot_id].closed = True
-            self._closes.add(lot_id)
-        if plan.new_lot:
-            pending_id = _PENDING_BASE + len(self._pending)
-            lot = LotView(pending_id, entry_date, plan.new_lot, plan.new_lot, expires_on)
-            self._pending[pending_id] = _Pending(lot, state.id, entry_id)
-            if state.lots is not None:
-                state.lots[pending_id] = lot
-        state.balance += plan.amount
-        if state.balance < 0:
-            raise AssertionError(f"account {state.id} would go to {state.balance}")
-        row = {
-            "id": entry_id, "account_id": state.id, "region_code": state.region_code, "kind": kind,
-            "amount": plan.amount, "score": plan.score, "balance_after": state.balance,
-            "entry_date": entry_date, "year": year, "scheme_id": scheme_id, "item_code": item_code,
-            "item_name": item_name, "quantity": quantity, "source_id": source_id,
-            "batch_id": batch_id, "reverses_entry_id": reverses_entry_id, "reason": reason,
-            "created_at": self.now, "created_by": self.actor,
-        }
-        self.written.append(row)
-        self._touched[state.id] = state
-        self.events.add(
-            events_pb2.EntryPostedEvent(
-                entry_id=entry_id, account_id=state.id, subject_kind=state.subject_kind,  # type: ignore[arg-type]
-                subject_id=state.subject_id, region_code=state.region_code, kind=kind,  # type: ignore[arg-type]
-                amount=plan.amount, score=plan.score, balance_after=state.balance,
-                entry_date=entry_date.isoformat(), scheme_id=scheme_id or "",
-                item_code=item_code or "", source_id=source_id or "",
-                reverses_entry_id=reverses_entry_id or "",
-            ),
-            subject=state.id, region_code=state.region_code,
-        )
-        return row
-
-    def also_insert(self, table: Table, row: dict[str, Any]) -> None:
-        """Insert ``row`` into ``table`` with the next flush (a redemption, a stock move …)."""
-        self._extra.append((table, row))
 
     async def flush(self) -> None:
         """Write everything added since the last flush.
@@ -413,3 +461,31 @@ def _combined_sql(shape: Any) -> str | None:
         return None
     ctes = ", ".join(f"w{n} AS ({part})" for n, part in enumerate(parts[:-1]))
     return (f"WITH {ctes} " if ctes else "") + parts[-1]
+
+
+#: The guarded one-statement credits, by shape.
+_GUARDED: dict[Any, str] = {}
+
+
+def _guarded_sql(shape: Any) -> str:
+    """A credit's inserts, made only if the account's row still reads as it did.
+
+    ``$1`` is the new balance, ``$2`` the account, ``$3`` and ``$4`` the balance and
+    closing day it was read with; then each insert's rows column by column. Inserts take
+    their rows from the account's update, so they happen only if it did; parameters are
+    cast to their columns' types, since a SELECT list does not give them one.
+    """
+    numbers = iter(range(5, 10**6))
+    parts = ["acc AS (UPDATE accounts SET balance = $1 WHERE id = $2 AND balance = $3 "
+             "AND closed_on IS NOT DISTINCT FROM $4::date RETURNING id)"]
+    for n, (table, columns, count) in enumerate(shape):
+        types = [table.c[c].type.compile(dialect=_PG) for c in columns]
+        rows = " UNION ALL ".join(
+            "SELECT " + ", ".join(f"${next(numbers)}::{t}" for t in types) + " FROM acc"
+            for _ in range(count))
+        names = ", ".join(f'"{c}"' for c in columns)
+        parts.append(f'w{n} AS (INSERT INTO "{table.name}" ({names}) {rows})')
+    return "WITH " + ", ".join(parts) + " SELECT count(*) FROM acc"
+
+
+_PG = postgresql.dialect()

@@ -96,15 +96,24 @@ ACCOUNT_FIELDS = ("id", "region_code", "subject_kind", "subject_id", "display_na
                   "closed_on", "created_at", "created_by")
 
 
+def _account_and_rule() -> Any:
+    a = accounts
+    return (select(*[a.c[f].label(f"a_{f}") for f in ACCOUNT_FIELDS], *_rule_columns())
+            .select_from(_rule_joins(a.join(schemes, schemes.c.id == bindparam("scheme_id"))))
+            .where(a.c.subject_kind == bindparam("kind"), a.c.subject_id == bindparam("subject_id")))
+
+
 @cache
 def _lock_and_rule() -> DriverStatement:
     """Run by the driver directly: it is the one read of every award and claim."""
-    a = accounts
-    return DriverStatement(
-        select(*[a.c[f].label(f"a_{f}") for f in ACCOUNT_FIELDS], *_rule_columns())
-        .select_from(_rule_joins(a.join(schemes, schemes.c.id == bindparam("scheme_id"))))
-        .where(a.c.subject_kind == bindparam("kind"), a.c.subject_id == bindparam("subject_id"))
-        .with_for_update(of=a))
+    return DriverStatement(_account_and_rule().with_for_update(of=accounts))
+
+
+@cache
+def read_for_scoring() -> DriverStatement:
+    """The subject's account and the scheme's rule for an item on a day, without a lock
+    (parameters ``kind``, ``subject_id``, ``scheme_id``, ``code``, ``day``)."""
+    return DriverStatement(_account_and_rule())
 
 
 class PointsRepository:

@@ -10,7 +10,7 @@ from shanzhi.points.v1 import points_pb2
 from shanzhi_kit.auth import Caller, current_caller
 from shanzhi_kit.events import Outbox
 from shanzhi_kit.idempotency import IdempotentWriter, KeyRow
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shanzhi_points.clock import Clock
 from shanzhi_points.errors import require_scope, unknown
@@ -38,6 +38,9 @@ class ApiBase:
         finaliser: Finaliser,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._engine: AsyncEngine = sessionmaker.kw["bind"]
+        #: Whether hot paths may talk to PostgreSQL's driver directly.
+        self._direct = self._engine.dialect.name == "postgresql"
         self._writer = writer
         self._outbox = outbox
         self._clock = clock
