@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import uuid
 
@@ -163,3 +164,32 @@ def test_new_ids_are_canonical_random_uuids() -> None:
         assert str(parsed) == value and valid_uuid(value)
     # every variant nibble (8, 9, a, b) turns up, so the variant bits are not fixed by mistake
     assert {value[19] for value in ids} == set("89ab")
+
+
+def test_new_ids_differ_across_threads_and_forks() -> None:
+    import threading
+
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def make() -> None:
+        ids = [new_id() for _ in range(3000)]
+        with lock:
+            seen.extend(ids)
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(seen)) == len(seen) == 12_000
+
+    new_id()  # the parent now holds unused random bytes a child must not reuse
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert child != new_id() and uuid.UUID(child).version == 4

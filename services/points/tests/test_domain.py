@@ -72,3 +72,38 @@ def test_every_wrong_field_is_reported_at_once() -> None:
                                              member_count=0, villager_group="组" * 31))
     assert fields(err.value) == {"region_code", "household_number", "head_name", "member_count",
                                  "villager_group"}
+
+
+def test_events_of_one_transaction_are_whole_envelopes_sharing_time_actor_and_trace() -> None:
+    from shanzhi.common.v1 import event_pb2
+    from shanzhi.points.v1 import events_pb2
+    from shanzhi_kit.auth import SYSTEM, reset_current_caller, set_current_caller
+    from shanzhi_kit.events import Outbox
+    from shanzhi_points.outbox import EventBuffer
+    from shanzhi_points.tables import messaging
+
+    token = set_current_caller(SYSTEM)
+    try:
+        buffer = EventBuffer(Outbox(messaging.outbox, source="shanzhi.points", topic="t"))
+        for n in range(3):
+            buffer.add(events_pb2.EntryPostedEvent(entry_id=f"e{n}", amount=n + 1),
+                       subject=f"a{n}", region_code="130123101201")
+        buffer.add(events_pb2.ClaimPostedEvent(claim_id="c", entry_id="e2"), subject="c",
+                   region_code="130123101202")
+    finally:
+        reset_current_caller(token)
+    rows = buffer.take()
+    envelopes = [event_pb2.EventEnvelope.FromString(r["payload"]) for r in rows]
+    first = envelopes[0]
+    assert len({e.id for e in envelopes}) == 4 and [r["event_id"] for r in rows] == [e.id for e in envelopes]
+    for env, row in zip(envelopes, rows, strict=True):
+        assert (env.source, env.time, env.actor, env.traceparent) == (
+            first.source, first.time, first.actor, first.traceparent)
+        assert env.type == row["event_type"] and env.subject == row["key"]
+    assert [e.type for e in envelopes] == ["shanzhi.points.v1.EntryPostedEvent"] * 3 + [
+        "shanzhi.points.v1.ClaimPostedEvent"]
+    posted = events_pb2.EntryPostedEvent()
+    assert envelopes[2].data.Unpack(posted) and (posted.entry_id, posted.amount) == ("e2", 3)
+    claim = events_pb2.ClaimPostedEvent()
+    assert envelopes[3].data.Unpack(claim) and claim.claim_id == "c"
+    assert envelopes[3].region_code == "130123101202"

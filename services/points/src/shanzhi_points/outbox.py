@@ -5,7 +5,7 @@ scoring writes thousands of events, so the points service collects them and
 writes them with the transaction's other rows (see :mod:`shanzhi_points.posting`),
 with the kit's row shape and envelope. Events of one transaction share their
 time, actor and trace context, so the first envelope is built by the kit and the
-others copy those from it.
+others reuse those fields, serialized once per event type.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from google.protobuf import any_pb2
 from google.protobuf.message import Message
 from shanzhi_kit.events import EventEnvelope, Outbox, envelope, event_type
 from shanzhi_kit.values import new_id
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
+
+#: What ``Any.Pack`` puts before a message's full name.
+_TYPE_URL_PREFIX = "type.googleapis.com/"
 
 
 class EventBuffer:
@@ -28,6 +32,8 @@ class EventBuffer:
         self._rows: list[dict[str, Any]] = []
         self._first: EventEnvelope | None = None
         self._created_at: datetime | None = None
+        #: The serialized fields every envelope of one event type shares, by type.
+        self._shared: dict[str, bytes] = {}
 
     @property
     def table(self) -> Table:
@@ -35,21 +41,31 @@ class EventBuffer:
 
     def add(self, data: Message, *, subject: str, region_code: str) -> None:
         if self._first is None:
-            env = envelope(data, source=self._outbox.source, subject=subject, region_code=region_code)
-            self._first, self._created_at = env, env.time.ToDatetime(tzinfo=UTC)
+            env = self._first = envelope(data, source=self._outbox.source, subject=subject,
+                                         region_code=region_code)
+            self._created_at = env.time.ToDatetime(tzinfo=UTC)
+            event_id, kind, payload = env.id, env.type, env.SerializeToString()
         else:
-            first = self._first
-            env = EventEnvelope(
-                id=new_id(), type=event_type(data), source=first.source, time=first.time,
-                subject=subject, region_code=region_code, traceparent=first.traceparent,
-                tracestate=first.tracestate, actor=first.actor)
-            env.data.Pack(data)
+            # The fields of this event alone, followed by those it shares with the first:
+            # serialized messages placed one after the other parse as one message.
+            kind = event_type(data)
+            shared = self._shared.get(kind)
+            if shared is None:
+                first = self._first
+                shared = self._shared[kind] = EventEnvelope(
+                    type=kind, source=first.source, time=first.time, traceparent=first.traceparent,
+                    tracestate=first.tracestate, actor=first.actor).SerializeToString()
+            event_id = new_id()
+            payload = EventEnvelope(
+                id=event_id, subject=subject, region_code=region_code,
+                data=any_pb2.Any(type_url=_TYPE_URL_PREFIX + kind, value=data.SerializeToString()),
+            ).SerializeToString() + shared
         self._rows.append({
-            "event_id": env.id,
+            "event_id": event_id,
             "topic": self._outbox.topic,
             "key": subject,
-            "event_type": env.type,
-            "payload": env.SerializeToString(),
+            "event_type": kind,
+            "payload": payload,
             "created_at": self._created_at,
             "published_at": None,
         })
