@@ -220,3 +220,39 @@ async def test_a_batch_killed_midway_is_retried_into_exactly_one_batch(
     print(f"kill seed {seed}: killed after {delay:.2f}s, "
           f"{'before' if killed_before_reply else 'after'} the reply; first pass left {after_kill}; "
           f"the retry took {took:.2f}s")
+
+
+async def test_rows_written_ahead_by_copy_roll_back_with_a_post_that_fails(pk: Any) -> None:
+    from shanzhi_kit.db import make_sessionmaker
+    from shanzhi_kit.events import Outbox
+    from shanzhi_points.ledger import plan_credit
+    from shanzhi_points.outbox import EventBuffer
+    from shanzhi_points.posting import LedgerWriter
+
+    home = await pk.household(pk.village())
+    today = pk.TODAY
+    outbox = Outbox(messaging.outbox, source="shanzhi.points", topic="shanzhi.points.v1")
+
+    async def write(count: int, fail_at: int | None) -> None:
+        async with make_sessionmaker(pk.host.engine)() as session, session.begin():
+            writer = LedgerWriter(session, EventBuffer(outbox), "tester", datetime.now(UTC), today)
+            state = (await writer.lock_accounts([home.account_id]))[home.account_id]
+
+            def post_one(n: int) -> None:
+                if n == fail_at:
+                    raise AssertionError("an invariant would break")
+                writer.post(state, P.ENTRY_KIND_AWARD, plan_credit(1), entry_date=today, year=today.year)
+
+            await writer.post_all(range(count), post_one)
+
+    # Two chunks have gone ahead by COPY when the post fails: none of them stays.
+    with pytest.raises(AssertionError):
+        await write(6000, fail_at=4500)
+    assert await pk.count(entries, entries.c.account_id == home.account_id) == 0
+    assert await pk.count(lots, lots.c.account_id == home.account_id) == 0
+    await write(4500, fail_at=None)
+    assert await pk.count(entries, entries.c.account_id == home.account_id) == 4500
+    assert await pk.count(lots, lots.c.account_id == home.account_id, lots.c.available == 1) == 4500
+    assert await pk.count(messaging.outbox, messaging.outbox.c.key == home.account_id,
+                          messaging.outbox.c.event_type == ENTRY_POSTED) == 4500
+    assert (await pk.account(pk.ref(home))).balance == 4500

@@ -396,12 +396,20 @@ class LedgerApi(ApiBase):
                       for line, item, _ in resolved if item.sign == points_pb2.ITEM_SIGN_NEGATIVE}
             if losing:
                 await writer.expire_due(losing.values())
-            for line, item, valid_months in resolved:
+
+            def post_line(resolved_line: tuple[Any, rules.Item, int]) -> None:
+                line, item, valid_months = resolved_line
                 post_scored(writer, by_subject[line.subject.id], points_pb2.ENTRY_KIND_BATCH,
                             signed(item, line.quantity), scheme=scheme, item=item,
                             quantity=line.quantity, day=line.occurred_on, valid_months=valid_months,
                             reason=line.note or batch.title, source_id=batch_id, batch_id=batch_id)
-            await writer.flush()
+
+            if losing:
+                for resolved_line in resolved:
+                    post_line(resolved_line)
+                await writer.flush()
+            else:
+                await writer.post_all(resolved, post_line)
             row = await repo.batch(batch_id)
             return points_pb2.ScoreBatchResponse(batch=batch_message(row))
 
