@@ -409,3 +409,29 @@ async def test_trace_context_travels_from_the_request_through_the_event_to_the_c
     finally:
         consumer_module.tracer = previous
     assert seen == [request_span.get_span_context().trace_id]
+
+
+async def test_a_driver_pool_opens_on_first_use_reuses_connections_and_closes_with_the_service(
+    postgres: None,
+) -> None:
+    from shanzhi_kit.db import DriverPool
+
+    url = await run_database("shanzhi_test_kit_pool")
+    engine = make_engine(url)
+    try:
+        pool = DriverPool.of(engine, max_size=2)
+        assert DriverPool.of(engine) is pool
+        async with pool.acquire() as first:
+            backend = await first.fetchval("SELECT pg_backend_pid()")
+            await first.execute("BEGIN")
+            await first.execute("CREATE TEMP TABLE left_open (n int)")
+        # Released with a transaction open: rolled back, and the connection is kept.
+        async with pool.acquire() as again:
+            assert await again.fetchval("SELECT pg_backend_pid()") == backend
+            assert not again.is_in_transaction()
+            assert await again.fetchval("SELECT to_regclass('pg_temp.left_open')") is None
+        await DriverPool.close_of(engine)
+        assert DriverPool.of(engine) is not pool
+    finally:
+        await DriverPool.close_of(engine)
+        await engine.dispose()

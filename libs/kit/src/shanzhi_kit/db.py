@@ -7,9 +7,10 @@ the zero-setup local default. The same code runs on both; the URL decides.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -211,3 +212,69 @@ class DriverStatement:
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(self.sql, None, exc) from exc
         return None if record is None else DriverRow(record)
+
+
+class DriverPool:
+    """asyncpg connections for hot paths that run a statement or two outside a transaction.
+
+    One per engine (:meth:`of`), opened on first use and closed with the service
+    (:meth:`close_of`). Its users leave no session state behind (no ``SET``, ``LISTEN``,
+    advisory lock or open transaction), so a connection goes back to the pool without
+    the reset query asyncpg would otherwise send, a round trip per use.
+    """
+
+    _pools: ClassVar[weakref.WeakKeyDictionary[Any, DriverPool]] = weakref.WeakKeyDictionary()
+
+    def __init__(self, url: str, max_size: int) -> None:
+        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._max_size = max_size
+        self._pool: Any = None
+        self._opening = asyncio.Lock()
+
+    @classmethod
+    def of(cls, engine: AsyncEngine, max_size: int = 10) -> DriverPool:
+        """The engine's driver pool (at most ``max_size`` connections, as many as the
+        engine's own pool keeps)."""
+        pool = cls._pools.get(engine.sync_engine)
+        if pool is None:
+            pool = cls._pools[engine.sync_engine] = cls(
+                engine.url.render_as_string(hide_password=False), max_size)
+        return pool
+
+    @classmethod
+    async def close_of(cls, engine: AsyncEngine) -> None:
+        pool = cls._pools.pop(engine.sync_engine, None)
+        if pool is not None and pool._pool is not None:
+            await pool._pool.close()
+
+    async def _open(self) -> Any:
+        async with self._opening:
+            if self._pool is None:
+                import asyncpg
+
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=0, max_size=self._max_size, reset=_keep_session)
+        return self._pool
+
+    def acquire(self) -> Any:
+        """``async with pool.acquire() as connection``: an asyncpg connection."""
+        return _Acquire(self)
+
+
+class _Acquire:
+    def __init__(self, owner: DriverPool) -> None:
+        self._owner = owner
+        self._connection: Any = None
+
+    async def __aenter__(self) -> Any:
+        pool = self._owner._pool or await self._owner._open()
+        self._connection = await pool.acquire()
+        return self._connection
+
+    async def __aexit__(self, *exc: object) -> None:
+        pool = self._owner._pool
+        await pool.release(self._connection)
+
+
+async def _keep_session(connection: Any) -> None:
+    """No reset query: a driver pool's users change no session state."""

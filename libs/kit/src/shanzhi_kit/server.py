@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shanzhi_kit import telemetry
 from shanzhi_kit.auth import TokenVerifier, reset_current_caller, set_current_caller
 from shanzhi_kit.consumer import EventConsumer
-from shanzhi_kit.db import wait_for_database
+from shanzhi_kit.db import DriverPool, wait_for_database
 from shanzhi_kit.errors import ServiceError
 from shanzhi_kit.settings import ServiceSettings
 
@@ -210,6 +210,7 @@ class ServiceHost:
             if not task.done():
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await DriverPool.close_of(self.engine)
         await self.engine.dispose()
         log.info("%s stopped", self.name)
 

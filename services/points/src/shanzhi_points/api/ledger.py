@@ -10,7 +10,7 @@ import asyncpg
 import grpc
 from shanzhi.points.v1 import points_pb2
 from shanzhi_kit.auth import Caller
-from shanzhi_kit.db import driver_connection
+from shanzhi_kit.db import DriverPool
 from shanzhi_kit.errors import (
     Aborted,
     AlreadyExists,
@@ -271,8 +271,7 @@ class LedgerApi(ApiBase):
         key = self._writer.key_for("AwardPoints", request)
         params = {"kind": scoring.subject.kind, "subject_id": scoring.subject.id,
                   "scheme_id": scheme_id, "code": scoring.item_code, "day": scoring.occurred_on}
-        async with self._engine.connect() as conn:
-            raw = await driver_connection(conn)
+        async with DriverPool.of(self._engine).acquire() as raw:
             for _ in range(UNLOCKED_ATTEMPTS):
                 row = await read_for_scoring().fetchrow_on(raw, params)
                 if row is None:
