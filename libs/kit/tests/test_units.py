@@ -7,6 +7,7 @@ import json
 import os
 import time
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import grpc
 import jwt
@@ -193,3 +194,18 @@ def test_new_ids_differ_across_threads_and_forks() -> None:
     os.waitpid(pid, 0)
     child = os.read(read, 64).decode()
     assert child != new_id() and uuid.UUID(child).version == 4
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2025, 6, 18, 10, 0, 0, 123456, tzinfo=UTC),
+    datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(2025, 6, 18, 10, 0, 0, 1, tzinfo=timezone(timedelta(hours=8))),
+    datetime(2025, 1, 1, 0, 0, 0),  # naive, as SQLite gives: taken as UTC
+])
+def test_timestamps_are_the_ones_protobuf_makes(value: datetime) -> None:
+    from google.protobuf import timestamp_pb2
+    from shanzhi_kit.values import to_timestamp
+
+    expected = timestamp_pb2.Timestamp()
+    expected.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    assert to_timestamp(value) == expected

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from shanzhi.common.v1 import event_pb2
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_kit.auth import current_caller
 from shanzhi_kit.errors import InvalidArgument
-from shanzhi_kit.values import new_id
+from shanzhi_kit.values import new_id, to_timestamp
 
 M = TypeVar("M", bound=Message)
 
@@ -36,11 +36,11 @@ def envelope(
 ) -> EventEnvelope:
     """Wrap ``data`` with a new id, the time, the caller and the current trace context."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    if trace.get_current_span().get_span_context().is_valid:
+        propagate.inject(carrier)
     payload = any_pb2.Any()
     payload.Pack(data)
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(now or datetime.now(UTC))
+    stamp = to_timestamp(now or datetime.now(UTC))
     if actor is None:
         try:
             actor = current_caller().subject

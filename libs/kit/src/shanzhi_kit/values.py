@@ -6,7 +6,7 @@ import os
 import threading
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
 
@@ -53,13 +53,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+
+
 def to_timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    """A protobuf Timestamp; naive datetimes (SQLite) are taken as UTC."""
+    """A protobuf Timestamp; naive datetimes (SQLite) are taken as UTC.
+
+    The same as ``Timestamp.FromDatetime``, in a fraction of its time: every entry,
+    event and answer carries one.
+    """
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    return timestamp_pb2.Timestamp(seconds=(value - _EPOCH) // _SECOND,
+                                   nanos=value.microsecond * 1000)
 
 
 def parse_date(value: str, field: str, *, required: bool = True) -> date | None:

@@ -57,8 +57,7 @@ def name_of(enum: Any, value: int) -> str:
 
 
 def entry_message(row: Mapping[str, Any] | Any, subject: points_pb2.SubjectRef) -> points_pb2.Entry:
-    def get(key: str) -> Any:
-        return row[key] if isinstance(row, Mapping) else getattr(row, key)
+    get: Any = row.__getitem__ if isinstance(row, Mapping) else row._mapping.__getitem__
 
     return points_pb2.Entry(
         id=get("id"), account_id=get("account_id"), subject=subject, region_code=get("region_code"),
