@@ -435,3 +435,25 @@ async def test_a_driver_pool_opens_on_first_use_reuses_connections_and_closes_wi
     finally:
         await DriverPool.close_of(engine)
         await engine.dispose()
+
+
+async def test_a_statement_run_on_the_driver_first_belongs_to_the_sessions_transaction(
+    engine: AsyncEngine,
+) -> None:
+    from shanzhi_kit.db import driver_execute
+
+    marker = f"first-{uuid.uuid4().hex[:8]}"
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo):
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await driver_execute(session, "INSERT INTO effects (event_id, code) VALUES ($1, 'x')",
+                                 [marker])
+            raise Undo
+    assert await effect_count(engine, marker) == 0
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await driver_execute(session, "INSERT INTO effects (event_id, code) VALUES ($1, 'x')", [marker])
+        await session.execute(effects.insert().values(event_id=marker, code="y"))
+    assert await effect_count(engine, marker) == 2

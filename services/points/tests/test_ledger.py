@@ -79,6 +79,24 @@ async def test_a_retried_award_posts_once(pk: Any) -> None:
                           messaging.outbox.c.event_type == "shanzhi.points.v1.EntryPostedEvent") == 1
 
 
+async def test_concurrent_awards_to_one_account_all_count_once(pk: Any) -> None:
+    # Awards read the account without a lock and write only if it is unchanged; on one
+    # busy account most must read again, and some end on the locked path.
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    replies = await asyncio.gather(*(pk.stub.AwardPoints(P.AwardPointsRequest(
+        request_id=pk.rid(), subject=pk.ref(home), scheme_id=scheme.id, item_code="HJ-01",
+        occurred_on=pk.TODAY.isoformat(), reason="检查"), metadata=pk.ADMIN) for _ in range(40)))
+    assert sorted(r.entry.balance_after for r in replies) == list(range(5, 205, 5))
+    assert (await pk.account(pk.ref(home))).balance == 200
+    assert await pk.count(entries, entries.c.account_id == home.account_id) == 40
+    assert await pk.count(lots, lots.c.account_id == home.account_id) == 40
+    assert await pk.count(messaging.outbox, messaging.outbox.c.key == home.account_id,
+                          messaging.outbox.c.event_type == "shanzhi.points.v1.EntryPostedEvent") == 40
+    await invariants_hold(pk)
+
+
 async def test_a_retried_award_gets_its_answer_even_when_the_limit_is_now_reached(pk: Any) -> None:
     village = pk.village()
     scheme = await pk.scheme(village, items=(pk.item("DL-01", 2, per_day=1),))

@@ -144,9 +144,19 @@ class DriverRow:
 
 
 async def driver_connection(bind: AsyncSession | AsyncConnection) -> Any:
-    """The asyncpg connection under a session's transaction, or under a connection."""
+    """The asyncpg connection under a session's transaction, or under a connection.
+
+    SQLAlchemy's asyncpg adapter sends ``BEGIN`` only with the first statement it runs
+    itself. So if the transaction has begun but the adapter has not started it yet, it
+    is started here: a statement run on the driver first would otherwise run, and
+    commit, on its own, and a lock it takes would be gone when it ends.
+    """
     conn = await bind.connection() if isinstance(bind, AsyncSession) else bind
-    return (await conn.get_raw_connection()).driver_connection
+    fairy = await conn.get_raw_connection()
+    adapter: Any = fairy.dbapi_connection
+    if conn.in_transaction() and getattr(adapter, "_transaction", False) is None:
+        await adapter._start_transaction()
+    return fairy.driver_connection
 
 
 async def driver_execute(session: AsyncSession, sql: str, args: Sequence[Any]) -> None:

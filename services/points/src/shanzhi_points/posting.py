@@ -25,7 +25,7 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from shanzhi.points.v1 import events_pb2, points_pb2
-from shanzhi_kit.db import driver_execute
+from shanzhi_kit.db import driver_connection, driver_execute
 from shanzhi_kit.values import format_date, new_id
 from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql
@@ -445,7 +445,7 @@ class LedgerWriter(LedgerPlan):
                              move_rows: list[dict[str, Any]], events: list[dict[str, Any]],
                              extra: list[tuple[Table, dict[str, Any]]],
                              accounts_rows: list[dict[str, Any]]) -> None:
-        raw = (await conn.get_raw_connection()).driver_connection
+        raw = await driver_connection(conn)
         for table, rows in ((lots, lot_rows), (entries, new_entries), (lot_moves, move_rows),
                             (self.events.table, events)):
             if rows:

@@ -34,7 +34,7 @@ from shanzhi_points.tables import accounts, households
 from shanzhi_dev.bench import BenchContext, Figure, cpu_figures, cpu_seconds, latency_figures
 
 HOUSEHOLDS = 2000
-AWARDS = 3000
+AWARDS = 6000
 CONCURRENCY = 16
 CONNECTIONS = 4
 BATCH_LINES = 10_000
