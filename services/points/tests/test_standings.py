@@ -16,11 +16,11 @@ from shanzhi.points.v1 import points_pb2 as P
 from shanzhi.talent.v1 import events_pb2 as talent_events
 from shanzhi.talent.v1 import talent_pb2
 from shanzhi_kit.events import envelope
-from shanzhi_kit.pytest_plugin import rpc_error_details
+from shanzhi_kit.pytest_plugin import rpc_error_details, wait_until
 from shanzhi_kit.testing import Broker
 from shanzhi_points.clock import CHINA
-from shanzhi_points.tables import entries, messaging
-from sqlalchemy import select
+from shanzhi_points.tables import accounts, cycle_closes, entries, messaging
+from sqlalchemy import select, text, update
 
 pytestmark = pytest.mark.postgres
 
@@ -72,6 +72,44 @@ async def test_a_reset_cycle_clears_the_year_and_a_carry_over_keeps_it(pk: Any) 
     assert [(e.kind, e.amount) for e in statement.entries] == [
         (P.ENTRY_KIND_AWARD, 15), (P.ENTRY_KIND_REDEMPTION, -4), (P.ENTRY_KIND_CYCLE_CLOSE, -11),
         (P.ENTRY_KIND_REDEMPTION_CANCEL, 0)]
+
+
+@pytest.mark.parametrize("item_code", ["HJ-01", "YF-01"], ids=["unlocked credit", "locked deduction"])
+async def test_an_award_that_waited_for_the_close_finds_the_cycle_closed(pk: Any, item_code: str) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=4)
+    pk.clock.set(at(date(2026, 1, 2)))
+    # Hold the account's row lock as a close does while the award starts: the award has read
+    # the cycle as open and waits; then the close's rows commit.
+    async with pk.host.engine.connect() as conn:
+        close = await conn.begin()
+        await conn.execute(select(accounts.c.id).where(accounts.c.id == home.account_id).with_for_update())
+        award = asyncio.ensure_future(pk.award(pk.ref(home), scheme.id, item_code,
+                                               occurred_on=date(2025, 12, 30)))
+        await wait_until(lambda: _waiting_on_a_lock(pk), within=10)
+        await conn.execute(cycle_closes.insert().values(
+            id=str(uuid.uuid4()), scheme_id=scheme.id, year=2025, policy=P.CYCLE_POLICY_CARRY_OVER,
+            accounts=1, points_reset=0, base_scores_opened=0, closed_at=datetime.now(UTC),
+            closed_by="tester"))
+        await conn.execute(update(accounts).where(accounts.c.id == home.account_id)
+                           .values(closed_cycle_year=2025))
+        await close.commit()
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await award
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value)[0] == ("scheme_id", "the scheme's 2025 cycle is closed (年度已结算)")
+    assert (await pk.account(pk.ref(home))).balance == 20
+    assert await pk.count(entries, entries.c.account_id == home.account_id) == 1
+
+
+async def _waiting_on_a_lock(pk: Any) -> bool:
+    async with pk.host.engine.connect() as conn:
+        waiting = (await conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"))).scalar_one()
+    return bool(waiting)
 
 
 async def test_a_cycle_with_claims_pending_cannot_close(pk: Any) -> None:

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from shanzhi.common.v1.event_pb2 import EventEnvelope
 from sqlalchemy import text
@@ -99,6 +100,25 @@ async def drop_run_databases(*, own: bool) -> list[str]:
     finally:
         await admin.dispose()
     return dropped
+
+
+async def schema_differences(url: str, metadata: Any) -> list[Any]:
+    """What Alembic's autogenerate finds between the database at ``url`` and ``metadata``:
+    empty when a service's migrations build exactly the tables its code uses."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from shanzhi_kit.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            differences: list[Any] = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), metadata))
+            return differences
+    finally:
+        await engine.dispose()
 
 
 def free_port() -> int:

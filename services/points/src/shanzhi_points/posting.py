@@ -66,13 +66,15 @@ class AccountState:
     closed_on: date | None
     created_at: datetime
     created_by: str
+    #: The last year whose cycle has closed for the account, if any.
+    closed_cycle_year: int | None = None
     #: Lots loaded for spending (not closed, points left), by id.
     lots: dict[int, LotView] | None = None
 
     @classmethod
     def of(cls, row: Any) -> AccountState:
         return cls(row.id, row.region_code, row.subject_kind, row.subject_id, row.display_name,
-                   row.balance, row.closed_on, row.created_at, row.created_by)
+                   row.balance, row.closed_on, row.created_at, row.created_by, row.closed_cycle_year)
 
     @property
     def subject(self) -> points_pb2.SubjectRef:
@@ -174,10 +176,10 @@ class LedgerPlan:
         """Insert ``row`` into ``table`` with the next flush (a redemption, a stock move …)."""
         self._extra.append((table, row))
 
-    def guarded_credit(self, state: AccountState, read_balance: int,
-                       read_closed_on: date | None) -> tuple[str, list[Any]]:
+    def guarded_credit(self, state: AccountState, read: AccountState) -> tuple[str, list[Any]]:
         """Everything added, as one statement (PostgreSQL, ``$n`` parameters) that applies
-        only if ``state``'s account still has the balance and closing day it was read with.
+        only if ``state``'s account still has the balance, closing day and closed cycle it
+        had when it was ``read``.
 
         For a credit to one account read without a lock: new lots, entries, events and the
         rows given to :meth:`also_insert`, no lot taken from. The statement returns 1 if it
@@ -197,7 +199,8 @@ class LedgerPlan:
         sql = _GUARDED.get(shape)
         if sql is None:
             sql = _GUARDED[shape] = _guarded_sql(shape)
-        args: list[Any] = [state.balance, state.id, read_balance, read_closed_on]
+        args: list[Any] = [state.balance, state.id, read.balance, read.closed_on,
+                           read.closed_cycle_year]
         for _, rows in inserts:
             columns = list(rows[0])
             for row in rows:
@@ -532,14 +535,16 @@ _GUARDED: dict[Any, str] = {}
 def _guarded_sql(shape: Any) -> str:
     """A credit's inserts, made only if the account's row still reads as it did.
 
-    ``$1`` is the new balance, ``$2`` the account, ``$3`` and ``$4`` the balance and
-    closing day it was read with; then each insert's rows column by column. Inserts take
+    ``$1`` is the new balance, ``$2`` the account, ``$3`` to ``$5`` the balance, closing
+    day and closed cycle year it was read with; then each insert's rows column by column.
+    Inserts take
     their rows from the account's update, so they happen only if it did; parameters are
     cast to their columns' types, since a SELECT list does not give them one.
     """
-    numbers = iter(range(5, 10**6))
+    numbers = iter(range(6, 10**6))
     parts = ["acc AS (UPDATE accounts SET balance = $1 WHERE id = $2 AND balance = $3 "
-             "AND closed_on IS NOT DISTINCT FROM $4::date RETURNING id)"]
+             "AND closed_on IS NOT DISTINCT FROM $4::date "
+             "AND closed_cycle_year IS NOT DISTINCT FROM $5::smallint RETURNING id)"]
     for n, (table, columns, count) in enumerate(shape):
         types = [table.c[c].type.compile(dialect=_PG) for c in columns]
         rows = " UNION ALL ".join(

@@ -93,7 +93,7 @@ def _select_rule() -> Any:
 
 #: The account's columns in :func:`_lock_and_rule`, prefixed ``a_``.
 ACCOUNT_FIELDS = ("id", "region_code", "subject_kind", "subject_id", "display_name", "balance",
-                  "closed_on", "created_at", "created_by")
+                  "closed_on", "created_at", "created_by", "closed_cycle_year")
 
 
 def _account_and_rule() -> Any:

@@ -177,6 +177,9 @@ accounts = Table(
     Column("closed_on", Date, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", Actor, nullable=False),
+    # The last year whose cycle (年度结算) closed for the account; set by the close itself,
+    # so a write that waited for the close's lock on the account sees it on the row.
+    Column("closed_cycle_year", SmallInteger, nullable=True),
     UniqueConstraint("subject_kind", "subject_id"),
     CheckConstraint("balance >= 0", name="balance_not_negative"),
     Index("ix_accounts_region", "region_code", "subject_kind"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -284,10 +285,10 @@ class LedgerApi(ApiBase):
                     return None
                 if item.limits.any or signed(item, scoring.quantity) <= 0:
                     return None
-                read_balance, read_closed_on = state.balance, state.closed_on
+                read = replace(state)
                 plan = LedgerPlan(self._events(), caller.subject, self._clock.now(), self._clock.today())
                 response = _post_award(plan, key, rule, scheme, item, state, scoring)
-                sql, args = plan.guarded_credit(state, read_balance, read_closed_on)
+                sql, args = plan.guarded_credit(state, read)
                 try:
                     applied = await raw.fetchval(sql, *args)
                 except asyncpg.UniqueViolationError:

@@ -66,6 +66,8 @@ def check_subject_fits(state: AccountState | None, subject_kind: int, scheme: An
             f"{scheme.region_code}")
     if state.closed_on is not None and day > state.closed_on:
         raise refused(f"{field}.id", f"the account closed on {format_date(state.closed_on)}")
+    if state.closed_cycle_year is not None and state.closed_cycle_year >= scheme.year:
+        raise refused("scheme_id", f"the scheme's {scheme.year} cycle is closed (年度已结算)")
     return state
 
 

@@ -22,7 +22,7 @@ from shanzhi_points.errors import refused, require_scope
 from shanzhi_points.ledger import plan_reset
 from shanzhi_points.messages import cycle_close_message, subject_ref
 from shanzhi_points.repository import PointsRepository
-from shanzhi_points.tables import lots
+from shanzhi_points.tables import accounts, lots
 
 MAX_PERIOD_DAYS = 3 * 366
 
@@ -81,6 +81,10 @@ class StandingsApi(ApiBase):
                 raise refused("scheme_id", "no version of the scheme was ever adopted")
             states = await writer.lock_accounts(
                 await repo.account_ids_of(scheme.region_code, scheme.subject_kind))
+            # On the rows themselves, so a write waiting for one of these locks finds the
+            # close when it gets the row (its own read of cycle_closes may be older).
+            await session.execute(update(accounts).where(accounts.c.id.in_(list(states)))
+                                  .values(closed_cycle_year=scheme.year))
             await writer.expire_due(states.values())
             reset = 0
             if version.cycle_policy == points_pb2.CYCLE_POLICY_RESET:
