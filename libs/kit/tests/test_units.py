@@ -209,3 +209,46 @@ def test_timestamps_are_the_ones_protobuf_makes(value: datetime) -> None:
     expected = timestamp_pb2.Timestamp()
     expected.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
     assert to_timestamp(value) == expected
+
+
+@pytest.mark.parametrize(("sqlstate", "code"), [
+    ("40P01", grpc.StatusCode.ABORTED),
+    ("40001", grpc.StatusCode.ABORTED),
+    ("23505", grpc.StatusCode.INTERNAL),
+])
+async def test_a_deadlock_or_serialisation_failure_is_aborted_for_retry(sqlstate: str,
+                                                                          code: grpc.StatusCode) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from shanzhi_kit.auth import TokenVerifier, issue_token
+    from shanzhi_kit.server import CallInterceptor
+    from shanzhi_kit.settings import AuthSettings
+    from sqlalchemy.exc import DBAPIError
+
+    secret = "unit-test-secret-0000000000000000000000"
+    token = issue_token(secret, "clerk", ["admin"], "130123")
+
+    async def behavior(request: object, context: object) -> None:
+        raise DBAPIError("UPDATE accounts", None, SimpleNamespace(sqlstate=sqlstate))  # type: ignore[arg-type]
+
+    async def continuation(details: object) -> grpc.RpcMethodHandler:
+        return grpc.unary_unary_rpc_method_handler(behavior)
+
+    class Context:
+        aborted: tuple[grpc.StatusCode, str] | None = None
+
+        def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+            return (("authorization", f"Bearer {token}"),)
+
+        async def abort(self, status: grpc.StatusCode, details: str, trailers: object) -> None:
+            self.aborted = (status, details)
+
+    interceptor = CallInterceptor(TokenVerifier(AuthSettings(secret=secret)))  # type: ignore[arg-type]
+    handler = await interceptor.intercept_service(
+        continuation, SimpleNamespace(method="/shanzhi.points.v1.PointsService/AwardPoints"))  # type: ignore[arg-type]
+    context = Context()
+    await asyncio.wait_for(handler.unary_unary(object(), context), 5)
+    assert context.aborted is not None and context.aborted[0] == code
+    if code == grpc.StatusCode.ABORTED:
+        assert context.aborted[1].endswith("; retry")

@@ -19,7 +19,7 @@ from shanzhi_kit.events import envelope
 from shanzhi_kit.pytest_plugin import rpc_error_details, wait_until
 from shanzhi_kit.testing import Broker
 from shanzhi_points.clock import CHINA
-from shanzhi_points.tables import accounts, cycle_closes, entries, messaging
+from shanzhi_points.tables import accounts, claims, cycle_closes, entries, messaging
 from sqlalchemy import select, text, update
 
 pytestmark = pytest.mark.postgres
@@ -102,6 +102,33 @@ async def test_an_award_that_waited_for_the_close_finds_the_cycle_closed(pk: Any
     assert rpc_error_details(err.value)[0] == ("scheme_id", "the scheme's 2025 cycle is closed (年度已结算)")
     assert (await pk.account(pk.ref(home))).balance == 20
     assert await pk.count(entries, entries.c.account_id == home.account_id) == 1
+
+
+async def test_a_close_waits_for_a_claim_being_submitted_and_then_refuses(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    version = (await pk.stub.GetScheme(P.GetSchemeRequest(id=scheme.id), metadata=pk.ADMIN)).scheme
+    pk.clock.set(at(date(2026, 1, 2)))
+    # A claim submission holds the account's lock until its claim row commits (as here).
+    async with pk.host.engine.connect() as conn:
+        submitting = await conn.begin()
+        await conn.execute(select(accounts.c.id).where(accounts.c.id == home.account_id).with_for_update())
+        close = asyncio.ensure_future(pk.stub.CloseCycle(
+            P.CloseCycleRequest(request_id=pk.rid(), scheme_id=scheme.id), metadata=pk.ADMIN))
+        await wait_until(lambda: _waiting_on_a_lock(pk), within=10)
+        now = datetime.now(UTC)
+        await conn.execute(claims.insert().values(
+            id=str(uuid.uuid4()), account_id=home.account_id, region_code=village, scheme_id=scheme.id,
+            version_id=version.current_version.id, item_code="HJ-01", item_name="庭院整洁", points=5,
+            quantity=1, occurred_on=date(2025, 12, 30), source=P.CLAIM_SOURCE_RECORDED, evidence="",
+            evidence_urls=[], status=P.CLAIM_STATUS_PENDING_REVIEW, created_at=now, created_by="tester",
+            updated_at=now))
+        await submitting.commit()
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await close
+    assert rpc_error_details(err.value)[0] == ("scheme_id", "1 claims are still in review or publicity")
+    assert await pk.count(cycle_closes, cycle_closes.c.scheme_id == scheme.id) == 0
 
 
 async def _waiting_on_a_lock(pk: Any) -> bool:

@@ -25,13 +25,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shanzhi_kit import telemetry
 from shanzhi_kit.auth import TokenVerifier, reset_current_caller, set_current_caller
 from shanzhi_kit.consumer import EventConsumer
 from shanzhi_kit.db import DriverPool, wait_for_database
-from shanzhi_kit.errors import ServiceError
+from shanzhi_kit.errors import Aborted, ServiceError
 from shanzhi_kit.settings import ServiceSettings
 
 log = logging.getLogger("shanzhi.grpc")
@@ -62,6 +63,17 @@ def status_for(error: ServiceError) -> grpc.Status:
 INTERNAL_STATUS = rpc_status.to_status(
     status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
 )
+
+
+#: Database errors that end a transaction without a change and that a retry can get past.
+RETRYABLE_SQLSTATES = {
+    "40001": "the database could not serialise this write with a concurrent one",
+    "40P01": "the database broke a deadlock with a concurrent write",
+}
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
@@ -109,6 +121,15 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 failure = status_for(exc)
             except asyncio.CancelledError:
                 raise
+            except DBAPIError as exc:
+                reason = RETRYABLE_SQLSTATES.get(_sqlstate(exc) or "")
+                if reason is not None:
+                    # The database gave up on the transaction; nothing was written.
+                    log.warning("%s: %s", method, reason)
+                    failure = status_for(Aborted(f"{reason}; retry"))
+                else:
+                    log.exception("%s failed", method)
+                    failure = INTERNAL_STATUS
             except Exception:
                 log.exception("%s failed", method)
                 failure = INTERNAL_STATUS

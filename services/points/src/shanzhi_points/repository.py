@@ -240,9 +240,16 @@ class PointsRepository:
         await self.session.execute(catalog_items.delete().where(catalog_items.c.version_id == version_id))
 
     async def scheme(self, scheme_id: str, *, lock: bool = False) -> Row[Any] | None:
+        """The scheme; ``lock`` serialises the writes that change it or its cycle.
+
+        The lock is ``FOR NO KEY UPDATE``: it leaves alone the key-share locks that
+        inserts referencing the scheme take (a claim, an entry), so a close that holds the
+        scheme while it waits for an account never deadlocks with a claim that holds the
+        account while it inserts.
+        """
         query = select(schemes).where(schemes.c.id == scheme_id)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         return await self._first(query)
 
     async def schemes_by_ids(self, ids: Sequence[str]) -> dict[str, Row[Any]]:

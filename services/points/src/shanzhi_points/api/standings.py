@@ -70,9 +70,6 @@ class StandingsApi(ApiBase):
                 raise refused("scheme_id", f"the year {scheme.year} is not over")
             if await repo.cycle_close_of(scheme.id) is not None:
                 raise refused("scheme_id", f"the {scheme.year} cycle is already closed")
-            pending = await repo.pending_claims_of_scheme(scheme.id)
-            if pending:
-                raise refused("scheme_id", f"{pending} claims are still in review or publicity")
             versions = (await repo.versions_of([scheme.id])).get(scheme.id, [])
             version = in_force(versions, date(scheme.year, 12, 31)) or next(
                 (x for x in reversed(versions) if x.status == points_pb2.SCHEME_VERSION_STATUS_ADOPTED),
@@ -81,6 +78,11 @@ class StandingsApi(ApiBase):
                 raise refused("scheme_id", "no version of the scheme was ever adopted")
             states = await writer.lock_accounts(
                 await repo.account_ids_of(scheme.region_code, scheme.subject_kind))
+            # Counted once the accounts are locked: a claim being submitted holds its
+            # account's lock, and this statement then sees it.
+            pending = await repo.pending_claims_of_scheme(scheme.id)
+            if pending:
+                raise refused("scheme_id", f"{pending} claims are still in review or publicity")
             # On the rows themselves, so a write waiting for one of these locks finds the
             # close when it gets the row (its own read of cycle_closes may be older).
             await session.execute(update(accounts).where(accounts.c.id.in_(list(states)))
