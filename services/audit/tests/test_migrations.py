@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
-from alembic import command
 from shanzhi_audit.app import MIGRATIONS
 from shanzhi_audit.tables import metadata
-from shanzhi_kit.migrations import alembic_config, upgrade_async
-from shanzhi_kit.testing import schema_differences
+from shanzhi_kit.testing import check_migrations_on_sqlite, schema_differences
 
 
 @pytest.mark.postgres
@@ -19,9 +16,4 @@ async def test_postgres_schema_matches_the_tables(audit_url: str) -> None:
 
 
 async def test_sqlite_upgrades_downgrades_and_upgrades_again(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
-    await upgrade_async(MIGRATIONS, url)
-    assert await schema_differences(url, metadata) == []
-    await asyncio.to_thread(command.downgrade, alembic_config(MIGRATIONS, url), "base")
-    await upgrade_async(MIGRATIONS, url)
-    assert await schema_differences(url, metadata) == []
+    await check_migrations_on_sqlite(MIGRATIONS, metadata, tmp_path)

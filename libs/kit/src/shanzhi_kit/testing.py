@@ -121,6 +121,21 @@ async def schema_differences(url: str, metadata: Any) -> list[Any]:
         await engine.dispose()
 
 
+async def check_migrations_on_sqlite(migrations: Path, metadata: Any, folder: Path) -> None:
+    """Upgrade a new SQLite file, downgrade it to nothing and upgrade again: the schema must
+    match ``metadata`` after each upgrade (AssertionError with the differences if not)."""
+    from alembic import command
+
+    from shanzhi_kit.migrations import alembic_config, upgrade_async
+
+    url = f"sqlite+aiosqlite:///{folder / 'migrations.db'}"
+    await upgrade_async(migrations, url)
+    assert await schema_differences(url, metadata) == []
+    await asyncio.to_thread(command.downgrade, alembic_config(migrations, url), "base")
+    await upgrade_async(migrations, url)
+    assert await schema_differences(url, metadata) == []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
