@@ -211,13 +211,14 @@ def test_timestamps_are_the_ones_protobuf_makes(value: datetime) -> None:
     assert to_timestamp(value) == expected
 
 
-@pytest.mark.parametrize(("sqlstate", "code"), [
-    ("40P01", grpc.StatusCode.ABORTED),
-    ("40001", grpc.StatusCode.ABORTED),
-    ("23505", grpc.StatusCode.INTERNAL),
+@pytest.mark.parametrize(("sqlstate", "code", "wrapped"), [
+    ("40P01", grpc.StatusCode.ABORTED, True),
+    ("40001", grpc.StatusCode.ABORTED, True),
+    ("40P01", grpc.StatusCode.ABORTED, False),
+    ("23505", grpc.StatusCode.INTERNAL, True),
 ])
-async def test_a_deadlock_or_serialisation_failure_is_aborted_for_retry(sqlstate: str,
-                                                                          code: grpc.StatusCode) -> None:
+async def test_a_deadlock_or_serialisation_failure_is_aborted_for_retry(
+        sqlstate: str, code: grpc.StatusCode, wrapped: bool) -> None:
     import asyncio
     from types import SimpleNamespace
 
@@ -229,8 +230,17 @@ async def test_a_deadlock_or_serialisation_failure_is_aborted_for_retry(sqlstate
     secret = "unit-test-secret-0000000000000000000000"
     token = issue_token(secret, "clerk", ["admin"], "130123")
 
+    class DriverError(Exception):
+        """As asyncpg raises them, with the SQLSTATE on the exception."""
+
+        def __init__(self, state: str) -> None:
+            super().__init__(state)
+            self.sqlstate = state
+
     async def behavior(request: object, context: object) -> None:
-        raise DBAPIError("UPDATE accounts", None, SimpleNamespace(sqlstate=sqlstate))  # type: ignore[arg-type]
+        if not wrapped:
+            raise DriverError(sqlstate)
+        raise DBAPIError("UPDATE accounts", None, DriverError(sqlstate))
 
     async def continuation(details: object) -> grpc.RpcMethodHandler:
         return grpc.unary_unary_rpc_method_handler(behavior)

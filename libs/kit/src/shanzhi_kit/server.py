@@ -25,7 +25,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shanzhi_kit import telemetry
@@ -72,8 +71,13 @@ RETRYABLE_SQLSTATES = {
 }
 
 
-def _sqlstate(error: DBAPIError) -> str | None:
-    return getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+def _sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a database error, raised by the driver or wrapped by SQLAlchemy."""
+    for candidate in (error, getattr(error, "orig", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
@@ -121,7 +125,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 failure = status_for(exc)
             except asyncio.CancelledError:
                 raise
-            except DBAPIError as exc:
+            except Exception as exc:
                 reason = RETRYABLE_SQLSTATES.get(_sqlstate(exc) or "")
                 if reason is not None:
                     # The database gave up on the transaction; nothing was written.
@@ -130,9 +134,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 else:
                     log.exception("%s failed", method)
                     failure = INTERNAL_STATUS
-            except Exception:
-                log.exception("%s failed", method)
-                failure = INTERNAL_STATUS
             finally:
                 code = failure.code.name if failure else "OK"
                 log.info("%s %s caller=%s %.1fms", method, code, subject,
