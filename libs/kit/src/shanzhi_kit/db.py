@@ -235,8 +235,12 @@ class DriverPool:
 
     _pools: ClassVar[weakref.WeakKeyDictionary[Any, DriverPool]] = weakref.WeakKeyDictionary()
 
-    def __init__(self, url: str, max_size: int) -> None:
-        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    def __init__(self, engine: AsyncEngine, max_size: int) -> None:
+        # Connect as the engine does: host(s), port, user, password, database and options.
+        _, options = engine.dialect.create_connect_args(engine.url)
+        options.pop("prepared_statement_name_func", None)
+        options["statement_cache_size"] = options.pop("prepared_statement_cache_size", 100)
+        self._options = options
         self._max_size = max_size
         self._pool: Any = None
         self._opening = asyncio.Lock()
@@ -247,8 +251,7 @@ class DriverPool:
         engine's own pool keeps)."""
         pool = cls._pools.get(engine.sync_engine)
         if pool is None:
-            pool = cls._pools[engine.sync_engine] = cls(
-                engine.url.render_as_string(hide_password=False), max_size)
+            pool = cls._pools[engine.sync_engine] = cls(engine, max_size)
         return pool
 
     @classmethod
@@ -263,7 +266,7 @@ class DriverPool:
                 import asyncpg
 
                 self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=0, max_size=self._max_size, reset=_keep_session)
+                    min_size=0, max_size=self._max_size, reset=_keep_session, **self._options)
         return self._pool
 
     def acquire(self) -> Any:
