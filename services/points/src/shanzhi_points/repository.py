@@ -105,7 +105,8 @@ def _account_and_rule() -> Any:
 
 @cache
 def _lock_and_rule() -> DriverStatement:
-    """Run by the driver directly: it is the one read of every award and claim."""
+    """Run by the driver directly: the locking read of every claim, and of an award that
+    cannot be written without a lock."""
     return DriverStatement(_account_and_rule().with_for_update(of=accounts))
 
 
