@@ -87,6 +87,13 @@ class _Pending:
     account_id: str
     entry_id: str
 
+    def row(self) -> dict[str, Any]:
+        """The lot's row, to insert."""
+        lot = self.lot
+        return {"account_id": self.account_id, "entry_id": self.entry_id, "lot_date": lot.lot_date,
+                "amount": lot.amount, "available": lot.available, "expires_on": lot.expires_on,
+                "closed": lot.closed}
+
 
 @dataclass
 class LedgerPlan:
@@ -187,10 +194,7 @@ class LedgerPlan:
         """
         if self._moves or self._closes or set(self._touched) != {state.id}:
             raise AssertionError("a guarded write is a credit to one account")
-        lot_rows = [{"account_id": p.account_id, "entry_id": p.entry_id, "lot_date": p.lot.lot_date,
-                     "amount": p.lot.amount, "available": p.lot.available,
-                     "expires_on": p.lot.expires_on, "closed": p.lot.closed}
-                    for p in self._pending.values()]
+        lot_rows = [p.row() for p in self._pending.values()]
         inserts: list[tuple[Table, list[dict[str, Any]]]] = [
             (lots, lot_rows), (entries, self.written[self._flushed:]),
             (self.events.table, self.events.take()), *((t, [r]) for t, r in self._extra)]
@@ -201,10 +205,7 @@ class LedgerPlan:
             sql = _GUARDED[shape] = _guarded_sql(shape)
         args: list[Any] = [state.balance, state.id, read.balance, read.closed_on,
                            read.closed_cycle_year]
-        for _, rows in inserts:
-            columns = list(rows[0])
-            for row in rows:
-                args += [row[c] for c in columns]
+        args += _insert_args(inserts)
         self._flushed = len(self.written)
         self._extra = []
         self._pending.clear()
@@ -329,10 +330,7 @@ class LedgerWriter(LedgerPlan):
         """The new lots, entries and events added since the last write, handed over."""
         if self._moves or self._closes:
             raise AssertionError("rows are written ahead only for credits")
-        lot_rows = [{"account_id": p.account_id, "entry_id": p.entry_id, "lot_date": p.lot.lot_date,
-                     "amount": p.lot.amount, "available": p.lot.available,
-                     "expires_on": p.lot.expires_on, "closed": p.lot.closed}
-                    for p in self._pending.values()]
+        lot_rows = [p.row() for p in self._pending.values()]
         self._pending.clear()
         new_entries = self.written[self._flushed:]
         self._flushed = len(self.written)
@@ -368,9 +366,7 @@ class LedgerWriter(LedgerPlan):
         events = self.events.take()
         extra, self._extra = self._extra, []
         needs_lot_ids = any(lot_id in self._pending for _, lot_id, _ in self._moves)
-        lot_rows = [{"account_id": p.account_id, "entry_id": p.entry_id, "lot_date": p.lot.lot_date,
-                     "amount": p.lot.amount, "available": p.lot.available,
-                     "expires_on": p.lot.expires_on, "closed": p.lot.closed} for _, p in pending]
+        lot_rows = [p.row() for _, p in pending]
         postgres = conn.dialect.name == "postgresql"
         small = (len(new_entries) <= 8 and len(lot_rows) <= 8 and len(lot_updates) <= 8
                  and len(self._moves) <= 16 and len(events) <= 16 and len(accounts_rows) <= 4)
@@ -432,11 +428,7 @@ class LedgerWriter(LedgerPlan):
             sql = _COMBINED[shape] = _combined_sql(shape)
         if sql is None:
             return
-        args: list[Any] = []
-        for _, rows in inserts:
-            columns = list(rows[0])
-            for row in rows:
-                args += [row[c] for c in columns]
+        args = _insert_args(inserts)
         for u in lot_updates:
             args += [u["delta"], u["close"], u["lot_id"]]
         for a in accounts_rows:
@@ -497,6 +489,16 @@ _LOT_UPDATES = (
 _BALANCES = (
     "UPDATE accounts SET balance = v.balance "
     "FROM unnest($1::varchar[], $2::bigint[]) AS v(id, balance) WHERE accounts.id = v.id")
+
+def _insert_args(inserts: list[tuple[Table, list[dict[str, Any]]]]) -> list[Any]:
+    """Each insert's rows column by column, as a one-statement write numbers them."""
+    args: list[Any] = []
+    for _, rows in inserts:
+        columns = list(rows[0])
+        for row in rows:
+            args += [row[c] for c in columns]
+    return args
+
 
 #: The one-statement writes, by shape: built once, so the driver reuses its prepared statement.
 _COMBINED: dict[Any, str | None] = {}
