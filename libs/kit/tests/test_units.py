@@ -156,15 +156,20 @@ def test_personal_numbers_are_masked_in_text() -> None:
     assert "20000" in text
 
 
-def test_new_ids_are_canonical_random_uuids() -> None:
+def test_new_ids_are_canonical_time_ordered_uuids() -> None:
+    before = int(time.time() * 1000)
     ids = [new_id() for _ in range(2000)]
+    after = int(time.time() * 1000)
     assert len(set(ids)) == len(ids)
     for value in ids:
         parsed = uuid.UUID(value)
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
         assert str(parsed) == value and valid_uuid(value)
-    # every variant nibble (8, 9, a, b) turns up, so the variant bits are not fixed by mistake
-    assert {value[19] for value in ids} == set("89ab")
+        assert before <= parsed.int >> 80 <= after  # the first 48 bits: the time in ms
+    # made one after another, they sort in the order they were made
+    assert ids == sorted(ids)
+    # the last bits are random: every hex digit turns up in each of the last eight places
+    assert all(len({value[k] for value in ids}) == 16 for k in range(-8, 0))
 
 
 def test_new_ids_differ_across_threads_and_forks() -> None:
@@ -185,15 +190,18 @@ def test_new_ids_differ_across_threads_and_forks() -> None:
         t.join()
     assert len(set(seen)) == len(seen) == 12_000
 
-    new_id()  # the parent now holds unused random bytes a child must not reuse
+    new_id()  # the child's generator starts from the parent's state unless reseeded
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through the pipe
-        os.write(write, new_id().encode())
+        os.write(write, ",".join(new_id() for _ in range(5)).encode())
         os._exit(0)
     os.waitpid(pid, 0)
-    child = os.read(read, 64).decode()
-    assert child != new_id() and uuid.UUID(child).version == 4
+    child = os.read(read, 1024).decode().split(",")
+    parent = [new_id() for _ in range(5)]
+    # the random tails differ too, not only the times
+    assert not {c[-12:] for c in child} & {p[-12:] for p in parent}
+    assert all(uuid.UUID(c).version == 7 for c in child)
 
 
 @pytest.mark.parametrize("value", [

@@ -41,6 +41,11 @@ _LOCK_SUBJECT = select(accounts).where(
     accounts.c.subject_kind == bindparam("kind"), accounts.c.subject_id == bindparam("subject_id")
 ).with_for_update()
 
+_LOCK_KIND = select(accounts).where(
+    accounts.c.subject_kind == bindparam("kind"),
+    accounts.c.subject_id.in_(bindparam("subject_ids", expanding=True)),
+).order_by(accounts.c.id).with_for_update()
+
 T = TypeVar("T")
 
 #: Rows written ahead by COPY at a time, and posts between two chances for that COPY to
@@ -233,6 +238,20 @@ class LedgerWriter(LedgerPlan):
             return {}
         rows = (await self.session.execute(_LOCK_IDS, {"ids": wanted})).all()
         return {r.id: AccountState.of(r) for r in rows}
+
+    async def lock_subjects_of_kind(self, kind: int, subject_ids: Iterable[str]
+                                    ) -> dict[str, AccountState]:
+        """Lock the accounts of these subjects of one kind in one statement, in id order.
+
+        One statement however many (a batch names a whole village, up to 20,000 subjects:
+        within the parameter limits of PostgreSQL and SQLite), so the locks are taken in
+        one order and two batches over the same village never deadlock.
+        """
+        wanted = sorted(set(subject_ids))
+        if not wanted:
+            return {}
+        rows = (await self.session.execute(_LOCK_KIND, {"kind": kind, "subject_ids": wanted})).all()
+        return {r.subject_id: AccountState.of(r) for r in rows}
 
     async def lock_subjects(self, subjects: Iterable[tuple[int, str]]
                             ) -> dict[tuple[int, str], AccountState]:

@@ -23,7 +23,6 @@ from shanzhi_kit.errors import (
 from shanzhi_kit.idempotency import KeyRow
 from shanzhi_kit.paging import page_of
 from shanzhi_kit.values import MAX_BATCH, batch_ids, new_id, parse_date, require_id
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,7 +57,6 @@ from shanzhi_points.repository import (
     read_for_scoring,
     rule_of,
 )
-from shanzhi_points.tables import accounts
 
 REVERSIBLE = (points_pb2.ENTRY_KIND_CLAIM, points_pb2.ENTRY_KIND_AWARD, points_pb2.ENTRY_KIND_BATCH,
               points_pb2.ENTRY_KIND_BASE)
@@ -365,19 +363,8 @@ class LedgerApi(ApiBase):
                                          created_at=writer.now, created_by=caller.subject)
             except IntegrityError:
                 raise Aborted("a batch with this key is being written right now; retry") from None
-            subject_ids = list(dict.fromkeys(line.subject.id for line, _, _ in resolved))
-            found = {}
-            for start in range(0, len(subject_ids), 5000):
-                chunk = subject_ids[start:start + 5000]
-                for r in (await session.execute(select(accounts.c.id, accounts.c.subject_id).where(
-                        accounts.c.subject_kind == scheme.subject_kind,
-                        accounts.c.subject_id.in_(chunk)))).all():
-                    found[r.subject_id] = r.id
-            states: dict[str, AccountState] = {}
-            ids = sorted(found.values())
-            for start in range(0, len(ids), 5000):
-                states.update(await writer.lock_accounts(ids[start:start + 5000]))
-            by_subject = {s.subject_id: s for s in states.values()}
+            by_subject = await writer.lock_subjects_of_kind(
+                scheme.subject_kind, {line.subject.id for line, _, _ in resolved})
             for i, (line, _, _) in enumerate(resolved):
                 check_subject_fits(by_subject.get(line.subject.id), line.subject.kind, scheme,
                                    line.occurred_on, caller, f"lines[{i}].subject")
