@@ -152,6 +152,31 @@ async def test_other_changes_open_nothing_and_a_new_name_reaches_the_persons_acc
                                           id=other.person_id))).display_name == "孙红梅"
 
 
+async def test_a_rename_older_than_the_accounts_name_is_not_applied(pk: Any, broker: Broker) -> None:
+    village = pk.village()
+    member = registered(village, party_member=True, name="卫东")
+    joined = wrapped(member)
+    await publish(broker, joined)
+    await applied(pk, joined)
+    await pk.stub.OpenAccount(P.OpenAccountRequest(
+        request_id=pk.rid(), subject=P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=member.person_id),
+        region_code=village, display_name="卫东"), metadata=pk.ADMIN)
+    # Two renames, made in this order, delivered the other way round; then the older one
+    # again under another event id.
+    older = wrapped(updated(village, member.person_id, "name", party_member=True, name="卫冬"))
+    newer = wrapped(updated(village, member.person_id, "name", party_member=True, name="卫栋"))
+    assert newer.time.ToNanoseconds() > older.time.ToNanoseconds()
+    replay = event_pb2.EventEnvelope()
+    replay.CopyFrom(older)
+    replay.id = str(uuid.uuid4())
+    await publish(broker, newer, older, replay)
+    await applied(pk, newer, older, replay)
+    # The account opened from the registration and the one a clerk opened both keep the
+    # newest name.
+    for kind in (P.SUBJECT_KIND_PARTY_MEMBER, P.SUBJECT_KIND_REPRESENTATIVE):
+        assert (await pk.account(P.SubjectRef(kind=kind, id=member.person_id))).display_name == "卫栋"
+
+
 async def test_leaving_the_party_closes_the_account_and_rejoining_opens_it_again(
         pk: Any, broker: Broker) -> None:
     village = pk.village()

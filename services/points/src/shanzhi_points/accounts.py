@@ -26,13 +26,16 @@ from shanzhi_points.tables import accounts, entries, scheme_versions, schemes
 
 
 async def open_account(session: AsyncSession, events: EventBuffer, *, kind: int, subject_id: str,
-                       region_code: str, display_name: str, now: datetime, actor: str
-                       ) -> AccountState:
-    """Insert an account and its ``AccountOpenedEvent``; the caller checked it is new."""
+                       region_code: str, display_name: str, now: datetime, actor: str,
+                       named_at: datetime | None = None) -> AccountState:
+    """Insert an account and its ``AccountOpenedEvent``; the caller checked it is new.
+
+    ``named_at`` is the time of the talent event the display name comes from, if any.
+    """
     account_id = new_id()
     values = dict(id=account_id, region_code=region_code, subject_kind=kind, subject_id=subject_id,
                   display_name=display_name[:100], balance=0, closed_on=None, created_at=now,
-                  created_by=actor)
+                  created_by=actor, display_name_at=named_at)
     await PointsRepository(session).add_account(**values)
     events.add(events_pb2.AccountOpenedEvent(account_id=account_id, subject_kind=kind,  # type: ignore[arg-type]
                                              subject_id=subject_id, region_code=region_code),

@@ -10,7 +10,8 @@ the village, with the year's base score if the village's party-member scheme
 sets one; a person who is not a party member gets nothing. When talent changes a
 person's record (人员信息维护) and the person is now a party member without a
 party-member account, the same path opens one; a changed name becomes the display
-name (显示名称) of the person's accounts; nothing else changes. The
+name (显示名称) of the person's accounts, unless the name there came from a later change
+(a rename delivered late, or replayed under another event id); nothing else changes. The
 consumer runner applies each event inside one transaction that also records its
 id in the inbox; the account's unique subject and the one-base-score-a-year
 index make a replay of the same event under another event id change
@@ -20,7 +21,7 @@ nothing either.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError
@@ -32,7 +33,7 @@ from shanzhi_kit.errors import InvalidArgument
 from shanzhi_kit.events import Outbox, event_type, unpack
 from shanzhi_kit.regions import is_village_code
 from shanzhi_kit.values import valid_uuid
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points.accounts import credit_base, lock_subject, open_account
@@ -99,20 +100,24 @@ class TalentEventHandlers:
         """A party member (党员) gets a party-member account (党员积分) in the village."""
         event = _payload(env, talent_events.PersonRegisteredEvent)
         if event.party_member:
-            await self._open_party_member_account(session, event)
+            await self._open_party_member_account(session, event, env.time.ToDatetime(UTC))
 
     async def person_updated(self, session: AsyncSession, env: EventEnvelope) -> None:
         """A changed record (人员信息维护): a party member without a party-member account gets
         one, as at registration; a new name (姓名) becomes the accounts' display name."""
         event = _payload(env, talent_events.PersonUpdatedEvent)
         name = event.person_name.strip()[:100]
+        changed_at = env.time.ToDatetime(UTC)
         if "name" in event.changed_fields and name:
+            # Only a change newer than the one the name came from: a rename delivered late,
+            # or replayed under another event id, does not bring an old name back.
             await session.execute(update(accounts).where(
                 accounts.c.subject_kind.in_(PERSON_KINDS), accounts.c.subject_id == event.person_id,
-                accounts.c.display_name != name).values(display_name=name))
+                or_(accounts.c.display_name_at.is_(None), accounts.c.display_name_at < changed_at),
+            ).values(display_name=name, display_name_at=changed_at))
         if event.party_member:
             await self._open_party_member_account(
-                session, event, reopen="party_member" in event.changed_fields)
+                session, event, changed_at, reopen="party_member" in event.changed_fields)
         elif "party_member" in event.changed_fields:
             # Left the party (出党): the account earns nothing after the day the record
             # changed; its balance and history stay. Rejoining opens it again.
@@ -123,7 +128,7 @@ class TalentEventHandlers:
     async def _open_party_member_account(
             self, session: AsyncSession,
             event: talent_events.PersonRegisteredEvent | talent_events.PersonUpdatedEvent,
-            *, reopen: bool = False) -> None:
+            named_at: datetime, *, reopen: bool = False) -> None:
         """Open the person's party-member account with the year's base score, unless it
         exists; ``reopen`` (the person rejoined the party) opens a closed one again."""
         writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
@@ -140,7 +145,7 @@ class TalentEventHandlers:
         state = await open_account(session, writer.events, kind=PARTY_MEMBER,
                                    subject_id=event.person_id, region_code=event.region_code,
                                    display_name=event.person_name or event.person_id,
-                                   now=writer.now, actor=SYSTEM_ACTOR)
+                                   now=writer.now, actor=SYSTEM_ACTOR, named_at=named_at)
         state.lots = {}
         await credit_base(writer, state, writer.today.year, writer.today)
         await writer.flush()
@@ -159,7 +164,8 @@ class TalentEventHandlers:
             state = await open_account(session, writer.events, kind=REPRESENTATIVE,
                                        subject_id=event.person_id, region_code=event.region_code,
                                        display_name=event.person_name or event.person_id,
-                                       now=writer.now, actor=SYSTEM_ACTOR)
+                                       now=writer.now, actor=SYSTEM_ACTOR,
+                                       named_at=env.time.ToDatetime(UTC))
         elif state.closed_on is not None:
             await session.execute(update(accounts).where(accounts.c.id == state.id)
                                   .values(closed_on=None))

@@ -180,6 +180,10 @@ accounts = Table(
     # The last year whose cycle (年度结算) closed for the account; set by the close itself,
     # so a write that waited for the close's lock on the account sees it on the row.
     Column("closed_cycle_year", SmallInteger, nullable=True),
+    # When the talent record the display name (显示名称) came from was changed: the time
+    # of the event that set it. A rename older than that is not applied. Null for a name
+    # given by a clerk or at opening.
+    Column("display_name_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("subject_kind", "subject_id"),
     CheckConstraint("balance >= 0", name="balance_not_negative"),
     Index("ix_accounts_region", "region_code", "subject_kind"),
