@@ -99,6 +99,27 @@ def pgbench_tps(database: str, seconds: int = 10, clients: int = 4) -> float:
     return float(match.group(1))
 
 
+def cpu_reference_ms() -> float:
+    """Milliseconds this machine takes for a fixed piece of pure Python, best of three.
+
+    pgbench -N mostly waits on disk flushes, so it hardly moves when the machine's CPU
+    is slower for a while; the services' figures do. This figure, taken beside pgbench,
+    shows how fast the CPU was during the run: higher is slower.
+    """
+    def work() -> int:
+        total = 0
+        for i in range(300_000):
+            total += len(f"{i:08x}-{i * 7 % 1000}") + hash((i, "award")) % 3
+        return total
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 @dataclass
 class BenchContext:
     """What a benchmark needs: fresh databases, service processes, a token."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shanzhi_kit.testing import fresh_database
 
-from shanzhi_dev.bench import BenchContext, Figure, pgbench_tps
+from shanzhi_dev.bench import BenchContext, Figure, cpu_reference_ms, pgbench_tps
 
 #: Benchmark modules under shanzhi_dev.bench, in the order they run.
 MODULES = ["talent", "points"]
@@ -37,6 +37,7 @@ async def main_async(names: list[str], pgbench_seconds: int) -> str:
     await fresh_database("shanzhi_bench_pgbench")
     print("running pgbench -N (before) …", flush=True)
     before = await asyncio.to_thread(pgbench_tps, "shanzhi_bench_pgbench", pgbench_seconds)
+    cpu_before = cpu_reference_ms()
     try:
         for name in names:
             module = importlib.import_module(f"shanzhi_dev.bench.{name}")
@@ -46,9 +47,14 @@ async def main_async(names: list[str], pgbench_seconds: int) -> str:
         ctx.close()
     print("running pgbench -N (after) …", flush=True)
     after = await asyncio.to_thread(pgbench_tps, "shanzhi_bench_pgbench", pgbench_seconds)
+    cpu_after = cpu_reference_ms()
     return table(figures, (before + after) / 2) + (
         f"\n\npgbench -N before the benchmarks: {before:,.0f} tx/s, after: {after:,.0f} tx/s; "
-        "ratios use their mean.")
+        "ratios use their mean.\n\n"
+        f"CPU reference (a fixed piece of pure Python; higher is a slower CPU): "
+        f"{cpu_before:,.0f} ms before the benchmarks, {cpu_after:,.0f} ms after. pgbench waits "
+        "mostly on disk flushes and hardly moves with it; CPU-bound figures (single awards, "
+        "CPU per operation) move with it.")
 
 
 def main() -> None:

@@ -31,7 +31,14 @@ from shanzhi_points.app import MIGRATIONS, PointsSettings, build
 from shanzhi_points.clock import CHINA, ManualClock, SystemClock
 from shanzhi_points.tables import accounts, households
 
-from shanzhi_dev.bench import BenchContext, Figure, cpu_figures, cpu_seconds, latency_figures
+from shanzhi_dev.bench import (
+    BenchContext,
+    Figure,
+    cpu_figures,
+    cpu_reference_ms,
+    cpu_seconds,
+    latency_figures,
+)
 
 HOUSEHOLDS = 2000
 AWARDS = 6000
@@ -147,6 +154,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 item_code="HJ-01", occurred_on=day, quantity=1, reason="月度评议"), metadata=md)
 
         await _concurrently(200, award)  # warm up connections and statement caches
+        reference = cpu_reference_ms()
         cpu_before = cpu_seconds(process)
         elapsed, latencies, failed = await _concurrently(AWARDS, award)
         assert not failed, f"{failed} awards failed"
@@ -155,6 +163,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
                               "event and idempotency key each"))
         figures += latency_figures("points AwardPoints", latencies)
         figures += cpu_figures("points AwardPoints", process, cpu_before, elapsed, AWARDS, "award")
+        figures.append(Figure("points AwardPoints", "CPU reference just before (higher is a slower "
+                              "CPU)", reference, "ms"))
 
         batch_seconds: list[float] = []
         cpu_before = cpu_seconds(process)
