@@ -23,10 +23,11 @@ os.register_at_fork(after_in_child=uuid_utils.reseed_rng)
 def new_id() -> str:
     """A new id: a time-ordered UUID (version 7, RFC 9562) in canonical text form.
 
-    Its first 48 bits are the time in milliseconds and the rest are random, so ids made
-    one after another sort together: the unique indexes of entries, lots and outbox
-    events take each new id near the last one instead of on a random page of the index,
-    which keeps a batch's index writes on a few pages and out of the write-ahead log.
+    Its first 48 bits are the time in milliseconds, then come a counter that keeps one
+    millisecond's ids in order and random bits. Ids made one after another sort
+    together: the unique indexes of entries, lots and outbox events take each new id
+    next to the last one instead of on a random page, so a batch's index writes stay on
+    a few pages.
     """
     return str(uuid_utils.uuid7())
 
