@@ -22,7 +22,7 @@ from shanzhi_points.ledger import plan_credit
 from shanzhi_points.outbox import EventBuffer
 from shanzhi_points.posting import AccountState, LedgerWriter
 from shanzhi_points.repository import PointsRepository, in_force_on
-from shanzhi_points.tables import accounts, entries, scheme_versions, schemes
+from shanzhi_points.tables import entries, scheme_versions, schemes
 
 
 async def open_account(session: AsyncSession, events: EventBuffer, *, kind: int, subject_id: str,
@@ -85,9 +85,3 @@ async def credit_base(writer: LedgerWriter, state: AccountState, year: int, day:
     writer.post(state, points_pb2.ENTRY_KIND_BASE, plan_credit(points), entry_date=day, year=year,
                 scheme_id=scheme_id, reason=f"{year} base score (年度基础分)")
     return True
-
-
-async def lock_subject(session: AsyncSession, kind: int, subject_id: str) -> AccountState | None:
-    row = (await session.execute(select(accounts).where(
-        accounts.c.subject_kind == kind, accounts.c.subject_id == subject_id).with_for_update())).first()
-    return AccountState.of(row) if row is not None else None

@@ -36,7 +36,7 @@ from shanzhi_kit.values import valid_uuid
 from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shanzhi_points.accounts import credit_base, lock_subject, open_account
+from shanzhi_points.accounts import credit_base, open_account
 from shanzhi_points.clock import Clock, china_date
 from shanzhi_points.domain import PERSON_KINDS
 from shanzhi_points.outbox import EventBuffer
@@ -133,7 +133,7 @@ class TalentEventHandlers:
         exists; ``reopen`` (the person rejoined the party) opens a closed one again."""
         writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
                               self._clock.today())
-        existing = await lock_subject(session, PARTY_MEMBER, event.person_id)
+        existing = await writer.lock_subject(PARTY_MEMBER, event.person_id)
         if existing is not None:
             if existing.closed_on is None or not reopen:
                 log.info("person %s already has a party-member account", event.person_id)
@@ -159,7 +159,7 @@ class TalentEventHandlers:
         start = _day(event.start_date, "data.start_date")
         writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
                               self._clock.today())
-        state = await lock_subject(session, REPRESENTATIVE, event.person_id)
+        state = await writer.lock_subject(REPRESENTATIVE, event.person_id)
         if state is None:
             state = await open_account(session, writer.events, kind=REPRESENTATIVE,
                                        subject_id=event.person_id, region_code=event.region_code,

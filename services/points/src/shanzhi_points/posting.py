@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.db import driver_connection, driver_execute
 from shanzhi_kit.values import format_date, new_id
-from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -253,19 +253,10 @@ class LedgerWriter(LedgerPlan):
         rows = (await self.session.execute(_LOCK_KIND, {"kind": kind, "subject_ids": wanted})).all()
         return {r.subject_id: AccountState.of(r) for r in rows}
 
-    async def lock_subjects(self, subjects: Iterable[tuple[int, str]]
-                            ) -> dict[tuple[int, str], AccountState]:
-        wanted = sorted(set(subjects))
-        if not wanted:
-            return {}
-        if len(wanted) == 1:
-            kind, subject_id = wanted[0]
-            rows = (await self.session.execute(_LOCK_SUBJECT, {"kind": kind, "subject_id": subject_id})).all()
-        else:
-            rows = (await self.session.execute(
-                select(accounts).where(tuple_(accounts.c.subject_kind, accounts.c.subject_id).in_(wanted))
-                .order_by(accounts.c.id).with_for_update())).all()
-        return {(r.subject_kind, r.subject_id): AccountState.of(r) for r in rows}
+    async def lock_subject(self, kind: int, subject_id: str) -> AccountState | None:
+        """Lock one subject's account, if it has one."""
+        row = (await self.session.execute(_LOCK_SUBJECT, {"kind": kind, "subject_id": subject_id})).first()
+        return AccountState.of(row) if row is not None else None
 
     # -- lots ---------------------------------------------------------------------------
 

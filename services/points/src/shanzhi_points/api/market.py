@@ -192,8 +192,8 @@ class MarketApi(ApiBase):
         async def work(session: AsyncSession) -> points_pb2.ReserveRedemptionResponse:
             repo = PointsRepository(session)
             writer = self._ledger(session, caller)
-            key = (subject.kind, subject.id)
-            state = subject_account((await writer.lock_subjects([key])).get(key), subject.kind, caller)
+            state = subject_account(await writer.lock_subject(subject.kind, subject.id), subject.kind,
+                                    caller)
             # Take the stock first: the statement locks the goods row (after the account's, as
             # every path does) and refuses to go below zero.
             taken = (await session.execute(_TAKE_STOCK, {

@@ -108,8 +108,7 @@ async def rule_and_locked_account(repo: PointsRepository, writer: LedgerWriter, 
         values = [row._mapping[f"a_{f}"] for f in ACCOUNT_FIELDS]
         return rule_of(row), AccountState(*values)
     rule = await repo.scoring_rule(scheme_id, scoring.item_code, scoring.occurred_on)
-    key = (subject.kind, subject.id)
-    return rule, (await writer.lock_subjects([key])).get(key)
+    return rule, await writer.lock_subject(subject.kind, subject.id)
 
 
 def signed(item: rules.Item, quantity: int) -> int:
