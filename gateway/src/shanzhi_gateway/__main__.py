@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from shanzhi_kit.logs import configure_logging
+from shanzhi_kit.server import freeze_startup_heap
 from shanzhi_kit.telemetry import setup_telemetry, shutdown_telemetry
 
 from shanzhi_gateway.app import make_server
@@ -24,8 +25,10 @@ def main() -> None:
     configure_logging(settings.log_level, "gateway")
     logging.getLogger("uvicorn.error").addFilter(WithoutClientAddresses())
     setup_telemetry("shanzhi-gateway")
+    server = make_server(settings)
+    freeze_startup_heap()
     try:
-        make_server(settings).run()
+        server.run()
     finally:
         shutdown_telemetry()
 

@@ -12,6 +12,7 @@ finish.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -151,6 +152,20 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
+def freeze_startup_heap() -> None:
+    """Keep what start-up built out of the cyclic garbage collector's full passes.
+
+    A process's modules, protobuf descriptors, SQL statements and settings live as
+    long as it does, yet every full collection walks all of them again; under load
+    that was about a quarter of a service's CPU for a 10,000-line batch. Collecting
+    once and then freezing (:func:`gc.freeze`) moves them to the permanent generation,
+    so collections walk only what requests made. Called once a process is ready to
+    serve; later garbage is collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class ServiceHost:
     """Runs one service: gRPC server, health, reflection, background work, shutdown."""
 
@@ -221,6 +236,10 @@ class ServiceHost:
         self.ready.set()
         log.info("%s is SERVING", self.name)
 
+    async def _freeze_when_ready(self) -> None:
+        await self.ready.wait()
+        freeze_startup_heap()
+
     async def stop(self) -> None:
         log.info("%s shutting down", self.name)
         await self.health.enter_graceful_shutdown()
@@ -237,7 +256,9 @@ class ServiceHost:
         log.info("%s stopped", self.name)
 
     async def run_until_signal(self) -> None:
+        """Serve until SIGTERM or SIGINT: the life of a service process."""
         await self.start()
+        self._tasks.append(asyncio.create_task(self._freeze_when_ready(), name="freeze-heap"))
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
