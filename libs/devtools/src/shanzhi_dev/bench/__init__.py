@@ -67,18 +67,63 @@ def cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
-def cpu_figures(benchmark: str, process: psutil.Process, cpu_before: float, elapsed: float,
-                operations: int, per: str) -> list[Figure]:
-    """CPU the service spent per operation, and how many cores it kept busy meanwhile.
+def database_cpu_seconds() -> float:
+    """CPU time used so far by the PostgreSQL server processes on this machine (0 when the
+    server runs elsewhere): its backends, WAL writer and checkpointer."""
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] != "postgres":
+            continue
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
-    Less noisy than throughput on a shared machine, and it shows whether the service
-    process (rather than the database or the client) set the pace.
+
+def own_cpu_seconds() -> float:
+    """CPU time used so far by this process: the benchmark's clients."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+class CpuMeter:
+    """CPU spent on a phase of a benchmark by the service, PostgreSQL and the clients.
+
+    The three share the machine's cores, so their sum per operation says how many
+    operations per second the machine could carry at most, whatever the service's
+    own share; each part says where to look.
     """
-    used = cpu_seconds(process) - cpu_before
-    return [
-        Figure(benchmark, f"service CPU per {per}", used / operations * 1000, "ms"),
-        Figure(benchmark, "service CPU busy", used / elapsed, "cores"),
-    ]
+
+    def __init__(self, service: psutil.Process) -> None:
+        self.service = service
+        self._start = (0.0, 0.0, 0.0)
+
+    def _read(self) -> tuple[float, float, float]:
+        return cpu_seconds(self.service), database_cpu_seconds(), own_cpu_seconds()
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def figures(self, benchmark: str, elapsed: float, operations: int, per: str) -> list[Figure]:
+        """CPU per operation of each part, and how many cores the service kept busy."""
+        service, database, client = (end - start for end, start in zip(self._read(), self._start,
+                                                                        strict=True))
+        ms = 1000 / operations
+        figures = [
+            Figure(benchmark, f"service CPU per {per}", service * ms, "ms"),
+            Figure(benchmark, "service CPU busy", service / elapsed, "cores"),
+        ]
+        if database:
+            figures += [
+                Figure(benchmark, f"PostgreSQL CPU per {per}", database * ms, "ms"),
+                Figure(benchmark, f"benchmark client CPU per {per}", client * ms, "ms"),
+                Figure(benchmark, f"machine CPU per {per} (service, PostgreSQL and client)",
+                       (service + database + client) * ms, "ms",
+                       note=f"{os.cpu_count()} cores in all"),
+            ]
+        return figures
 
 
 def pgbench_tps(database: str, seconds: int = 10, clients: int = 4) -> float:

@@ -31,14 +31,7 @@ from shanzhi_points.app import MIGRATIONS, PointsSettings, build
 from shanzhi_points.clock import CHINA, ManualClock, SystemClock
 from shanzhi_points.tables import accounts, households
 
-from shanzhi_dev.bench import (
-    BenchContext,
-    Figure,
-    cpu_figures,
-    cpu_reference_ms,
-    cpu_seconds,
-    latency_figures,
-)
+from shanzhi_dev.bench import BenchContext, CpuMeter, Figure, cpu_reference_ms, latency_figures
 
 HOUSEHOLDS = 2000
 AWARDS = 6000
@@ -155,19 +148,20 @@ async def run(ctx: BenchContext) -> list[Figure]:
 
         await _concurrently(200, award)  # warm up connections and statement caches
         reference = cpu_reference_ms()
-        cpu_before = cpu_seconds(process)
+        cpu = CpuMeter(process)
+        cpu.start()
         elapsed, latencies, failed = await _concurrently(AWARDS, award)
         assert not failed, f"{failed} awards failed"
         figures.append(Figure("points AwardPoints", "throughput", AWARDS / elapsed, "req/s",
                               ratio_to="pgbench", note=f"{CONCURRENCY} concurrent, one entry, lot, "
                               "event and idempotency key each"))
         figures += latency_figures("points AwardPoints", latencies)
-        figures += cpu_figures("points AwardPoints", process, cpu_before, elapsed, AWARDS, "award")
+        figures += cpu.figures("points AwardPoints", elapsed, AWARDS, "award")
         figures.append(Figure("points AwardPoints", "CPU reference just before (higher is a slower "
                               "CPU)", reference, "ms"))
 
         batch_seconds: list[float] = []
-        cpu_before = cpu_seconds(process)
+        cpu.start()
         for b in range(BATCHES):
             lines = [P.BatchLine(subject=_subject(homes[i % len(homes)]), item_code="HJ-01",
                                  occurred_on=day) for i in range(BATCH_LINES)]
@@ -178,8 +172,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
             batch_seconds.append(time.perf_counter() - started)
             assert reply.batch.entry_count == BATCH_LINES
         best = min(batch_seconds)
-        batch_cpu = cpu_figures("points ScoreBatch", process, cpu_before, sum(batch_seconds),
-                                BATCHES * BATCH_LINES // 1000, "1,000 entries")
+        batch_cpu = cpu.figures("points ScoreBatch", sum(batch_seconds), BATCHES * BATCH_LINES // 1000,
+                                "1,000 entries")
         figures.append(Figure("points ScoreBatch", "entries written", BATCH_LINES / best, "entries/s",
                               ratio_to="pgbench", note=f"{BATCH_LINES:,} lines in one call, best of "
                               f"{BATCHES}, with one event each"))
@@ -196,15 +190,14 @@ async def run(ctx: BenchContext) -> list[Figure]:
             await stubs[i % CONNECTIONS].ReserveRedemption(P.ReserveRedemptionRequest(
                 request_id=_rid(), subject=_subject(rich), goods_id=goods_id, quantity=1), metadata=md)
 
-        cpu_before = cpu_seconds(process)
+        cpu.start()
         elapsed, latencies, failed = await _concurrently(REDEMPTIONS, redeem)
         assert not failed, f"{failed} redemptions failed"
         figures.append(Figure("points ReserveRedemption", "throughput, one account", REDEMPTIONS / elapsed,
                               "req/s", ratio_to="pgbench",
                               note=f"{CONCURRENCY} concurrent on one row lock"))
         figures += latency_figures("points ReserveRedemption", latencies)[:2]
-        figures += cpu_figures("points ReserveRedemption", process, cpu_before, elapsed, REDEMPTIONS,
-                               "redemption")
+        figures += cpu.figures("points ReserveRedemption", elapsed, REDEMPTIONS, "redemption")
     finally:
         for channel in channels:
             await channel.close()
