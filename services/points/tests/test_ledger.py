@@ -172,6 +172,31 @@ async def test_two_hundred_concurrent_redemptions_never_overdraw(pk: Any) -> Non
     await invariants_hold(pk)
 
 
+async def test_a_retried_redemption_reserves_once_even_when_sent_together(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, items=(pk.item("BIG", 10),))
+    home = await pk.household(village)
+    await pk.award(pk.ref(home), scheme.id, "BIG", quantity=2)
+    oil = await pk.goods(village, price=10, stock=5)
+    request = P.ReserveRedemptionRequest(request_id=pk.rid(), subject=pk.ref(home), goods_id=oil.id,
+                                         quantity=2)
+    replies = await asyncio.gather(*(pk.stub.ReserveRedemption(request, metadata=pk.ADMIN)
+                                     for _ in range(5)))
+    assert len({r.redemption.id for r in replies}) == 1
+    # The balance is spent now; a later retry still gets the first answer, not a refusal.
+    again = await pk.stub.ReserveRedemption(request, metadata=pk.ADMIN)
+    assert again.redemption == replies[0].redemption
+    assert (await pk.account(pk.ref(home))).balance == 0
+    assert (await pk.stub.GetGoods(P.GetGoodsRequest(id=oil.id), metadata=pk.ADMIN)).goods.stock == 3
+    changed = P.ReserveRedemptionRequest(request_id=request.request_id, subject=pk.ref(home),
+                                         goods_id=oil.id, quantity=1)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ReserveRedemption(changed, metadata=pk.ADMIN)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert rpc_error_details(err.value)[0][0] == "request_id"
+    await invariants_hold(pk)
+
+
 async def test_a_cancelled_redemption_returns_points_to_their_lots(pk: Any) -> None:
     village = pk.village()
     scheme = await pk.scheme(village)
