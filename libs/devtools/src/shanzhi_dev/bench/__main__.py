@@ -25,7 +25,7 @@ def table(figures: list[Figure], baseline_tps: float) -> str:
         f"| pgbench -N (baseline) | transactions | {baseline_tps:,.0f} | tx/s | 1.00 |",
     ]
     for f in figures:
-        ratio = f"{f.value / baseline_tps:.2f}" if f.ratio_to == "pgbench" and baseline_tps else ""
+        ratio = f"{f.value / baseline_tps:.3f}" if f.ratio_to == "pgbench" and baseline_tps else ""
         note = f" ({f.note})" if f.note else ""
         lines.append(f"| {f.benchmark} | {f.metric}{note} | {f.value:,.2f} | {f.unit} | {ratio} |")
     return "\n".join(lines)
