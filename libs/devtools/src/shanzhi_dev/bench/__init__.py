@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,31 +56,27 @@ def latency_figures(benchmark: str, seconds: list[float]) -> list[Figure]:
     ]
 
 
-def cpu_seconds(process: psutil.Process) -> float:
-    """User and system CPU time used so far by a service process and its worker processes."""
+def _cpu_of(processes: Iterable[psutil.Process]) -> float:
+    """User and system CPU time used so far by ``processes``; those gone are skipped."""
     total = 0.0
-    for proc in [process, *process.children(recursive=True)]:
+    for proc in processes:
         try:
             times = proc.cpu_times()
         except psutil.Error:
             continue
         total += times.user + times.system
     return total
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User and system CPU time used so far by a service process and its worker processes."""
+    return _cpu_of([process, *process.children(recursive=True)])
 
 
 def database_cpu_seconds() -> float:
     """CPU time used so far by the PostgreSQL server processes on this machine (0 when the
     server runs elsewhere): its backends, WAL writer and checkpointer."""
-    total = 0.0
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] != "postgres":
-            continue
-        try:
-            times = proc.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
+    return _cpu_of(p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres")
 
 
 def own_cpu_seconds() -> float:
