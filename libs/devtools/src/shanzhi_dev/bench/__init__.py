@@ -56,27 +56,38 @@ def latency_figures(benchmark: str, seconds: list[float]) -> list[Figure]:
     ]
 
 
-def _cpu_of(processes: Iterable[psutil.Process]) -> float:
-    """User and system CPU time used so far by ``processes``; those gone are skipped."""
-    total = 0.0
+def _cpu_by_process(processes: Iterable[psutil.Process]) -> dict[tuple[int, float], float]:
+    """User and system CPU time used so far by each of ``processes``, by pid and start
+    time (so a reused pid is another process); those gone are skipped."""
+    used: dict[tuple[int, float], float] = {}
     for proc in processes:
         try:
             times = proc.cpu_times()
+            used[(proc.pid, proc.create_time())] = times.user + times.system
         except psutil.Error:
             continue
-        total += times.user + times.system
-    return total
+    return used
+
+
+def _service_processes(process: psutil.Process) -> list[psutil.Process]:
+    return [process, *process.children(recursive=True)]
+
+
+def _database_processes() -> list[psutil.Process]:
+    """PostgreSQL's server processes on this machine (none when it runs elsewhere): its
+    backends, WAL writer and checkpointer."""
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
 
 
 def cpu_seconds(process: psutil.Process) -> float:
     """User and system CPU time used so far by a service process and its worker processes."""
-    return _cpu_of([process, *process.children(recursive=True)])
+    return sum(_cpu_by_process(_service_processes(process)).values())
 
 
-def database_cpu_seconds() -> float:
-    """CPU time used so far by the PostgreSQL server processes on this machine (0 when the
-    server runs elsewhere): its backends, WAL writer and checkpointer."""
-    return _cpu_of(p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres")
+def _used_since(before: dict[tuple[int, float], float], now: dict[tuple[int, float], float]) -> float:
+    """CPU used between two readings by the processes alive at the second; one that ended
+    in between is not counted, one that started in between is counted whole."""
+    return sum(cpu - before.get(key, 0.0) for key, cpu in now.items())
 
 
 def own_cpu_seconds() -> float:
@@ -90,29 +101,34 @@ class CpuMeter:
 
     The three share the machine's cores, so their sum per operation says how many
     operations per second the machine could carry at most, whatever the service's
-    own share; each part says where to look.
+    own share; each part says where to look. A database connection closed during the
+    phase takes its CPU with it, so keep connections open across a phase.
     """
 
     def __init__(self, service: psutil.Process) -> None:
         self.service = service
-        self._start = (0.0, 0.0, 0.0)
+        self._start: tuple[dict[tuple[int, float], float], dict[tuple[int, float], float], float] = (
+            {}, {}, 0.0)
 
-    def _read(self) -> tuple[float, float, float]:
-        return cpu_seconds(self.service), database_cpu_seconds(), own_cpu_seconds()
+    def _read(self) -> tuple[dict[tuple[int, float], float], dict[tuple[int, float], float], float]:
+        return (_cpu_by_process(_service_processes(self.service)),
+                _cpu_by_process(_database_processes()), own_cpu_seconds())
 
     def start(self) -> None:
         self._start = self._read()
 
     def figures(self, benchmark: str, elapsed: float, operations: int, per: str) -> list[Figure]:
         """CPU per operation of each part, and how many cores the service kept busy."""
-        service, database, client = (end - start for end, start in zip(self._read(), self._start,
-                                                                        strict=True))
+        service_now, database_now, client_now = self._read()
+        service = _used_since(self._start[0], service_now)
+        database = _used_since(self._start[1], database_now)
+        client = client_now - self._start[2]
         ms = 1000 / operations
         figures = [
             Figure(benchmark, f"service CPU per {per}", service * ms, "ms"),
             Figure(benchmark, "service CPU busy", service / elapsed, "cores"),
         ]
-        if database:
+        if database_now:
             figures += [
                 Figure(benchmark, f"PostgreSQL CPU per {per}", database * ms, "ms"),
                 Figure(benchmark, f"benchmark client CPU per {per}", client * ms, "ms"),
