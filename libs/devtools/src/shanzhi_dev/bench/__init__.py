@@ -56,10 +56,14 @@ def latency_figures(benchmark: str, seconds: list[float]) -> list[Figure]:
     ]
 
 
-def _cpu_by_process(processes: Iterable[psutil.Process]) -> dict[tuple[int, float], float]:
-    """User and system CPU time used so far by each of ``processes``, by pid and start
-    time (so a reused pid is another process); those gone are skipped."""
-    used: dict[tuple[int, float], float] = {}
+#: CPU seconds used so far, by process (pid and start time, so a reused pid is another).
+CpuReading = dict[tuple[int, float], float]
+
+
+def _cpu_by_process(processes: Iterable[psutil.Process]) -> CpuReading:
+    """User and system CPU time used so far by each of ``processes``; those gone are
+    skipped."""
+    used: CpuReading = {}
     for proc in processes:
         try:
             times = proc.cpu_times()
@@ -79,12 +83,7 @@ def _database_processes() -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
 
 
-def cpu_seconds(process: psutil.Process) -> float:
-    """User and system CPU time used so far by a service process and its worker processes."""
-    return sum(_cpu_by_process(_service_processes(process)).values())
-
-
-def _used_since(before: dict[tuple[int, float], float], now: dict[tuple[int, float], float]) -> float:
+def _used_since(before: CpuReading, now: CpuReading) -> float:
     """CPU used between two readings by the processes alive at the second; one that ended
     in between is not counted, one that started in between is counted whole."""
     return sum(cpu - before.get(key, 0.0) for key, cpu in now.items())
@@ -107,10 +106,9 @@ class CpuMeter:
 
     def __init__(self, service: psutil.Process) -> None:
         self.service = service
-        self._start: tuple[dict[tuple[int, float], float], dict[tuple[int, float], float], float] = (
-            {}, {}, 0.0)
+        self._start: tuple[CpuReading, CpuReading, float] = ({}, {}, 0.0)
 
-    def _read(self) -> tuple[dict[tuple[int, float], float], dict[tuple[int, float], float], float]:
+    def _read(self) -> tuple[CpuReading, CpuReading, float]:
         return (_cpu_by_process(_service_processes(self.service)),
                 _cpu_by_process(_database_processes()), own_cpu_seconds())
 
