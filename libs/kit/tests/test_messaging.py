@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -20,7 +21,7 @@ from shanzhi_kit.events import Outbox, unpack
 from shanzhi_kit.idempotency import IdempotentWriter
 from shanzhi_kit.messaging import MessagingTables
 from shanzhi_kit.pytest_plugin import wait_until
-from shanzhi_kit.relay import OutboxRelay, kafka_producer
+from shanzhi_kit.relay import OutboxRelay, Producer, kafka_producer
 from shanzhi_kit.testing import Broker, run_database
 from sqlalchemy import Column, Integer, String, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -128,6 +129,76 @@ async def test_a_publish_that_fails_leaves_the_rows_for_the_next_pass(engine: As
     assert pending == 3
     async with engine.begin() as conn:  # leave nothing for the other tests' relays
         await conn.execute(messaging.outbox.delete().where(messaging.outbox.c.topic == name))
+
+
+async def topic_rows(engine: AsyncEngine, name: str) -> list[tuple[str, datetime | None]]:
+    o = messaging.outbox
+    async with engine.connect() as conn:
+        return [(r.key, r.published_at) for r in await conn.execute(
+            select(o.c.key, o.c.published_at).where(o.c.topic == name).order_by(o.c.seq))]
+
+
+def _never_called() -> Producer:
+    raise AssertionError("pruning needs no broker")
+
+
+async def test_published_events_are_deleted_once_older_than_kept_and_pending_ones_never(
+    postgres: None,
+) -> None:
+    # An outbox of its own: what other tests leave unpublished would hold the deletes back.
+    engine = make_engine(await run_database("shanzhi_test_kit_prune"))
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    name = topic()
+    now = datetime.now(UTC)
+    o = messaging.outbox
+
+    def row(key: str, created_days_ago: int, published_days_ago: int | None) -> dict[str, object]:
+        return {"event_id": str(uuid.uuid4()), "topic": name, "key": key, "event_type": "t",
+                "payload": b"", "created_at": now - timedelta(days=created_days_ago),
+                "published_at": None if published_days_ago is None
+                else now - timedelta(days=published_days_ago)}
+
+    async with engine.begin() as conn:
+        await conn.execute(o.insert(), [
+            *(row(f"old-{i}", 40 - i, 40 - i) for i in range(5)),
+            row("recent", 3, 2),             # published two days ago: kept for now
+            row("stuck", 2, None),           # never published: kept however old
+            row("behind", 2, 30),            # published, but after the stuck one: waits for it
+        ])
+    relay = OutboxRelay(make_sessionmaker(engine), o, _never_called,
+                        keep_published=timedelta(days=7), prune_batch=2)
+    deleted = await relay.prune_published(now)
+
+    assert deleted == relay.pruned == 5
+    assert [key for key, _ in await topic_rows(engine, name)] == ["recent", "stuck", "behind"]
+    # Five days on, the recent one has had its week too.
+    await relay.prune_published(now + timedelta(days=5, minutes=1))
+    assert [key for key, _ in await topic_rows(engine, name)] == ["stuck", "behind"]
+    await engine.dispose()
+
+
+async def test_the_running_relay_deletes_what_it_published_once_kept_long_enough(
+    engine: AsyncEngine, broker: Broker,
+) -> None:
+    name = topic()
+    outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
+    written = await write_events(engine, outbox, 12)
+    relay = OutboxRelay(make_sessionmaker(engine), messaging.outbox,
+                        lambda: kafka_producer(broker.bootstrap, "kit-test"), poll_seconds=0.1,
+                        keep_published=timedelta(0))
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+
+    async def gone() -> bool:
+        return not await topic_rows(engine, name)
+
+    await wait_until(gone, within=20)
+    stop.set()
+    await task
+    assert relay.published >= 12 and relay.pruned >= 12
+    received = await asyncio.to_thread(consume_all, broker.bootstrap, name, 12)
+    assert sorted(received) == sorted(written)
 
 
 async def apply_effect(session: AsyncSession, env: event_pb2.EventEnvelope) -> None:

@@ -9,6 +9,11 @@ unpublished, and the next pass sends them: nothing is lost. A relay that dies
 after the publish but before the stamp sends them again; consumers drop the
 duplicate by event id.
 
+Published rows are deleted once they are older than the service's
+``outbox_keep_days``, a few thousand at a time, so the outbox holds days of
+events rather than every event ever written. Rows not yet published are never
+deleted.
+
 kafka-python is synchronous, so the producer's flush runs in a worker thread and
 never blocks the event loop.
 """
@@ -17,14 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from kafka import KafkaProducer
 from shanzhi.common.v1 import event_pb2
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shanzhi_kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +91,9 @@ class OutboxRelay:
         poll_seconds: float = 0.5,
         batch_size: int = 500,
         send_timeout_seconds: float = 30.0,
+        keep_published: timedelta | None = None,
+        prune_every_seconds: float = 60.0,
+        prune_batch: int = 5000,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._outbox = outbox
@@ -91,8 +102,24 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
         self._send_timeout = send_timeout_seconds
+        self._keep_published = keep_published
+        self._prune_every = prune_every_seconds
+        self._prune_batch = prune_batch
+        self._next_prune = 0.0
         self._wake = asyncio.Event()
         self.published = 0
+        self.pruned = 0
+
+    @classmethod
+    def for_service(cls, settings: ServiceSettings, sessionmaker: async_sessionmaker[AsyncSession],
+                    outbox: Table, client_id: str) -> OutboxRelay:
+        """A service's relay: its broker, poll interval and how long published rows stay."""
+        return cls(
+            sessionmaker, outbox,
+            lambda: kafka_producer(settings.kafka_bootstrap_servers, client_id),
+            poll_seconds=settings.relay_poll_seconds,
+            keep_published=timedelta(days=settings.outbox_keep_days),
+        )
 
     def wake(self) -> None:
         """Ask for a pass now (called after a transaction that added events commits)."""
@@ -131,6 +158,49 @@ class OutboxRelay:
             raise RuntimeError(f"published {len(sent)} of {len(rows)} outbox rows; will retry")
         return len(sent)
 
+    async def prune_published(self, now: datetime | None = None) -> int:
+        """Delete the rows published longer ago than the relay keeps them; returns how many.
+
+        The relay publishes in sequence order, so those rows come first: everything
+        before the first row that is unpublished or too recent. They are deleted by
+        ranges of ``prune_batch`` sequence numbers, one transaction each, along the
+        primary key, so a backlog of weeks is neither one long delete nor a scan of the
+        days kept. A published row behind one not yet published waits for it.
+        """
+        if self._keep_published is None:
+            return 0
+        o = self._outbox
+        cutoff = (now or datetime.now(UTC)) - self._keep_published
+        async with self._sessionmaker() as session:
+            first = (await session.execute(select(func.min(o.c.seq)))).scalar()
+            kept = (await session.execute(
+                select(o.c.seq).where(or_(o.c.published_at.is_(None), o.c.published_at >= cutoff))
+                .order_by(o.c.seq).limit(1))).scalar()
+            if kept is None:
+                kept = (await session.execute(select(func.max(o.c.seq)))).scalar()
+                kept = None if kept is None else kept + 1
+        if first is None or kept is None:
+            return 0
+        total = 0
+        while first < kept:
+            upto = min(first + self._prune_batch, kept)
+            async with self._sessionmaker() as session, session.begin():
+                result = await session.execute(delete(o).where(
+                    o.c.seq >= first, o.c.seq < upto,
+                    o.c.published_at.is_not(None), o.c.published_at < cutoff))
+            total += result.rowcount  # type: ignore[attr-defined]
+            first = upto
+        self.pruned += total
+        return total
+
+    async def _prune_when_due(self) -> None:
+        if self._keep_published is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + self._prune_every
+        count = await self.prune_published()
+        if count:
+            log.info("outbox: deleted %d published events older than %s", count, self._keep_published)
+
     def _send_all(self, producer: Producer, rows: Sequence[Any]) -> list[int]:
         futures = []
         for row in rows:
@@ -161,6 +231,7 @@ class OutboxRelay:
                 backoff = self._poll_seconds
                 if count >= self._batch_size:
                     continue
+                await self._prune_when_due()
             except Exception as exc:
                 log.warning("outbox relay pass failed: %s", exc)
                 backoff = min(max(backoff * 2, 0.5), 10.0)

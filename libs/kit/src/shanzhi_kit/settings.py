@@ -53,6 +53,10 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_seconds: float = 10.0
     #: How often the outbox relay looks for unpublished events when not woken.
     relay_poll_seconds: float = 0.5
+    #: Days a published event stays in the outbox before the relay deletes it. Kafka
+    #: keeps the stream and the service's own tables keep the facts; the outbox only
+    #: has to outlive a relay's restart. Unpublished events are never deleted.
+    outbox_keep_days: float = Field(default=7.0, ge=0)
     #: Kafka consumer group prefix; the consumer name is appended.
     consumer_group_prefix: str = "shanzhi"
     #: Log level name.

@@ -11,7 +11,7 @@ from shanzhi_kit.db import make_engine, make_sessionmaker
 from shanzhi_kit.events import Outbox
 from shanzhi_kit.idempotency import IdempotentWriter
 from shanzhi_kit.migrations import upgrade_async
-from shanzhi_kit.relay import OutboxRelay, kafka_producer
+from shanzhi_kit.relay import OutboxRelay
 from shanzhi_kit.server import ServiceHost
 from shanzhi_kit.settings import ServiceSettings
 
@@ -28,11 +28,7 @@ def build(settings: ServiceSettings) -> ServiceHost:
     engine = make_engine(settings.database_url)
     telemetry.instrument_engine(engine)
     sessionmaker = make_sessionmaker(engine)
-    relay = OutboxRelay(
-        sessionmaker, messaging.outbox,
-        lambda: kafka_producer(settings.kafka_bootstrap_servers, SERVICE),
-        poll_seconds=settings.relay_poll_seconds,
-    )
+    relay = OutboxRelay.for_service(settings, sessionmaker, messaging.outbox, SERVICE)
     writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake)
     outbox = Outbox(messaging.outbox, source=SERVICE, topic=TOPIC)
     api = AuditApi(sessionmaker, writer, outbox)
