@@ -433,6 +433,10 @@ async def test_driver_statements_read_like_sqlalchemy_and_report_broken_constrai
         row = await statement.fetchrow(session, {"event_id": marker})
         assert row is not None and row.code == "b" and row._mapping["code"] == "b"
         assert await statement.fetchrow(session, {"event_id": "none"}) is None
+        rows = await statement.fetch(session, {"event_id": marker})
+        read = (await session.execute(statement.statement, {"event_id": marker})).all()
+        assert [(r.id, r.code) for r in rows] == [(r.id, r.code) for r in read]
+        assert [r.code for r in rows] == ["b", "a"]
     async with make_sessionmaker(engine)() as session:
         with pytest.raises(IntegrityError):
             async with session.begin():

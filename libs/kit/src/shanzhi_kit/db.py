@@ -213,6 +213,13 @@ class DriverStatement:
         """The parameters in the order of the statement's ``$n``."""
         return [params[k] if k in params else self._defaults[k] for k in self._names]
 
+    async def fetch(self, session: AsyncSession, params: Mapping[str, Any]) -> list[Any]:
+        """Every row."""
+        if session.bind is not None and session.bind.dialect.name != "postgresql":
+            return list((await session.execute(self.statement, dict(params))).all())
+        raw = await driver_connection(session)
+        return [DriverRow(r) for r in await raw.fetch(self.sql, *self.args(params))]
+
     async def fetchrow_on(self, raw: Any, params: Mapping[str, Any]) -> Any:
         """The first row, read on an asyncpg connection; or None."""
         import asyncpg

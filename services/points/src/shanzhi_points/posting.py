@@ -25,7 +25,7 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from shanzhi.points.v1 import events_pb2, points_pb2
-from shanzhi_kit.db import driver_connection, driver_execute
+from shanzhi_kit.db import DriverStatement, driver_connection, driver_execute
 from shanzhi_kit.values import format_date, new_id
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql
@@ -37,9 +37,15 @@ from shanzhi_points.tables import accounts, entries, lot_moves, lots
 
 _LOCK_IDS = (select(accounts).where(accounts.c.id.in_(bindparam("ids", expanding=True)))
              .order_by(accounts.c.id).with_for_update())
-_LOCK_SUBJECT = select(accounts).where(
+#: One subject's account, locked; and the lots with points left of one account. Run by
+#: the driver directly: every claim, redemption and locked award runs both.
+_LOCK_SUBJECT = DriverStatement(select(accounts).where(
     accounts.c.subject_kind == bindparam("kind"), accounts.c.subject_id == bindparam("subject_id")
-).with_for_update()
+).with_for_update())
+_LIVE_LOT_COLUMNS = (lots.c.id, lots.c.account_id, lots.c.lot_date, lots.c.amount, lots.c.available,
+                     lots.c.expires_on)
+_LIVE_LOTS = DriverStatement(select(*_LIVE_LOT_COLUMNS).where(
+    lots.c.account_id == bindparam("account_id"), lots.c.available > 0, lots.c.closed.is_(False)))
 
 _LOCK_KIND = select(accounts).where(
     accounts.c.subject_kind == bindparam("kind"),
@@ -255,7 +261,7 @@ class LedgerWriter(LedgerPlan):
 
     async def lock_subject(self, kind: int, subject_id: str) -> AccountState | None:
         """Lock one subject's account, if it has one."""
-        row = (await self.session.execute(_LOCK_SUBJECT, {"kind": kind, "subject_id": subject_id})).first()
+        row = await _LOCK_SUBJECT.fetchrow(self.session, {"kind": kind, "subject_id": subject_id})
         return AccountState.of(row) if row is not None else None
 
     # -- lots ---------------------------------------------------------------------------
@@ -265,11 +271,12 @@ class LedgerWriter(LedgerPlan):
         missing = {s.id: s for s in states if s.lots is None}
         if not missing:
             return
-        rows = (await self.session.execute(
-            select(lots.c.id, lots.c.account_id, lots.c.lot_date, lots.c.amount, lots.c.available,
-                   lots.c.expires_on)
-            .where(lots.c.account_id.in_(sorted(missing)), lots.c.available > 0,
-                   lots.c.closed.is_(False)))).all()
+        if len(missing) == 1:
+            rows = await _LIVE_LOTS.fetch(self.session, {"account_id": next(iter(missing))})
+        else:
+            rows = list((await self.session.execute(
+                select(*_LIVE_LOT_COLUMNS).where(lots.c.account_id.in_(sorted(missing)),
+                                                 lots.c.available > 0, lots.c.closed.is_(False)))).all())
         for state in missing.values():
             state.lots = {}
         for r in rows:

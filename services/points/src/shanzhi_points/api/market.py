@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.auth import Caller
+from shanzhi_kit.db import DriverStatement
 from shanzhi_kit.errors import NotFound, Validator
 from shanzhi_kit.idempotency import KeyRow
 from shanzhi_kit.paging import page_of
@@ -32,7 +33,8 @@ from shanzhi_points.repository import PointsRepository
 from shanzhi_points.tables import goods, redemptions, stock_moves
 
 #: Take stock for a reservation, only from goods on the village's shelf and never below zero.
-_TAKE_STOCK = (
+#: Take goods off the shelf if enough are left; run by the driver directly.
+_TAKE_STOCK = DriverStatement(
     update(goods)
     .where(goods.c.id == bindparam("wanted_goods"), goods.c.region_code == bindparam("village"),
            goods.c.active.is_(True), goods.c.stock >= bindparam("wanted"))
@@ -200,9 +202,9 @@ class MarketApi(ApiBase):
                                     caller)
             # Take the stock first: the statement locks the goods row (after the account's, as
             # every path does) and refuses to go below zero.
-            taken = (await session.execute(_TAKE_STOCK, {
+            taken = await _TAKE_STOCK.fetchrow(session, {
                 "wanted_goods": goods_id, "wanted": request.quantity, "village": state.region_code,
-                "at": writer.now, "by": caller.subject})).first()
+                "at": writer.now, "by": caller.subject})
             if taken is None:
                 await self._refuse_goods(repo, goods_id, state.region_code, request.quantity, caller)
             assert taken is not None
