@@ -253,9 +253,9 @@ class DriverPool:
         self._opening = asyncio.Lock()
 
     @classmethod
-    def of(cls, engine: AsyncEngine, max_size: int = 10) -> DriverPool:
-        """The engine's driver pool (at most ``max_size`` connections, as many as the
-        engine's own pool keeps)."""
+    def of(cls, engine: AsyncEngine, max_size: int = 4) -> DriverPool:
+        """The engine's driver pool, made by the first call with at most ``max_size``
+        connections (a service makes it at start-up, from ``driver_pool_size``)."""
         pool = cls._pools.get(engine.sync_engine)
         if pool is None:
             pool = cls._pools[engine.sync_engine] = cls(engine, max_size)

@@ -51,6 +51,11 @@ class ServiceSettings(BaseSettings):
     grpc_port: int = 50051
     #: Seconds in-flight calls get to finish on shutdown.
     shutdown_grace_seconds: float = 10.0
+    #: Connections of the driver pool that single-statement hot paths use (points awards).
+    #: Few is faster: a database runs best with about two busy connections per core, and
+    #: callers beyond them wait in the pool rather than in the database's locks. Divide
+    #: about twice the database's cores among the replicas.
+    driver_pool_size: int = Field(default=4, ge=1, le=100)
     #: How often the outbox relay looks for unpublished events when not woken.
     relay_poll_seconds: float = 0.5
     #: Days a published event stays in the outbox before the relay deletes it. Kafka

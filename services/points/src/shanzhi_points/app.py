@@ -8,7 +8,7 @@ from pathlib import Path
 from shanzhi.points.v1 import points_pb2, points_pb2_grpc
 from shanzhi_kit import telemetry
 from shanzhi_kit.consumer import service_consumers
-from shanzhi_kit.db import make_engine, make_sessionmaker
+from shanzhi_kit.db import DriverPool, make_engine, make_sessionmaker
 from shanzhi_kit.events import Outbox
 from shanzhi_kit.idempotency import IdempotentWriter
 from shanzhi_kit.migrations import upgrade_async
@@ -38,6 +38,7 @@ def build(settings: ServiceSettings, clock: Clock | None = None) -> ServiceHost:
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
     telemetry.instrument_engine(engine)
+    DriverPool.of(engine, settings.driver_pool_size)
     sessionmaker = make_sessionmaker(engine)
     relay = OutboxRelay.for_service(settings, sessionmaker, messaging.outbox, SERVICE)
     writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake)
