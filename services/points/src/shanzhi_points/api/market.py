@@ -32,8 +32,8 @@ from shanzhi_points.messages import goods_message, name_of, redemption_message, 
 from shanzhi_points.repository import PointsRepository
 from shanzhi_points.tables import goods, redemptions, stock_moves
 
-#: Take stock for a reservation, only from goods on the village's shelf and never below zero.
-#: Take goods off the shelf if enough are left; run by the driver directly.
+#: Take stock for a reservation, only from goods on the village's shelf and never below zero;
+#: run by the driver directly.
 _TAKE_STOCK = DriverStatement(
     update(goods)
     .where(goods.c.id == bindparam("wanted_goods"), goods.c.region_code == bindparam("village"),
