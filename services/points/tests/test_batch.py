@@ -29,7 +29,7 @@ from shanzhi_kit.testing import free_port
 from shanzhi_points.app import MIGRATIONS, PointsSettings, build
 from shanzhi_points.clock import ManualClock, SystemClock
 from shanzhi_points.tables import accounts, batches, entries, households, lots, messaging
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.postgres
@@ -169,9 +169,39 @@ async def counts(engine: AsyncEngine) -> tuple[int, int, int]:
     return n_entries, n_events, n_batches
 
 
+#: What PostgreSQL shows of a COPY in progress in this database: the table and rows so far.
+COPY_PROGRESS = text("SELECT relid::regclass::text, tuples_processed FROM pg_stat_progress_copy "
+                     "WHERE datname = current_database()")
+
+
+async def kill_during_copy(engine: AsyncEngine, service: Service, call: asyncio.Future[Any],
+                           copies: int) -> int:
+    """Kill the service while the batch's transaction is open: on the ``copies``-th COPY
+    seen in progress (rows go to the ledger's tables by COPY, a chunk at a time, and the
+    transaction commits only after the last). Returns the COPY it was killed in; 0 if the
+    call ended first."""
+    seen, last = 0, ("", -1)
+    async with engine.connect() as conn:
+        while not call.done():
+            row = (await conn.execute(COPY_PROGRESS)).first()
+            await conn.commit()  # a transaction sees one snapshot of the server's activity
+            if row is not None:
+                if row[0] != last[0] or row[1] < last[1]:
+                    seen += 1
+                last = (row[0], row[1])
+                if seen >= copies:
+                    service.kill()
+                    return seen
+            await asyncio.sleep(0.002)
+    return 0
+
+
 @pytest.mark.slow
 async def test_a_batch_killed_midway_is_retried_into_exactly_one_batch(
         kill_ground: tuple[str, str, list[str], AsyncEngine], tmp_path: Path, pk: Any) -> None:
+    """Two kills, then the retry: the first while rows are being copied in (so the
+    transaction is open and nothing may stay), the second at a random moment of the call
+    (before, during or after its commit); the retry then makes the batch exactly once."""
     url, scheme_id, ids, engine = kill_ground
     today = SystemClock().today().isoformat()
     request = P.ScoreBatchRequest(
@@ -180,14 +210,24 @@ async def test_a_batch_killed_midway_is_retried_into_exactly_one_batch(
             P.BatchLine(subject=P.SubjectRef(kind=P.SUBJECT_KIND_HOUSEHOLD, id=ids[i % HOMES]),
                         item_code="HJ-01", occurred_on=today) for i in range(LINES)])
     seed = int(os.environ.get("SHANZHI_KILL_SEED", time.time_ns() % 100_000))
-    delay = random.Random(seed).uniform(0.2, 5.0)
+    rng = random.Random(seed)
+    copies, delay = rng.randint(1, 9), rng.uniform(0.0, 1.5)
     service = Service(url, tmp_path / "points.log")
-    service.start()
-    killed_before_reply = False
+    options = [("grpc.max_send_message_length", 16 << 20)]
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}",
-                                             options=[("grpc.max_send_message_length", 16 << 20)]
-                                             ) as channel:
+        # 1. Killed in the middle of writing: the call fails and nothing is left.
+        service.start()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}", options=options) as channel:
+            stub = points_pb2_grpc.PointsServiceStub(channel)
+            call = asyncio.ensure_future(stub.ScoreBatch(request, metadata=pk.ADMIN, timeout=60))
+            killed_in = await kill_during_copy(engine, service, call, copies)
+            assert killed_in, (seed, "the batch ended before the COPY to kill it in")
+            with pytest.raises(grpc.aio.AioRpcError):
+                await call
+        assert await counts(engine) == (0, 0, 0), (seed, killed_in)
+        # 2. Killed at a random moment: all or nothing, whichever it was.
+        service.start()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}", options=options) as channel:
             stub = points_pb2_grpc.PointsServiceStub(channel)
             call = asyncio.ensure_future(stub.ScoreBatch(request, metadata=pk.ADMIN, timeout=60))
             await asyncio.sleep(delay)
@@ -196,10 +236,10 @@ async def test_a_batch_killed_midway_is_retried_into_exactly_one_batch(
             with pytest.raises(grpc.aio.AioRpcError) if killed_before_reply else nullcontext():
                 await call
         after_kill = await counts(engine)
-        # All or nothing: the transaction either committed whole or left no trace.
         assert after_kill in [(0, 0, 0), (LINES, LINES, 1)], (seed, delay, after_kill)
+        # 3. The retry, the same request again, and the same key under another request id.
         service.start()
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}", options=options) as channel:
             stub = points_pb2_grpc.PointsServiceStub(channel)
             started = time.perf_counter()
             batch = (await stub.ScoreBatch(request, metadata=pk.ADMIN, timeout=60)).batch
@@ -217,9 +257,9 @@ async def test_a_batch_killed_midway_is_retried_into_exactly_one_batch(
         total = (await conn.execute(select(func.sum(accounts.c.balance)))).scalar_one()
         in_lots = (await conn.execute(select(func.sum(lots.c.available)))).scalar_one()
     assert total == in_lots == LINES * 5
-    print(f"kill seed {seed}: killed after {delay:.2f}s, "
-          f"{'before' if killed_before_reply else 'after'} the reply; first pass left {after_kill}; "
-          f"the retry took {took:.2f}s")
+    print(f"kill seed {seed}: first killed in COPY {killed_in}, left nothing; second killed after "
+          f"{delay:.2f}s, {'before' if killed_before_reply else 'after'} the reply, left "
+          f"{after_kill}; the retry took {took:.2f}s")
 
 
 async def test_rows_written_ahead_by_copy_roll_back_with_a_post_that_fails(pk: Any) -> None:
