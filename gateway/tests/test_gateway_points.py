@@ -204,6 +204,15 @@ async def test_ranking_and_honour_board(
     (board,) = fakes.points.GetHonourBoard.calls
     assert (board.request.scheme_id, board.request.from_date, board.request.to_date) == (
         scheme, "2026-01-01", "")
+    # A scheme's ranking (积分方案排名) needs neither a kind nor a period.
+    result = await schema.execute(
+        "query($s: ID!) { pointsRanking(schemeId: $s) { items { rank stars } } }",
+        variable_values={"s": scheme}, context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None and result.data is not None
+    assert [r["stars"] for r in result.data["pointsRanking"]["items"]] == [2, 1, 0]
+    by_scheme = fakes.points.ListRanking.calls[-1].request
+    assert (by_scheme.scheme_id, by_scheme.subject_kind, by_scheme.from_date, by_scheme.to_date) == (
+        scheme, 0, "", "")
 
 
 async def test_create_scheme_sends_items_settings_and_enums(

@@ -134,6 +134,11 @@ class ClaimStatus(Enum):
     POSTED = strawberry.enum_value("POSTED", description="In the ledger (已入账).")
     REJECTED = strawberry.enum_value("REJECTED", description="Rejected (未通过).")
     WITHDRAWN = strawberry.enum_value("WITHDRAWN", description="Withdrawn (已撤回).")
+    LAPSED = strawberry.enum_value(
+        "LAPSED",
+        description="Lapsed (已失效): the account was closed (e.g. the household moved out, 迁出) "
+        "when the publicity window closed, so nothing was posted; the reviews say why.",
+    )
 
 
 @strawberry.enum(description="Who put a claim in (申报来源).")
@@ -381,7 +386,17 @@ class Entry:
     item_name: str | None = strawberry.field(description="The item's name at the time (事项名称).")
     quantity: int = strawberry.field(description="Times the item counted (次数).")
     source_id: strawberry.ID | None = strawberry.field(
-        description="The claim, redemption, batch or cycle close behind the entry (来源)."
+        description=(
+            "What made the entry (来源), by kind: CLAIM the claim (申报); AWARD null, the award "
+            "(直接记分) is the entry itself; BATCH the batch scoring (批量评分); BASE (年度基础分) "
+            "the cycle close (年度结算) that opened the year, the talent post of a villagers' "
+            "representative's appointment (村民代表任职), the talent person of a party member "
+            "(党员), or null for an account opened by a clerk; REDEMPTION and REDEMPTION_CANCEL "
+            "the redemption (积分兑换); REVERSAL the source of the entry it reverses (冲正); "
+            "EXPIRY the credit entry whose lot expired (积分过期, the lot's entryId); "
+            "CYCLE_CLOSE the cycle close (年度清零). Null on BASE, EXPIRY and CYCLE_CLOSE "
+            "entries written before sources were recorded for them."
+        )
     )
     reverses_entry_id: strawberry.ID | None = strawberry.field(
         description="The entry this one reverses (冲正对象)."
@@ -1568,16 +1583,40 @@ class PointsQuery:
             next_page_token=next_token(answer.page_info),
         )
 
-    @strawberry.field(description="Ranking (积分排名) of a kind of subject in a village, township or county.")
+    @strawberry.field(
+        description="Ranking (积分排名) of a kind of subject in a village, township or county, "
+        "or of one scheme's subjects (积分方案排名, with their stars 星级)."
+    )
     async def points_ranking(
         self,
         info: Info,
         subject_kind: Annotated[
-            SubjectKind, strawberry.argument(description="Who is ranked (积分对象类别).")
-        ],
-        from_date: Annotated[dt.date, strawberry.argument(description="First day of the period (起始日期).")],
-        to_date_: Annotated[dt.date, strawberry.argument(name="toDate", description="Last day (截止日期).")],
+            SubjectKind | None,
+            strawberry.argument(description="Who is ranked (积分对象类别); required without a scheme."),
+        ] = None,
+        from_date: Annotated[
+            dt.date | None,
+            strawberry.argument(
+                description="First day of the period (起始日期); required without a scheme, "
+                "else the scheme's year by default."
+            ),
+        ] = None,
+        to_date_: Annotated[
+            dt.date | None,
+            strawberry.argument(
+                name="toDate",
+                description="Last day (截止日期); required without a scheme, else the scheme's year "
+                "by default.",
+            ),
+        ] = None,
         region_code_prefix: RegionCodePrefixArg = "",
+        scheme_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Rank this scheme's subjects (积分方案) by what it scored, with stars by its "
+                "thresholds."
+            ),
+        ] = None,
         first: FirstArg = None,
         after: AfterArg = None,
     ) -> RankingPage:
@@ -1587,9 +1626,10 @@ class PointsQuery:
             P.ListRankingRequest(
                 region_code_prefix=region_code_prefix,
                 subject_kind=enum_to_pb(subject_kind, P.SubjectKind),
-                from_date=from_date.isoformat(),
-                to_date=to_date_.isoformat(),
+                from_date=from_date.isoformat() if from_date else "",
+                to_date=to_date_.isoformat() if to_date_ else "",
                 page=page_request(first, after),
+                scheme_id=require_id(scheme_id, "schemeId") if scheme_id else "",
             ),
         )
         return RankingPage(
@@ -1846,7 +1886,14 @@ class PointsMutation:
         version_id: Annotated[strawberry.ID, _arg("The publicised version (版本编号).")],
         resolution: Annotated[ResolutionInput, _arg("The resolution (村民代表会议决议).")],
         effective_from: Annotated[
-            dt.date | None, _arg("First day in force (施行日期); default: the meeting.")
+            dt.date | None,
+            _arg(
+                "First day in force (施行日期); default: the meeting. A version that supersedes an"
+                " adopted one (方案修订) never takes effect on a past day: not before the day the"
+                " adoption is recorded (today, China time), nor on that day if points are already"
+                " scored under the superseded version for it. The first adopted version may start"
+                " on a past day."
+            ),
         ] = None,
     ) -> SchemeVersion:
         ctx = info.context
@@ -1989,7 +2036,8 @@ class PointsMutation:
         return Claim.from_pb(answer.claim)
 
     @strawberry.mutation(
-        description="Approve or reject a claim for the review group (评议); approval opens publicity."
+        description="Approve or reject a claim for the review group (评议), saying why; approval "
+        "opens publicity. Whoever recorded the claim may not review it (回避)."
     )
     async def review_claim(
         self,
@@ -1997,7 +2045,7 @@ class PointsMutation:
         request_id: RequestIdArg,
         claim_id: Annotated[strawberry.ID, _arg("The claim (申报编号).")],
         decision: Annotated[ReviewDecision, _arg("Approve or reject (评议结果).")],
-        reason: Annotated[str, _arg("Why (评议意见); required to reject or after an objection.")] = "",
+        reason: Annotated[str, _arg("Why (评议意见); required to approve or reject.")] = "",
     ) -> Claim:
         ctx = info.context
         answer = await ctx.call(

@@ -231,7 +231,10 @@ class EntryPostedEvent(_message.Message):
     item_code: _builtins.str
     """The item's code, for scored entries."""
     source_id: _builtins.str
-    """The claim, redemption, batch or cycle close behind the entry."""
+    """The source (来源) behind the entry, as Entry.source_id in points.proto says for each
+    kind: the claim, batch, redemption, cycle close, talent post or person, or the
+    credit entry whose lot expired; empty for a direct award.
+    """
     reverses_entry_id: _builtins.str
     """The entry reversed, for reversals."""
     def __init__(
@@ -473,6 +476,43 @@ class ClaimPostedEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClaimPostedEvent: _TypeAlias = ClaimPostedEvent  # noqa: Y015
+
+@_typing.final
+class ClaimLapsedEvent(_message.Message):
+    """ClaimLapsedEvent: a claim's publicity window closed after its account was closed
+    (e.g. the household moved out, 迁出), so nothing was posted and the claim lapsed
+    (申报失效).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    ACCOUNT_CLOSED_ON_FIELD_NUMBER: _builtins.int
+    claim_id: _builtins.str
+    """The claim's id."""
+    account_id: _builtins.str
+    """The account's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    account_closed_on: _builtins.str
+    """The day the account closed, "YYYY-MM-DD"."""
+    def __init__(
+        self,
+        *,
+        claim_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        account_closed_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_closed_on", b"account_closed_on", "account_id", b"account_id", "claim_id", b"claim_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimLapsedEvent: _TypeAlias = ClaimLapsedEvent  # noqa: Y015
 
 @_typing.final
 class RedemptionReservedEvent(_message.Message):

@@ -326,6 +326,11 @@ class _ClaimStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClaimStat
     """Rejected by the review group (未通过)."""
     CLAIM_STATUS_WITHDRAWN: _ClaimStatus.ValueType  # 5
     """Withdrawn before review (已撤回)."""
+    CLAIM_STATUS_LAPSED: _ClaimStatus.ValueType  # 6
+    """Lapsed (已失效): the subject's account was closed (e.g. the household moved out,
+    迁出) when the publicity window closed, so no points were posted; the claim's
+    reviews say why.
+    """
 
 class ClaimStatus(_ClaimStatus, metaclass=_ClaimStatusEnumTypeWrapper):
     """---------------------------------------------------------------------------------
@@ -347,6 +352,11 @@ CLAIM_STATUS_REJECTED: ClaimStatus.ValueType  # 4
 """Rejected by the review group (未通过)."""
 CLAIM_STATUS_WITHDRAWN: ClaimStatus.ValueType  # 5
 """Withdrawn before review (已撤回)."""
+CLAIM_STATUS_LAPSED: ClaimStatus.ValueType  # 6
+"""Lapsed (已失效): the subject's account was closed (e.g. the household moved out,
+迁出) when the publicity window closed, so no points were posted; the claim's
+reviews say why.
+"""
 Global___ClaimStatus: _TypeAlias = ClaimStatus  # noqa: Y015
 
 class _ClaimSource:
@@ -2225,8 +2235,15 @@ class AdoptSchemeVersionRequest(_message.Message):
     version_id: _builtins.str
     """The publicised version."""
     effective_from: _builtins.str
-    """First day in force, "YYYY-MM-DD": on or after the meeting, within the scheme's year
-    or later; empty means the meeting day (or January 1 of the scheme's year if later).
+    """First day in force (施行日期), "YYYY-MM-DD": on or after the meeting and by December 31
+    of the scheme's year; empty means the meeting day (or January 1 of the scheme's year
+    if later). The first adopted version of a scheme may take effect from a past day,
+    since nothing can be scored before a version is in force. A version that supersedes
+    an adopted one (方案修订) takes effect after that one did and never on a past day,
+    so the rules of past days stay as they were: not before the day the adoption is
+    recorded (today, China time), and not on that day either if points are already
+    scored under the superseded version for it (FAILED_PRECONDITION naming this field,
+    or resolution.meeting_date when this field is empty).
     """
     @_builtins.property
     def resolution(self) -> Global___Resolution:
@@ -2573,7 +2590,21 @@ class Entry(_message.Message):
     quantity: _builtins.int
     """Times the item counted."""
     source_id: _builtins.str
-    """The source: the claim, redemption, batch or cycle close that made the entry."""
+    """The source (来源) that made the entry, by kind:
+    - CLAIM: the claim (积分申报, Claim.id);
+    - AWARD: empty; the direct award (直接记分) is the entry itself, created_by names who;
+    - BATCH: the batch scoring (批量评分, the same id as batch_id);
+    - BASE (年度基础分): the cycle close (年度结算, CycleClose.id) that opened the year;
+      for a villagers' representative (村民代表) appointed in talent, the post of the
+      appointment (任职, talent Post.id); for a party member (党员) registered in talent,
+      the person (人员, talent Person.id); empty for an account opened by OpenAccount;
+    - REDEMPTION and REDEMPTION_CANCEL: the redemption (积分兑换, Redemption.id);
+    - REVERSAL: the source of the entry it reverses (冲正), empty if that has none;
+    - EXPIRY: the credit entry whose lot expired (积分过期, Lot.entry_id);
+    - CYCLE_CLOSE: the cycle close (年度清零, CycleClose.id).
+    Entries written before a source was recorded for BASE, EXPIRY and CYCLE_CLOSE have
+    none.
+    """
     reverses_entry_id: _builtins.str
     """The entry this one reverses (冲正对象), for reversals."""
     reason: _builtins.str
@@ -3402,7 +3433,7 @@ class ReviewClaimRequest(_message.Message):
     decision: Global___ReviewDecision.ValueType
     """Approve or reject."""
     reason: _builtins.str
-    """Why; required for a rejection and after an objection."""
+    """Why (评议意见); required for an approval and a rejection alike."""
     def __init__(
         self,
         *,
@@ -4756,14 +4787,22 @@ class ListRankingRequest(_message.Message):
     FROM_DATE_FIELD_NUMBER: _builtins.int
     TO_DATE_FIELD_NUMBER: _builtins.int
     PAGE_FIELD_NUMBER: _builtins.int
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
     region_code_prefix: _builtins.str
     """Village (12 digits), township (9) or county (6) code prefix; empty means the whole scope."""
     subject_kind: Global___SubjectKind.ValueType
     """The kind of subject ranked."""
     from_date: _builtins.str
-    """First day of the period, "YYYY-MM-DD"."""
+    """First day of the period, "YYYY-MM-DD" (required unless scheme_id is given)."""
     to_date: _builtins.str
-    """Last day of the period, "YYYY-MM-DD"."""
+    """Last day of the period, "YYYY-MM-DD" (required unless scheme_id is given)."""
+    scheme_id: _builtins.str
+    """A scheme (积分方案), to rank its subjects by what it scored: the accounts of its
+    village and subject kind, the entries it made, and stars (星级) by the thresholds of
+    its version in force at the end of the period. region_code_prefix and subject_kind
+    may then be left empty (or must agree with the scheme); an empty period is the
+    scheme's year.
+    """
     @_builtins.property
     def page(self) -> _paging_pb2.PageRequest:
         """Paging, highest score first."""
@@ -4776,10 +4815,11 @@ class ListRankingRequest(_message.Message):
         from_date: _builtins.str = ...,
         to_date: _builtins.str = ...,
         page: _paging_pb2.PageRequest | None = ...,
+        scheme_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_date", b"from_date", "page", b"page", "region_code_prefix", b"region_code_prefix", "subject_kind", b"subject_kind", "to_date", b"to_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_date", b"from_date", "page", b"page", "region_code_prefix", b"region_code_prefix", "scheme_id", b"scheme_id", "subject_kind", b"subject_kind", "to_date", b"to_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

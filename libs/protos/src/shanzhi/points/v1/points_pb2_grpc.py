@@ -566,8 +566,9 @@ class PointsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReviewClaim(self, request, context):
-        """ReviewClaim approves or rejects a claim awaiting review; approval opens its
-        publicity window (公示).
+        """ReviewClaim approves or rejects a claim awaiting review, with a reason (评议意见);
+        approval opens its publicity window (公示). Whoever recorded the claim may not
+        review it (回避).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -123,8 +123,9 @@ class PointsServiceStub:
     waits for the review group (评议小组).
     """
     ReviewClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.ReviewClaimRequest, _points_pb2.ReviewClaimResponse]
-    """ReviewClaim approves or rejects a claim awaiting review; approval opens its
-    publicity window (公示).
+    """ReviewClaim approves or rejects a claim awaiting review, with a reason (评议意见);
+    approval opens its publicity window (公示). Whoever recorded the claim may not
+    review it (回避).
     """
     ObjectToClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.ObjectToClaimRequest, _points_pb2.ObjectToClaimResponse]
     """ObjectToClaim raises an objection (异议) during the publicity window; the claim
@@ -288,8 +289,9 @@ class PointsServiceAsyncStub(PointsServiceStub):
     waits for the review group (评议小组).
     """
     ReviewClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.ReviewClaimRequest, _points_pb2.ReviewClaimResponse]  # type: ignore[assignment]
-    """ReviewClaim approves or rejects a claim awaiting review; approval opens its
-    publicity window (公示).
+    """ReviewClaim approves or rejects a claim awaiting review, with a reason (评议意见);
+    approval opens its publicity window (公示). Whoever recorded the claim may not
+    review it (回避).
     """
     ObjectToClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.ObjectToClaimRequest, _points_pb2.ObjectToClaimResponse]  # type: ignore[assignment]
     """ObjectToClaim raises an objection (异议) during the publicity window; the claim
@@ -642,8 +644,9 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _points_pb2.ReviewClaimRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.ReviewClaimResponse, _abc.Awaitable[_points_pb2.ReviewClaimResponse]]:
-        """ReviewClaim approves or rejects a claim awaiting review; approval opens its
-        publicity window (公示).
+        """ReviewClaim approves or rejects a claim awaiting review, with a reason (评议意见);
+        approval opens its publicity window (公示). Whoever recorded the claim may not
+        review it (回避).
         """
 
     @_abc_1.abstractmethod
