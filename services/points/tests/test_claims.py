@@ -9,10 +9,12 @@ from typing import Any
 
 import grpc
 import pytest
+from shanzhi.common.v1 import event_pb2
+from shanzhi.points.v1 import events_pb2
 from shanzhi.points.v1 import points_pb2 as P
 from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details
-from shanzhi_points.tables import claims
-from sqlalchemy import select
+from shanzhi_points.tables import accounts, claim_reviews, claims, entries, messaging
+from sqlalchemy import select, update
 
 pytestmark = pytest.mark.postgres
 
@@ -28,10 +30,16 @@ async def submit(pk: Any, home: Any, scheme: Any, code: str = "HJ-01", *, quanti
     return reply.claim
 
 
-async def review(pk: Any, claim: P.Claim, decision: int, reason: str = "") -> P.Claim:
+def reviewer(pk: Any, subject: str = "reviewer-1") -> Any:
+    """A member of the review group (评议小组) other than whoever put the claims in."""
+    return auth_metadata(pk.COUNTY, roles=("county_officer",), subject=subject)
+
+
+async def review(pk: Any, claim: P.Claim, decision: int, reason: str = "经评议属实",
+                 *, metadata: Any = None) -> P.Claim:
     return (await pk.stub.ReviewClaim(P.ReviewClaimRequest(
         request_id=pk.rid(), claim_id=claim.id, decision=decision, reason=reason),  # type: ignore[arg-type]
-        metadata=pk.ADMIN)).claim
+        metadata=metadata or reviewer(pk))).claim
 
 
 async def get(pk: Any, claim: P.Claim) -> P.Claim:
@@ -54,9 +62,9 @@ async def test_an_approved_claim_posts_when_its_window_closes_unopposed(pk: Any)
     claim = await submit(pk, home, scheme, quantity=2, metadata=grid)
     assert (claim.status, claim.points, claim.item_name, claim.created_by) == (
         P.CLAIM_STATUS_PENDING_REVIEW, 10, "庭院整洁", "grid-7")
-    approved = await review(pk, claim, P.REVIEW_DECISION_APPROVE)
+    approved = await review(pk, claim, P.REVIEW_DECISION_APPROVE, "现场照片属实")
     assert approved.status == P.CLAIM_STATUS_IN_PUBLICITY
-    assert approved.reviews[0].reviewer == "tester"
+    assert (approved.reviews[0].reviewer, approved.reviews[0].reason) == ("reviewer-1", "现场照片属实")
     ends = approved.publicity_end_time.ToDatetime()
     assert timedelta(days=6, hours=23) < ends - pk.clock.now().replace(tzinfo=None) <= timedelta(days=7)
     board = await pk.stub.GetPublicityBoard(P.GetPublicityBoardRequest(region_code=village),
@@ -104,8 +112,8 @@ async def test_an_objection_sends_a_claim_back_to_review(pk: Any) -> None:
     pk.clock.advance(timedelta(days=4))
     assert (await get(pk, claim)).status == P.CLAIM_STATUS_PENDING_REVIEW
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await review(pk, claim, P.REVIEW_DECISION_APPROVE)
-    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        await review(pk, claim, P.REVIEW_DECISION_APPROVE, "")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert rpc_error_details(err.value)[0][0] == "reason"
     again = await review(pk, claim, P.REVIEW_DECISION_APPROVE, "复核属实")
     assert again.status == P.CLAIM_STATUS_IN_PUBLICITY
@@ -136,7 +144,7 @@ async def test_a_claim_in_the_wrong_state_is_refused_and_nothing_changes(pk: Any
     rejected = await review(pk, await submit(pk, home, scheme), P.REVIEW_DECISION_REJECT, "证据不足")
     cases += [
         (pk.stub.ReviewClaim, P.ReviewClaimRequest(request_id=pk.rid(), claim_id=rejected.id,
-                                                   decision=P.REVIEW_DECISION_APPROVE)),
+                                                   decision=P.REVIEW_DECISION_APPROVE, reason="复核")),
         (pk.stub.WithdrawClaim, P.WithdrawClaimRequest(request_id=pk.rid(), claim_id=rejected.id)),
     ]
     for call, request in cases:
@@ -211,3 +219,151 @@ async def test_a_negative_claim_deducts_when_it_posts(pk: Any) -> None:
     # Reading the account closes the window first, even before the background task runs.
     assert (await pk.account(pk.ref(home))).balance == 5
     assert (await get(pk, claim)).status == P.CLAIM_STATUS_POSTED
+
+
+async def events_about(pk: Any, key: str) -> list[tuple[str, Any]]:
+    """The outbox events keyed by ``key`` (a claim's id), oldest first, with their data."""
+    async with pk.host.engine.connect() as conn:
+        rows = (await conn.execute(select(messaging.outbox.c.event_type, messaging.outbox.c.payload)
+                                   .where(messaging.outbox.c.key == key)
+                                   .order_by(messaging.outbox.c.seq))).all()
+    return [(r.event_type, event_pb2.EventEnvelope.FromString(r.payload).data) for r in rows]
+
+
+async def test_whoever_put_a_claim_in_may_not_decide_it(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    clerk = auth_metadata(village, roles=("village_clerk",), subject="clerk-1")
+    claim = await submit(pk, home, scheme, metadata=clerk)
+    assert claim.created_by == "clerk-1"
+    for decision in (P.REVIEW_DECISION_APPROVE, P.REVIEW_DECISION_REJECT):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await review(pk, claim, decision, "本人核实", metadata=clerk)
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        [(field, description)] = rpc_error_details(err.value)
+        assert field == "claim_id" and "clerk-1" in description and "回避" in description
+    # Nothing was written: no decision, no status change, no event.
+    unchanged = await get(pk, claim)
+    assert (unchanged.status, list(unchanged.reviews), unchanged.update_time) == (
+        P.CLAIM_STATUS_PENDING_REVIEW, [], claim.update_time)
+    assert await pk.count(claim_reviews, claim_reviews.c.claim_id == claim.id) == 0
+    assert [kind for kind, _ in await events_about(pk, claim.id)] == [
+        "shanzhi.points.v1.ClaimSubmittedEvent"]
+    # Another member of the review group decides it.
+    other = auth_metadata(village, roles=("village_clerk",), subject="clerk-2")
+    approved = await review(pk, claim, P.REVIEW_DECISION_APPROVE, "现场核实属实", metadata=other)
+    assert approved.status == P.CLAIM_STATUS_IN_PUBLICITY
+    assert [(r.reviewer, r.reason) for r in approved.reviews] == [("clerk-2", "现场核实属实")]
+    # After an objection the recorder still may not settle it.
+    await pk.stub.ObjectToClaim(P.ObjectToClaimRequest(request_id=pk.rid(), claim_id=claim.id,
+                                                       reason="照片非本户"), metadata=pk.ADMIN)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await review(pk, claim, P.REVIEW_DECISION_APPROVE, "异议不成立", metadata=clerk)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value)[0][0] == "claim_id"
+    assert (await get(pk, claim)).objections[0].status == P.OBJECTION_STATUS_OPEN
+
+
+async def test_every_decision_says_why(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    claim = await submit(pk, home, scheme)
+    for decision, reason in ((P.REVIEW_DECISION_APPROVE, ""), (P.REVIEW_DECISION_APPROVE, "  \n "),
+                             (P.REVIEW_DECISION_REJECT, "")):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await review(pk, claim, decision, reason)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        [(field, description)] = rpc_error_details(err.value)
+        assert field == "reason" and "评议意见" in description
+    unchanged = await get(pk, claim)
+    assert (unchanged.status, list(unchanged.reviews)) == (P.CLAIM_STATUS_PENDING_REVIEW, [])
+    approved = await review(pk, claim, P.REVIEW_DECISION_APPROVE, "  庭院整洁，照片属实 ")
+    assert [(r.decision, r.reason) for r in approved.reviews] == [
+        (P.REVIEW_DECISION_APPROVE, "庭院整洁，照片属实")]
+
+
+async def test_a_claim_lapses_when_its_account_closed_before_the_window_closes(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=7)
+    leaving, staying, later = [await pk.household(village) for _ in range(3)]
+    await pk.award(pk.ref(leaving), scheme.id, "HJ-01", quantity=3)
+    credit = await review(pk, await submit(pk, leaving, scheme, "HJ-01"), P.REVIEW_DECISION_APPROVE)
+    debit = await review(pk, await submit(pk, leaving, scheme, "YF-01"), P.REVIEW_DECISION_APPROVE)
+    kept = await review(pk, await submit(pk, staying, scheme, "HJ-01"), P.REVIEW_DECISION_APPROVE)
+    future = await review(pk, await submit(pk, later, scheme, "HJ-01"), P.REVIEW_DECISION_APPROVE)
+    # During publicity the household moves out (整户迁出): its account closes today.
+    pk.clock.advance(timedelta(days=2))
+    await pk.stub.MoveHouseholdOut(P.MoveHouseholdOutRequest(
+        request_id=pk.rid(), household_id=leaving.id, moved_out_on="2025-06-20", reason="整户迁出"),
+        metadata=pk.ADMIN)
+    # An account whose closing day is still ahead when the window closes (as a
+    # representative's term that ends later) is open, and its claim posts.
+    async with pk.host.engine.begin() as conn:
+        await conn.execute(update(accounts).where(accounts.c.subject_id == later.id)
+                           .values(closed_on=pk.TODAY + timedelta(days=30)))
+    pk.clock.advance(timedelta(days=5, minutes=1))
+
+    async def settled() -> bool:
+        async with pk.host.engine.connect() as conn:
+            statuses = (await conn.execute(select(claims.c.status).where(
+                claims.c.id.in_([credit.id, debit.id, kept.id, future.id])))).scalars().all()
+        return P.CLAIM_STATUS_IN_PUBLICITY not in statuses
+
+    # The background task closes the windows: no read, no button.
+    await eventually(settled)
+    for claim in (credit, debit):
+        lapsed = await get(pk, claim)
+        assert (lapsed.status, lapsed.entry_id) == (P.CLAIM_STATUS_LAPSED, "")
+        last = lapsed.reviews[-1]
+        assert (last.reviewer, last.decision) == ("system", P.REVIEW_DECISION_REJECT)
+        assert "失效" in last.reason and "2025-06-20" in last.reason
+        assert [r.reviewer for r in lapsed.reviews] == ["reviewer-1", "system"]
+    # Nothing reached the closed account: the award is all it has.
+    closed = await pk.account(pk.ref(leaving))
+    assert (closed.balance, closed.closed_on) == (15, "2025-06-20")
+    assert await pk.count(entries, entries.c.source_id.in_([credit.id, debit.id])) == 0
+    assert (await get(pk, kept)).status == P.CLAIM_STATUS_POSTED
+    assert (await get(pk, future)).status == P.CLAIM_STATUS_POSTED
+    assert (await pk.account(pk.ref(staying))).balance == 5
+    # The lapse is announced once, and never turns into a posting later: reads (which
+    # close due windows first) and the background task find nothing more to do.
+    kinds = [kind for kind, _ in await events_about(pk, credit.id)]
+    assert kinds.count("shanzhi.points.v1.ClaimLapsedEvent") == 1
+    assert "shanzhi.points.v1.ClaimPostedEvent" not in kinds
+    data = dict(await events_about(pk, credit.id))["shanzhi.points.v1.ClaimLapsedEvent"]
+    event = events_pb2.ClaimLapsedEvent()
+    assert data.Unpack(event) and (event.account_id, event.account_closed_on) == (
+        closed.id, "2025-06-20")
+    pk.clock.advance(timedelta(days=30))
+    listed = await pk.stub.ListClaims(P.ListClaimsRequest(
+        region_code_prefix=village, status=P.CLAIM_STATUS_LAPSED), metadata=pk.ADMIN)
+    assert sorted(c.id for c in listed.claims) == sorted([credit.id, debit.id])
+    assert all(len(c.reviews) == 2 for c in listed.claims)
+    assert await pk.count(entries, entries.c.source_id.in_([credit.id, debit.id])) == 0
+    assert (await pk.account(pk.ref(leaving))).balance == 15
+
+
+async def test_a_claim_approved_after_the_household_moved_out_lapses_on_its_own(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=1)
+    home = await pk.household(village)
+    claim = await submit(pk, home, scheme, "HJ-01")
+    await pk.stub.MoveHouseholdOut(P.MoveHouseholdOutRequest(
+        request_id=pk.rid(), household_id=home.id, moved_out_on=pk.TODAY.isoformat(), reason="整户迁出"),
+        metadata=pk.ADMIN)
+    approved = await review(pk, claim, P.REVIEW_DECISION_APPROVE, "发生在迁出之前，属实")
+    assert approved.status == P.CLAIM_STATUS_IN_PUBLICITY
+    pk.clock.advance(timedelta(days=1, seconds=1))
+    # The read closes the window first (or finds the background task did): the claim is
+    # the only one due, and it lapses with nothing posted.
+    lapsed = await get(pk, claim)
+    assert (lapsed.status, lapsed.entry_id) == (P.CLAIM_STATUS_LAPSED, "")
+    assert [(r.reviewer, r.decision) for r in lapsed.reviews] == [
+        ("reviewer-1", P.REVIEW_DECISION_APPROVE), ("system", P.REVIEW_DECISION_REJECT)]
+    assert (await pk.account(pk.ref(home))).balance == 0
+    assert await pk.count(entries, entries.c.source_id == claim.id) == 0
+    board = await pk.stub.GetPublicityBoard(P.GetPublicityBoardRequest(region_code=village),
+                                            metadata=pk.ADMIN)
+    assert not board.in_publicity and not board.objected

@@ -13,6 +13,7 @@ import pytest_asyncio
 from shanzhi.points.v1 import points_pb2 as P
 from shanzhi.points.v1 import points_pb2_grpc
 from shanzhi_kit.migrations import upgrade_async
+from shanzhi_kit.pytest_plugin import auth_metadata
 from shanzhi_points.app import MIGRATIONS, PointsSettings, build
 from shanzhi_points.clock import ManualClock
 from shanzhi_points.tables import accounts, entries, lots
@@ -58,8 +59,10 @@ async def test_the_ledger_runs_on_sqlite_too(lite: Any) -> None:
     claim = (await lite.stub.SubmitClaim(P.SubmitClaimRequest(
         request_id=lite.rid(), subject=lite.ref(homes[1]), scheme_id=scheme.id, item_code="HJ-01",
         occurred_on=lite.TODAY.isoformat(), source=P.CLAIM_SOURCE_RECORDED), metadata=lite.ADMIN)).claim
+    # Another member of the review group (评议小组) than the recorder decides, saying why.
     await lite.stub.ReviewClaim(P.ReviewClaimRequest(
-        request_id=lite.rid(), claim_id=claim.id, decision=P.REVIEW_DECISION_APPROVE), metadata=lite.ADMIN)
+        request_id=lite.rid(), claim_id=claim.id, decision=P.REVIEW_DECISION_APPROVE, reason="属实"),
+        metadata=auth_metadata(lite.COUNTY, roles=("county_officer",), subject="reviewer-1"))
     lite.clock.advance(timedelta(days=1, seconds=1))
     assert (await lite.account(lite.ref(homes[1]))).balance == 15
     ranking = await lite.stub.ListRanking(P.ListRankingRequest(

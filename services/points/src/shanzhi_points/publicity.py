@@ -7,6 +7,13 @@ locks their accounts and posts their points. Reads that show claims or balances
 call :meth:`Finaliser.finalise_due` first for what they show, so a window that
 closed a moment ago is never shown as open. The same task writes the expiry
 entries of lots past their last usable day.
+
+A claim whose account was closed by the time its window closes (the household
+moved out 迁出, a representative's term ended, a party member left) posts nothing:
+it lapses (``CLAIM_STATUS_LAPSED``, 已失效) in the same transaction, with a line in
+its reviews (by ``system``) saying the account closed and on which day, and a
+``ClaimLapsedEvent``. Like a posted claim it leaves the publicity state for good, so
+it is never posted later nor lapsed twice.
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.events import Outbox
+from shanzhi_kit.values import format_date, new_id
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,12 +35,24 @@ from shanzhi_points.clock import Clock
 from shanzhi_points.ledger import expiry_date, plan_credit, plan_deduct
 from shanzhi_points.outbox import EventBuffer
 from shanzhi_points.posting import AccountState, LedgerWriter
-from shanzhi_points.tables import accounts, claims, lots, scheme_versions, schemes
+from shanzhi_points.tables import accounts, claim_reviews, claims, lots, scheme_versions, schemes
 
 log = logging.getLogger(__name__)
 
 #: Who the ledger names for entries nobody pressed a button for.
 SYSTEM_ACTOR = "system"
+
+
+def account_closed(state: AccountState, today: date) -> bool:
+    """Whether the account has closed (账户已关闭) by ``today``, so it takes no more claims."""
+    return state.closed_on is not None and state.closed_on <= today
+
+
+def lapse_reason(state: AccountState) -> str:
+    """Why a claim lapsed, as its reviews show it (申报失效的原因)."""
+    closed = format_date(state.closed_on)
+    return (f"失效 (lapsed): 账户已于 {closed} 关闭，公示期满未入账 (the account closed on "
+            f"{closed} before the publicity window closed; no points were posted)")
 
 
 class Finaliser:
@@ -54,6 +75,7 @@ class Finaliser:
         self._batch_size = batch_size
         self._interval = interval_seconds
         self.posted = 0
+        self.lapsed = 0
         self.expired = 0
 
     def _writer(self, session: AsyncSession) -> LedgerWriter:
@@ -62,14 +84,15 @@ class Finaliser:
 
     async def finalise_due(self, *, region_prefix: str | None = None,
                            account_id: str | None = None, wait: bool = True) -> int:
-        """Post every claim whose window has closed (within a region or of one account).
+        """Post every claim whose window has closed (within a region or of one account);
+        a claim whose account has closed lapses instead. Returns how many were settled.
 
         Reads call it with ``wait``: a claim another transaction is posting right now (the
         background pass, another read) is waited for rather than skipped, so what the read
         shows next already has it. The background pass skips such claims instead
         (``wait=False``), so replicas share the work.
         """
-        total = 0
+        total = lapsed_total = 0
         while True:
             async with self._sessionmaker() as session, session.begin():
                 now = self._clock.now()
@@ -90,22 +113,58 @@ class Finaliser:
                 if not due:
                     break
                 writer = self._writer(session)
+                # Locked, so an account closing now (a move-out) waits for this pass or is
+                # seen closed by it: never posted to after it closed.
                 states = await writer.lock_accounts({c.account_id for c in due})
                 await writer.expire_due(states.values())
+                # A claim posts, or lapses when its account has closed: one or the other,
+                # in this transaction, and either way it leaves the publicity state.
+                lapsing = [c for c in due if account_closed(states[c.account_id], writer.today)]
                 posted = [(claim.id, self._post(writer, states[claim.account_id], claim))
-                          for claim in due]
+                          for claim in due if not account_closed(states[claim.account_id], writer.today)]
+                for claim in lapsing:
+                    self._lapse_event(writer, states[claim.account_id], claim)
                 await writer.flush()
-                await session.execute(
-                    update(claims).where(claims.c.id == bindparam("claim_id"))
-                    .values(status=points_pb2.CLAIM_STATUS_POSTED, entry_id=bindparam("posted_entry"),
-                            updated_at=now),
-                    [{"claim_id": c, "posted_entry": e} for c, e in posted])
+                if posted:
+                    await session.execute(
+                        update(claims).where(claims.c.id == bindparam("claim_id"))
+                        .values(status=points_pb2.CLAIM_STATUS_POSTED,
+                                entry_id=bindparam("posted_entry"), updated_at=now),
+                        [{"claim_id": c, "posted_entry": e} for c, e in posted])
+                if lapsing:
+                    await self._lapse(session, states, lapsing, now)
             total += len(due)
+            lapsed_total += len(lapsing)
             self._wake()
             if len(due) < self._batch_size:
                 break
-        self.posted += total
+        self.posted += total - lapsed_total
+        self.lapsed += lapsed_total
         return total
+
+    async def _lapse(self, session: AsyncSession, states: dict[str, AccountState],
+                     lapsing: list[Any], now: datetime) -> None:
+        """Mark the claims lapsed (已失效) and say why in their reviews (评议记录, 留痕)."""
+        await session.execute(
+            update(claims).where(claims.c.id == bindparam("claim_id"))
+            .values(status=points_pb2.CLAIM_STATUS_LAPSED, updated_at=now),
+            [{"claim_id": c.id} for c in lapsing])
+        await session.execute(claim_reviews.insert(), [
+            {"id": new_id(), "claim_id": c.id, "decision": points_pb2.REVIEW_DECISION_REJECT,
+             "reason": lapse_reason(states[c.account_id]), "reviewer": SYSTEM_ACTOR,
+             "reviewed_at": now}
+            for c in lapsing])
+        for claim in lapsing:
+            log.info("claim %s lapsed: account %s closed on %s", claim.id, claim.account_id,
+                     states[claim.account_id].closed_on)
+
+    @staticmethod
+    def _lapse_event(writer: LedgerWriter, state: AccountState, claim: Any) -> None:
+        writer.events.add(
+            events_pb2.ClaimLapsedEvent(claim_id=claim.id, account_id=claim.account_id,
+                                        region_code=claim.region_code,
+                                        account_closed_on=format_date(state.closed_on)),
+            subject=claim.id, region_code=claim.region_code)
 
     def _post(self, writer: LedgerWriter, state: AccountState, claim: Any) -> str:
         if claim.points > 0:

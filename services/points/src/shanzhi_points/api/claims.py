@@ -115,16 +115,23 @@ class ClaimsApi(ApiBase):
         claim_id = domain.check_uuid(v, "claim_id", request.claim_id)
         v.check(request.decision in (APPROVE, REJECT), "decision",
                 "must be REVIEW_DECISION_APPROVE or REVIEW_DECISION_REJECT")
-        reason = domain.reason_text(v, "reason", request.reason, required=request.decision == REJECT)
+        # The review group says why it decides, approving as much as rejecting (评议意见):
+        # the claim's history answers "who reviewed, and why".
+        reason = domain.reason_text(v, "reason", request.reason, required=False)
+        v.check(bool(reason), "reason", "is required: say why the claim is approved or rejected "
+                "(评议意见)")
         v.raise_if_any()
         caller.require_role(*domain.REVIEWER_ROLES)
 
         async def work(session: AsyncSession) -> points_pb2.ReviewClaimResponse:
             repo = PointsRepository(session)
             row = await self._locked_claim(repo, claim_id, caller, PENDING)
+            if row.created_by == caller.subject:
+                # Separation of duties (回避): whoever recorded or declared the claim does
+                # not decide it; another member of the review group does.
+                raise refused("claim_id", f"the claim was put in by {caller.subject}, who may not "
+                              "also review it (回避): another member of the review group must")
             objected = await repo.open_objection_count(claim_id)
-            if objected and not reason:
-                raise refused("reason", "the claim has an objection: say why it is upheld or dismissed")
             now = self._clock.now()
             if request.decision == APPROVE:
                 version = await repo.version(row.version_id)
