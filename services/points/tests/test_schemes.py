@@ -11,6 +11,7 @@ import pytest
 from shanzhi.points.v1 import points_pb2 as P
 from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details
 from shanzhi_points.clock import CHINA
+from shanzhi_points.tables import messaging
 
 pytestmark = pytest.mark.postgres
 
@@ -217,3 +218,182 @@ async def test_adoption_dates_must_move_forward(pk: Any) -> None:
     await fails(pk.stub.AdoptSchemeVersion, P.AdoptSchemeVersionRequest(
         request_id=pk.rid(), version_id=v2.id, resolution=pk.resolution(date(2025, 5, 3)),
         effective_from="2026-01-01"), grpc.StatusCode.INVALID_ARGUMENT, "effective_from", pk.ADMIN)
+
+
+async def revised(pk: Any, scheme: P.Scheme, on: date, points: int = 3) -> P.SchemeVersion:
+    """Version 2 of ``scheme``, drafted and publicised on ``on``, with the courtyard item
+    (HJ-01) worth ``points``; its comment period ends the next day."""
+    pk.clock.set(at(on))
+    v2 = (await pk.stub.DraftSchemeVersion(P.DraftSchemeVersionRequest(
+        request_id=pk.rid(), scheme_id=scheme.id, change_note="调整分值"), metadata=pk.ADMIN)).draft
+    await pk.stub.UpdateSchemeDraft(P.UpdateSchemeDraftRequest(
+        request_id=pk.rid(), version_id=v2.id, settings=P.SchemeSettings(comment_days=1),
+        items=[pk.item("HJ-01", points, name="庭院整洁"), *pk.DEFAULT_ITEMS[1:]]), metadata=pk.ADMIN)
+    return (await pk.stub.PublicizeSchemeVersion(P.PublicizeSchemeVersionRequest(
+        request_id=pk.rid(), version_id=v2.id), metadata=pk.ADMIN)).version
+
+
+async def history(pk: Any, scheme: P.Scheme) -> list[tuple[int, int, str, str]]:
+    versions = (await pk.stub.ListSchemeVersions(P.ListSchemeVersionsRequest(
+        scheme_id=scheme.id), metadata=pk.ADMIN)).versions
+    return [(v.version, v.status, v.effective_from, v.effective_to) for v in versions]
+
+
+async def rules_on(pk: Any, scheme: P.Scheme, day: date) -> P.GetRulesInForceResponse:
+    return await pk.stub.GetRulesInForce(P.GetRulesInForceRequest(
+        scheme_id=scheme.id, on_date=day.isoformat()), metadata=pk.ADMIN)
+
+
+def courtyard(rules: P.GetRulesInForceResponse) -> tuple[int, int]:
+    """The version in force and what the courtyard item (HJ-01) is worth under it."""
+    return rules.version.version, next(i.points for i in rules.items_in_force if i.code == "HJ-01")
+
+
+async def adoption_events(pk: Any, scheme: P.Scheme) -> int:
+    return await pk.count(messaging.outbox, messaging.outbox.c.key == scheme.id,
+                          messaging.outbox.c.event_type == "shanzhi.points.v1.SchemeVersionAdoptedEvent")
+
+
+async def test_a_superseding_version_takes_effect_no_earlier_than_the_day_its_adoption_is_recorded(
+        pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, effective_from=date(2025, 3, 1))
+    home = await pk.household(village)
+    april = await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=date(2025, 4, 10))
+    v2 = await revised(pk, scheme, date(2025, 5, 1))
+    # The meeting adopts version 2 on May 3; the clerk records it on May 10.
+    pk.clock.set(at(date(2025, 5, 10)))
+    before = await history(pk, scheme)
+    assert before == [(1, P.SCHEME_VERSION_STATUS_ADOPTED, "2025-03-01", ""),
+                      (2, P.SCHEME_VERSION_STATUS_PUBLICIZED, "", "")]
+    past = {day: await rules_on(pk, scheme, day) for day in (date(2025, 4, 10), date(2025, 5, 9))}
+    events = await adoption_events(pk, scheme)
+    meeting = pk.resolution(date(2025, 5, 3))
+
+    await fails(pk.stub.AdoptSchemeVersion, P.AdoptSchemeVersionRequest(
+        request_id=pk.rid(), version_id=v2.id, resolution=meeting, effective_from="2025-05-05"),
+        grpc.StatusCode.FAILED_PRECONDITION, "effective_from", pk.ADMIN)
+    # Without effective_from the version would start on the meeting day, also in the past.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.AdoptSchemeVersion(P.AdoptSchemeVersionRequest(
+            request_id=pk.rid(), version_id=v2.id, resolution=meeting), metadata=pk.ADMIN)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "resolution.meeting_date" and "effective_from 2025-05-10" in description
+    # Nothing was written: version 1 is still in force, version 2 still publicised.
+    assert await history(pk, scheme) == before
+    assert await adoption_events(pk, scheme) == events
+    assert courtyard(await rules_on(pk, scheme, date(2025, 5, 5))) == (1, 5)
+
+    adopted = (await pk.stub.AdoptSchemeVersion(P.AdoptSchemeVersionRequest(
+        request_id=pk.rid(), version_id=v2.id, resolution=meeting, effective_from="2025-05-10"),
+        metadata=pk.ADMIN)).version
+    assert (adopted.status, adopted.effective_from, adopted.resolution.meeting_date) == (
+        P.SCHEME_VERSION_STATUS_ADOPTED, "2025-05-10", "2025-05-03")
+    assert await history(pk, scheme) == [
+        (1, P.SCHEME_VERSION_STATUS_SUPERSEDED, "2025-03-01", "2025-05-09"),
+        (2, P.SCHEME_VERSION_STATUS_ADOPTED, "2025-05-10", "")]
+    assert await adoption_events(pk, scheme) == events + 1
+    # The rules of past days are what they were, and still explain what was posted then;
+    # only version 1's status and last day changed.
+    for day, rules in past.items():
+        now = await rules_on(pk, scheme, day)
+        assert (now.version.id, now.version.effective_from, list(now.items_in_force)) == (
+            rules.version.id, rules.version.effective_from, list(rules.items_in_force))
+        assert (now.version.status, now.version.effective_to) == (
+            P.SCHEME_VERSION_STATUS_SUPERSEDED, "2025-05-09")
+    assert courtyard(past[date(2025, 4, 10)]) == (1, april.amount) == (1, 5)
+    assert courtyard(await rules_on(pk, scheme, date(2025, 5, 10))) == (2, 3)
+    late = await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=date(2025, 5, 9))
+    today = await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=date(2025, 5, 10))
+    assert (late.amount, today.amount) == (5, 3)
+
+
+async def test_a_superseding_version_may_take_effect_on_a_later_day(pk: Any) -> None:
+    scheme = await pk.scheme(pk.village(), effective_from=date(2025, 3, 1))
+    v2 = await revised(pk, scheme, date(2025, 5, 1))
+    pk.clock.set(at(date(2025, 5, 10)))
+    adopted = (await pk.stub.AdoptSchemeVersion(P.AdoptSchemeVersionRequest(
+        request_id=pk.rid(), version_id=v2.id, resolution=pk.resolution(date(2025, 5, 3)),
+        effective_from="2025-06-01"), metadata=pk.ADMIN)).version
+    assert adopted.effective_from == "2025-06-01"
+    assert await history(pk, scheme) == [
+        (1, P.SCHEME_VERSION_STATUS_SUPERSEDED, "2025-03-01", "2025-05-31"),
+        (2, P.SCHEME_VERSION_STATUS_ADOPTED, "2025-06-01", "")]
+    assert courtyard(await rules_on(pk, scheme, date(2025, 5, 31))) == (1, 5)
+    assert courtyard(await rules_on(pk, scheme, date(2025, 6, 1))) == (2, 3)
+
+
+async def test_a_superseding_version_starts_the_next_day_once_today_is_scored_under_the_old_one(
+        pk: Any) -> None:
+    awarded, claimed = pk.village(), pk.village()
+    schemes = {v: await pk.scheme(v, effective_from=date(2025, 3, 1)) for v in (awarded, claimed)}
+    homes = {v: await pk.household(v) for v in (awarded, claimed)}
+    drafts = {v: await revised(pk, schemes[v], date(2025, 5, 1)) for v in (awarded, claimed)}
+    pk.clock.set(at(date(2025, 5, 10)))
+    # An award posted today in one village, a claim for today awaiting review in the other:
+    # both use version 1, so today stays under version 1.
+    posted = await pk.award(pk.ref(homes[awarded]), schemes[awarded].id, "HJ-01",
+                            occurred_on=date(2025, 5, 10))
+    assert posted.amount == 5
+    claim = (await pk.stub.SubmitClaim(P.SubmitClaimRequest(
+        request_id=pk.rid(), subject=pk.ref(homes[claimed]), scheme_id=schemes[claimed].id,
+        item_code="HJ-01", occurred_on="2025-05-10", source=P.CLAIM_SOURCE_RECORDED,
+        evidence=P.Evidence(description="网格员现场查看")), metadata=pk.ADMIN)).claim
+    assert (claim.status, claim.points) == (P.CLAIM_STATUS_PENDING_REVIEW, 5)
+    for village in (awarded, claimed):
+        scheme, v2 = schemes[village], drafts[village]
+        before = await history(pk, scheme)
+        for effective_from, field in (("2025-05-10", "effective_from"),
+                                      ("", "resolution.meeting_date")):
+            await fails(pk.stub.AdoptSchemeVersion, P.AdoptSchemeVersionRequest(
+                request_id=pk.rid(), version_id=v2.id, resolution=pk.resolution(date(2025, 5, 10)),
+                effective_from=effective_from), grpc.StatusCode.FAILED_PRECONDITION, field, pk.ADMIN)
+        assert await history(pk, scheme) == before
+        await pk.stub.AdoptSchemeVersion(P.AdoptSchemeVersionRequest(
+            request_id=pk.rid(), version_id=v2.id, resolution=pk.resolution(date(2025, 5, 10)),
+            effective_from="2025-05-11"), metadata=pk.ADMIN)
+        assert courtyard(await rules_on(pk, scheme, date(2025, 5, 10))) == (1, 5)
+        assert courtyard(await rules_on(pk, scheme, date(2025, 5, 11))) == (2, 3)
+
+
+async def test_the_first_version_may_still_take_effect_from_a_past_day(pk: Any) -> None:
+    village = pk.village()
+    home = await pk.household(village)
+    pk.clock.set(at(date(2025, 1, 5)))
+    made = {}
+    for kind in (P.SUBJECT_KIND_HOUSEHOLD, P.SUBJECT_KIND_PERSON):
+        made[kind] = await pk.stub.CreateScheme(P.CreateSchemeRequest(
+            request_id=pk.rid(), region_code=village, year=2025, subject_kind=kind,
+            title="2025年积分方案", settings=P.SchemeSettings(comment_days=7),
+            items=list(pk.DEFAULT_ITEMS)), metadata=pk.ADMIN)
+        await pk.stub.PublicizeSchemeVersion(P.PublicizeSchemeVersionRequest(
+            request_id=pk.rid(), version_id=made[kind].draft.id), metadata=pk.ADMIN)
+    household = made[P.SUBJECT_KIND_HOUSEHOLD]
+    # The meeting was on January 15; the clerk records it on February 20. Until then no
+    # version is in force, so nothing can be scored for those days.
+    pk.clock.set(at(date(2025, 2, 20)))
+    await fails(pk.stub.AwardPoints, P.AwardPointsRequest(
+        request_id=pk.rid(), subject=pk.ref(home), scheme_id=household.scheme.id, item_code="HJ-01",
+        occurred_on="2025-01-20", reason="x"), grpc.StatusCode.FAILED_PRECONDITION, "occurred_on",
+        pk.ADMIN)
+    await fails(pk.stub.SubmitClaim, P.SubmitClaimRequest(
+        request_id=pk.rid(), subject=pk.ref(home), scheme_id=household.scheme.id, item_code="HJ-01",
+        occurred_on="2025-01-20", source=P.CLAIM_SOURCE_RECORDED,
+        evidence=P.Evidence(description="x")), grpc.StatusCode.FAILED_PRECONDITION, "occurred_on",
+        pk.ADMIN)
+    await fails(pk.stub.ScoreBatch, P.ScoreBatchRequest(
+        request_id=pk.rid(), batch_key="2025-01 人居环境", scheme_id=household.scheme.id, title="x",
+        lines=[P.BatchLine(subject=pk.ref(home), item_code="HJ-01", occurred_on="2025-01-20")]),
+        grpc.StatusCode.FAILED_PRECONDITION, "lines[0].occurred_on", pk.ADMIN)
+    adopted = (await pk.stub.AdoptSchemeVersion(P.AdoptSchemeVersionRequest(
+        request_id=pk.rid(), version_id=household.draft.id, resolution=pk.resolution(date(2025, 1, 15)),
+        effective_from="2025-01-20"), metadata=pk.ADMIN)).version
+    assert (adopted.status, adopted.effective_from) == (P.SCHEME_VERSION_STATUS_ADOPTED, "2025-01-20")
+    by_default = (await pk.stub.AdoptSchemeVersion(P.AdoptSchemeVersionRequest(
+        request_id=pk.rid(), version_id=made[P.SUBJECT_KIND_PERSON].draft.id,
+        resolution=pk.resolution(date(2025, 1, 15))), metadata=pk.ADMIN)).version
+    assert by_default.effective_from == "2025-01-15"
+    assert courtyard(await rules_on(pk, household.scheme, date(2025, 1, 20))) == (1, 5)
+    entry = await pk.award(pk.ref(home), household.scheme.id, "HJ-01", occurred_on=date(2025, 1, 20))
+    assert entry.amount == 5

@@ -13,7 +13,7 @@ from shanzhi_kit.errors import AlreadyExists, InvalidArgument, NotFound, Validat
 from shanzhi_kit.paging import page_of
 from shanzhi_kit.regions import code_problem, is_village_code, scope_prefix
 from shanzhi_kit.values import batch_ids, format_date, new_id, parse_date, require_id
-from sqlalchemy import Row
+from sqlalchemy import Row, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +28,14 @@ from shanzhi_points.messages import (
     scheme_message,
     version_message,
 )
-from shanzhi_points.repository import IN_FORCE, OPEN_VERSION, PointsRepository
+from shanzhi_points.repository import (
+    IN_FORCE,
+    OPEN_VERSION,
+    PENDING_CLAIM,
+    SCORED_KINDS,
+    PointsRepository,
+)
+from shanzhi_points.tables import accounts, claims, entries
 
 DRAFT = points_pb2.SCHEME_VERSION_STATUS_DRAFT
 PUBLICIZED = points_pb2.SCHEME_VERSION_STATUS_PUBLICIZED
@@ -51,6 +58,19 @@ def in_force(versions: Sequence[Row[Any]], day: date) -> Row[Any] | None:
                 v.effective_to is None or day <= v.effective_to):
             return v
     return None
+
+
+async def scored_on(session: AsyncSession, scheme: Row[Any], day: date) -> bool:
+    """Whether anything is scored under the scheme for ``day``: an entry of a claim, award
+    or batch line (reversed or not), or a claim still in review or publicity (评议/公示)."""
+    a, e, c = accounts, entries, claims
+    subjects = select(a.c.id).where(a.c.region_code == scheme.region_code,
+                                    a.c.subject_kind == scheme.subject_kind)
+    posted = select(e.c.id).where(e.c.account_id.in_(subjects), e.c.entry_date == day,
+                                  e.c.scheme_id == scheme.id, e.c.kind.in_(SCORED_KINDS))
+    pending = select(c.c.id).where(c.c.region_code == scheme.region_code, c.c.scheme_id == scheme.id,
+                                   c.c.occurred_on == day, c.c.status.in_(PENDING_CLAIM))
+    return bool((await session.execute(select(or_(posted.exists(), pending.exists())))).scalar())
 
 
 def settings_values(s: rules.Settings) -> dict[str, Any]:
@@ -404,6 +424,40 @@ class SchemesApi(ApiBase):
         return await self._write("PublicizeSchemeVersion", request,
                                  points_pb2.PublicizeSchemeVersionResponse, work)
 
+    @staticmethod
+    async def _check_supersedes(session: AsyncSession, scheme: Row[Any], current: Row[Any],
+                                start: date, today: date, field: str) -> None:
+        """A version that supersedes an adopted one (方案修订) leaves the past as it was.
+
+        Awards, batch lines and claims are scored under the version in force on the day
+        the thing happened, and entries do not record which version that was; so the
+        days the superseded version already governs never move to the new one. The new
+        version takes effect after the superseded one did, not before the day its
+        adoption is recorded (``today``, China time), and not on that day either if
+        anything was already scored under the superseded version for it. ``field`` is
+        where ``start`` came from: ``effective_from``, or the meeting date by default.
+        """
+        after = current.effective_from + timedelta(days=1)
+        earliest = max(after, today)
+        if earliest == today and start <= today and await scored_on(session, scheme, today):
+            earliest = today + timedelta(days=1)
+        if start >= earliest:
+            return
+        if start < after:
+            rule = (f"a version takes effect after the one it supersedes, version {current.version}, "
+                    f"which took effect on {format_date(current.effective_from)}")
+        elif start < today:
+            rule = (f"a version that supersedes version {current.version} does not take effect before "
+                    f"{format_date(today)}, the day its adoption is recorded, so the rules of past "
+                    f"days stay as they were")
+        else:
+            rule = (f"points are already scored under version {current.version} for "
+                    f"{format_date(today)}, so that version stays in force that day")
+        if field == "effective_from":
+            raise refused(field, f"{rule}: it may take effect on {format_date(earliest)} or later")
+        raise refused(field, f"the version would take effect on the meeting day, {format_date(start)}, "
+                      f"but {rule}: give effective_from {format_date(earliest)} or later")
+
     async def AdoptSchemeVersion(
         self, request: points_pb2.AdoptSchemeVersionRequest, context: grpc.aio.ServicerContext
     ) -> points_pb2.AdoptSchemeVersionResponse:
@@ -427,9 +481,9 @@ class SchemesApi(ApiBase):
                 raise InvalidArgument.field("effective_from", f"must lie in {scheme.year} at the latest")
             versions = (await repo.versions_of([scheme.id]))[scheme.id]
             current = [x for x in versions if x.status == ADOPTED]
-            if current and start <= current[0].effective_from:
-                raise refused("effective_from", f"must be after {format_date(current[0].effective_from)}, "
-                              f"when version {current[0].version} took effect")
+            if current:
+                field = "effective_from" if requested else "resolution.meeting_date"
+                await self._check_supersedes(session, scheme, current[0], start, today, field)
             now = self._clock.now()
             if current:
                 await repo.update_version(current[0].id, status=SUPERSEDED, superseded_at=now,
