@@ -214,3 +214,74 @@ async def test_only_managers_honour_representatives(pk: Any, ground: Ground) -> 
     listed = await pk.stub.ListRepresentativeHonours(P.ListRepresentativeHonoursRequest(
         region_code_prefix=ground.village), metadata=pk.ADMIN)
     assert [h.account_id for h in listed.honours] == [ground.honoured.id]
+
+
+# -- a scheme's ranking (积分方案排名) ------------------------------------------------------
+
+async def test_a_schemes_ranking_counts_what_it_scored_in_its_village_with_stars(pk: Any) -> None:
+    village, other_village = pk.village(), pk.village()
+    scheme = await pk.scheme(village, star_thresholds=[10, 20])
+    other = await pk.scheme(other_village, star_thresholds=[10, 20])
+    first, second, third = [await pk.household(village, head=f"户主{i}") for i in range(3)]
+    await pk.award(pk.ref(first), scheme.id, quantity=4)
+    await pk.award(pk.ref(second), scheme.id, quantity=2)
+    mistaken = await pk.award(pk.ref(second), scheme.id, quantity=1)
+    await pk.stub.ReverseEntry(P.ReverseEntryRequest(
+        request_id=pk.rid(), entry_id=mistaken.id, reason="重复记分"), metadata=pk.ADMIN)
+    elsewhere = await pk.household(other_village)
+    await pk.award(pk.ref(elsewhere), other.id, quantity=6)
+
+    ranking = await pk.stub.ListRanking(P.ListRankingRequest(scheme_id=scheme.id), metadata=pk.ADMIN)
+    assert [(r.account_id, r.rank, r.score, r.stars) for r in ranking.rows] == [
+        (first.account_id, 1, 20, 2), (second.account_id, 2, 10, 1), (third.account_id, 3, 0, 0)]
+    # The same with the kind and village named, in pages of two.
+    paged, token = [], ""
+    while True:
+        page = await pk.stub.ListRanking(P.ListRankingRequest(
+            scheme_id=scheme.id, region_code_prefix=village, subject_kind=P.SUBJECT_KIND_HOUSEHOLD,
+            page=PageRequest(page_size=2, page_token=token)), metadata=pk.ADMIN)
+        paged += list(page.rows)
+        token = page.page_info.next_page_token
+        if not token:
+            break
+    assert paged == list(ranking.rows)
+    # A period before any award: everyone at 0, sharing first place.
+    early = await pk.stub.ListRanking(P.ListRankingRequest(
+        scheme_id=scheme.id, from_date="2025-01-01", to_date="2025-01-31"), metadata=pk.ADMIN)
+    assert {(r.rank, r.score, r.stars) for r in early.rows} == {(1, 0, 0)}
+    # Without a scheme the village's ranking is the same, but shows no stars.
+    plain = await pk.stub.ListRanking(P.ListRankingRequest(
+        region_code_prefix=village, subject_kind=P.SUBJECT_KIND_HOUSEHOLD, from_date="2025-01-01",
+        to_date="2025-12-31"), metadata=pk.ADMIN)
+    assert [(r.account_id, r.score, r.stars) for r in plain.rows] == [
+        (r.account_id, r.score, 0) for r in ranking.rows]
+
+
+@pytest.mark.parametrize(("change", "code", "field"), [
+    ({"subject_kind": P.SUBJECT_KIND_PERSON}, INVALID, "subject_kind"),
+    ({"region_code_prefix": "130124"}, INVALID, "region_code_prefix"),
+    ({"from_date": "2025-07-01", "to_date": "2025-06-01"}, INVALID, "to_date"),
+    ({"scheme_id": str(uuid.uuid4())}, grpc.StatusCode.NOT_FOUND, "scheme_id"),
+    ({"scheme_id": "not-an-id"}, INVALID, "scheme_id"),
+])
+async def test_a_schemes_ranking_refuses_what_does_not_fit_the_scheme(
+        pk: Any, change: dict[str, Any], code: grpc.StatusCode, field: str) -> None:
+    scheme = await pk.scheme(pk.village())
+    request = P.ListRankingRequest(scheme_id=scheme.id)
+    for name, value in change.items():
+        setattr(request, name, value)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ListRanking(request, metadata=pk.ADMIN)
+    assert err.value.code() == code
+    if code != grpc.StatusCode.NOT_FOUND:
+        assert rpc_error_details(err.value)[0][0] == field
+
+
+async def test_a_schemes_ranking_is_only_for_callers_who_may_see_its_village(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ListRanking(P.ListRankingRequest(scheme_id=scheme.id),
+                                  metadata=auth_metadata(f"{village[:9]}999"))
+    assert err.value.code() == DENIED
+    assert rpc_error_details(err.value)[0][0] == "scheme_id"

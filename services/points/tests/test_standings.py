@@ -1,5 +1,6 @@
-"""Cycles (年度结算), rankings (排名), honours (红黑榜、星级文明户) and villagers'
-representatives' accounts opened from talent appointments (村民代表积分量化管理)."""
+"""Cycles (年度结算), rankings (排名), honours (红黑榜、星级文明户), villagers'
+representatives' accounts opened from talent appointments (村民代表积分量化管理), and
+the sources (来源) that close, base and expiry entries point to."""
 
 from __future__ import annotations
 
@@ -72,6 +73,8 @@ async def test_a_reset_cycle_clears_the_year_and_a_carry_over_keeps_it(pk: Any) 
     assert [(e.kind, e.amount) for e in statement.entries] == [
         (P.ENTRY_KIND_AWARD, 15), (P.ENTRY_KIND_REDEMPTION, -4), (P.ENTRY_KIND_CYCLE_CLOSE, -11),
         (P.ENTRY_KIND_REDEMPTION_CANCEL, 0)]
+    # Each entry names its source (来源): the reset names the close.
+    assert [e.source_id for e in statement.entries] == ["", spent.id, closed.id, spent.id]
 
 
 @pytest.mark.parametrize("item_code", ["HJ-01", "YF-01"], ids=["unlocked credit", "locked deduction"])
@@ -202,10 +205,14 @@ async def test_a_representative_appointment_opens_an_account_at_100_exactly_once
     other_role = talent_events.PersonAppointedEvent(
         post_id=str(uuid.uuid4()), person_id=str(uuid.uuid4()), region_code=village,
         role=talent_pb2.POST_ROLE_GRID_WORKER, start_date="2024-01-15", person_name="王志强")
+    no_post = talent_events.PersonAppointedEvent(
+        person_id=str(uuid.uuid4()), region_code=village,
+        role=talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, start_date="2024-01-15", person_name="周敏")
     first = envelope(appointed, source="shanzhi.talent", subject=person, region_code=village)
     replay = envelope(appointed, source="shanzhi.talent", subject=person, region_code=village)
+    refused = envelope(no_post, source="shanzhi.talent", subject=no_post.person_id, region_code=village)
     await broker.publish("shanzhi.talent.v1", first, first, replay, envelope(
-        other_role, source="shanzhi.talent", subject=other_role.person_id, region_code=village))
+        other_role, source="shanzhi.talent", subject=other_role.person_id, region_code=village), refused)
     subject = P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=person)
     account = None
     for _ in range(150):
@@ -216,14 +223,31 @@ async def test_a_representative_appointment_opens_an_account_at_100_exactly_once
             await asyncio.sleep(0.1)
     assert account is not None, "the representative's account was not opened"
     assert (account.balance, account.display_name, account.region_code) == (100, "李秀英", village)
+    inbox = messaging.inbox
+
+    async def refused_recorded() -> bool:
+        return await pk.count(inbox, inbox.c.event_id == refused.id) == 1
+
+    await wait_until(refused_recorded, within=30)
     await asyncio.sleep(1.0)
     async with pk.host.engine.connect() as conn:
-        rows = (await conn.execute(select(entries.c.kind, entries.c.year, entries.c.amount).where(
+        rows = (await conn.execute(select(entries.c.kind, entries.c.year, entries.c.amount,
+                                          entries.c.source_id).where(
             entries.c.account_id == account.id))).all()
         opened = (await conn.execute(select(messaging.outbox.c.payload).where(
             messaging.outbox.c.event_type == "shanzhi.points.v1.AccountOpenedEvent",
             messaging.outbox.c.key == account.id))).all()
-    assert [tuple(r) for r in rows] == [(P.ENTRY_KIND_BASE, 2025, 100)]
+        rejected = (await conn.execute(select(inbox.c.outcome, inbox.c.detail).where(
+            inbox.c.event_id == refused.id))).one()
+    # The base score points to the appointment (任职): talent's post, not the event.
+    assert [tuple(r) for r in rows] == [(P.ENTRY_KIND_BASE, 2025, 100, appointed.post_id)]
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=subject), metadata=pk.ADMIN)
+    assert [(e.kind, e.source_id) for e in statement.entries] == [(P.ENTRY_KIND_BASE, appointed.post_id)]
+    # An appointment without a post has nothing to point to: refused, no account.
+    assert rejected.outcome == "rejected" and "data.post_id" in rejected.detail
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=no_post.person_id))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
     assert len(opened) == 1 and event_pb2.EventEnvelope.FromString(opened[0].payload).actor == "system"
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=other_role.person_id))
@@ -281,3 +305,81 @@ async def test_representatives_start_each_year_at_their_base_score(pk: Any) -> N
     assert [(e.kind, e.year, e.amount) for e in statement.entries][-2:] == [
         (P.ENTRY_KIND_CYCLE_CLOSE, 2025, -93), (P.ENTRY_KIND_BASE, 2026, 100)]
     assert statement.account.balance == 100
+    # The close's reset and the next year's base point to the close; the base of an account a
+    # clerk opened has no source.
+    assert [(e.kind, e.year, e.source_id) for e in statement.entries
+            if e.kind in (P.ENTRY_KIND_BASE, P.ENTRY_KIND_CYCLE_CLOSE)] == [
+        (P.ENTRY_KIND_BASE, 2025, ""), (P.ENTRY_KIND_CYCLE_CLOSE, 2025, closed.id),
+        (P.ENTRY_KIND_BASE, 2026, closed.id)]
+
+
+async def test_expiries_at_a_close_point_to_the_credit_whose_lot_expired(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, cycle_policy=P.CYCLE_POLICY_RESET, points_valid_months=1)
+    home = await pk.household(village)
+    old = await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=date(2025, 5, 20))
+    pk.clock.set(at(date(2025, 12, 20)))
+    await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2, occurred_on=date(2025, 12, 20))
+    pk.clock.set(at(date(2026, 1, 2)))
+    closed = (await pk.stub.CloseCycle(P.CloseCycleRequest(request_id=pk.rid(), scheme_id=scheme.id),
+                                       metadata=pk.ADMIN)).close
+    assert closed.points_reset == 10
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=pk.ref(home)), metadata=pk.ADMIN)
+    # The lot of May 20 expired (积分过期) by the close, or before it without anyone asking:
+    # its expiry names the award that made the lot; the December lot is reset by the close
+    # and that entry names the close.
+    assert {(e.kind, e.amount): e.source_id for e in statement.entries} == {
+        (P.ENTRY_KIND_AWARD, 5): "", (P.ENTRY_KIND_EXPIRY, -5): old.id, (P.ENTRY_KIND_AWARD, 10): "",
+        (P.ENTRY_KIND_CYCLE_CLOSE, -10): closed.id}
+    assert len(statement.entries) == 4
+
+
+async def test_a_party_members_base_score_points_to_the_person(pk: Any, broker: Broker) -> None:
+    village = pk.village()
+    await pk.scheme(village, kind=P.SUBJECT_KIND_PARTY_MEMBER, base_score=60, items=(
+        pk.item("DY-01", 2, category=P.ITEM_CATEGORY_PARTY_DUTY, name="按时参加组织生活"),))
+    member = talent_events.PersonRegisteredEvent(
+        person_id=str(uuid.uuid4()), region_code=village, party_member=True, person_name="吴国庆")
+    await broker.publish("shanzhi.talent.v1", envelope(
+        member, source="shanzhi.talent", subject=member.person_id, region_code=village))
+    subject = P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER, id=member.person_id)
+
+    async def opened() -> bool:
+        return await pk.count(accounts, accounts.c.subject_id == member.person_id) == 1
+
+    await wait_until(opened, within=30)
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=subject), metadata=pk.ADMIN)
+    # Registration (人员登记) carries no id but the person's: talent's record of the member.
+    assert [(e.kind, e.amount, e.source_id) for e in statement.entries] == [
+        (P.ENTRY_KIND_BASE, 60, member.person_id)]
+
+
+async def test_cycles_close_in_turn_and_a_draft_that_was_never_adopted_does_not_hold_them_up(
+        pk: Any) -> None:
+    village = pk.village()
+    this_year = await pk.scheme(village, year=2025, effective_from=date(2025, 1, 1))
+    next_year = await pk.scheme(village, year=2026, effective_from=date(2026, 1, 1))
+    home = await pk.household(village)
+    await pk.award(pk.ref(home), this_year.id, "HJ-01")
+    # Another kind of subject's scheme that only ever was a draft has no cycle to close.
+    await pk.stub.CreateScheme(P.CreateSchemeRequest(
+        request_id=pk.rid(), region_code=village, year=2025, subject_kind=P.SUBJECT_KIND_PERSON,
+        title="2025年个人积分方案", items=list(pk.DEFAULT_ITEMS)), metadata=pk.ADMIN)
+    pk.clock.set(at(date(2027, 1, 4)))
+
+    def close(scheme: Any) -> Any:
+        return pk.stub.CloseCycle(P.CloseCycleRequest(request_id=pk.rid(), scheme_id=scheme.id),
+                                  metadata=pk.ADMIN)
+
+    # 2026 waits for 2025, and the refusal changes nothing: 2025 can still be scored.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await close(next_year)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value)[0] == (
+        "scheme_id", "the 2025 cycle of this village's scheme is not closed yet; close it first")
+    assert await pk.count(cycle_closes, cycle_closes.c.scheme_id == next_year.id) == 0
+    await pk.award(pk.ref(home), this_year.id, "HJ-01", occurred_on=date(2025, 12, 31))
+    assert (await close(this_year)).close.year == 2025
+    assert (await close(next_year)).close.year == 2026
+    assert await pk.count(accounts, accounts.c.id == home.account_id,
+                          accounts.c.closed_cycle_year == 2026) == 1

@@ -74,8 +74,18 @@ async def has_base(session: AsyncSession, account_id: str, year: int) -> bool:
         entries.c.year == year))).first() is not None
 
 
-async def credit_base(writer: LedgerWriter, state: AccountState, year: int, day: date) -> bool:
-    """Give the account the year's base score once; False if it had it or the base is 0."""
+async def credit_base(writer: LedgerWriter, state: AccountState, year: int, day: date, *,
+                      source_id: str | None) -> bool:
+    """Give the account the year's base score once; False if it had it or the base is 0.
+
+    ``source_id`` is what the base entry points to (来源), given by each path:
+
+    - a cycle close (年度结算) opening the next year: the close's id (``CycleClose.id``);
+    - a representative's appointment (村民代表任职): the talent post's id (``post_id``);
+    - a party member's account opened from talent (党员): the talent person's id;
+    - an account opened by a clerk (``OpenAccount``): ``None``, since the opening is the
+      account's own record (its ``created_at`` and ``created_by``, and the entry's).
+    """
     if await has_base(writer.session, state.id, year):
         return False
     points, scheme_id = await base_score_for(writer.session, state.region_code, state.subject_kind,
@@ -83,5 +93,5 @@ async def credit_base(writer: LedgerWriter, state: AccountState, year: int, day:
     if points <= 0:
         return False
     writer.post(state, points_pb2.ENTRY_KIND_BASE, plan_credit(points), entry_date=day, year=year,
-                scheme_id=scheme_id, reason=f"{year} base score (年度基础分)")
+                scheme_id=scheme_id, source_id=source_id, reason=f"{year} base score (年度基础分)")
     return True

@@ -16,6 +16,13 @@ consumer runner applies each event inside one transaction that also records its
 id in the inbox; the account's unique subject and the one-base-score-a-year
 index make a replay of the same event under another event id change
 nothing either.
+
+Each base entry these events post points to its cause (来源, ``Entry.source_id``) by an
+id the talent service keeps and an auditor can look up there: a representative's base
+score to the appointment's post (任职, ``post_id``, talent's ``GetPost``), a party
+member's to the person (人员, ``person_id``, talent's ``GetPerson``, whose record says
+the person is a party member and since when). Not the event's envelope id: talent
+keeps no record under it, and a replay under another event id would name another one.
 """
 
 from __future__ import annotations
@@ -147,15 +154,23 @@ class TalentEventHandlers:
                                    display_name=event.person_name or event.person_id,
                                    now=writer.now, actor=SYSTEM_ACTOR, named_at=named_at)
         state.lots = {}
-        await credit_base(writer, state, writer.today.year, writer.today)
+        # The person's record is the cause: registration and changes carry no other
+        # id of theirs, and the envelope's id names nothing talent keeps.
+        await credit_base(writer, state, writer.today.year, writer.today, source_id=event.person_id)
         await writer.flush()
         log.info("party-member account %s opened", state.id)
 
     async def person_appointed(self, session: AsyncSession, env: EventEnvelope) -> None:
-        """A villagers' representative (村民代表) gets an account and the year's base score."""
+        """A villagers' representative (村民代表) gets an account and the year's base score.
+
+        The base entry points to the appointment (任职): talent's post id, the same in every
+        delivery of the event and the record of who was appointed, when and how.
+        """
         event = _payload(env, talent_events.PersonAppointedEvent)
         if event.role != talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE:
             return
+        if not valid_uuid(event.post_id):
+            raise InvalidArgument.field("data.post_id", "is not a UUID")
         start = _day(event.start_date, "data.start_date")
         writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
                               self._clock.today())
@@ -170,7 +185,7 @@ class TalentEventHandlers:
             await session.execute(update(accounts).where(accounts.c.id == state.id)
                                   .values(closed_on=None))
         year, day = representative_year(start, writer.today)
-        if await credit_base(writer, state, year, day):
+        if await credit_base(writer, state, year, day, source_id=event.post_id):
             log.info("representative account %s opened %s at its base score", state.id, year)
         await writer.flush()
 

@@ -297,18 +297,36 @@ class LedgerWriter(LedgerPlan):
             state.lots[r.id] = LotView(r.id, r.lot_date, r.amount, r.available, r.expires_on, r.closed)
 
     async def expire_due(self, states: Iterable[AccountState]) -> int:
-        """Write an expiry entry (积分过期) for each lot of these accounts past its last day."""
+        """Write an expiry entry (积分过期) for each lot of these accounts past its last day.
+
+        Each expiry points to what expired (来源, ``source_id``): the credit entry that made
+        the lot (the lot's ``entry_id``, as ``ListLots`` shows it).
+        """
         states = list(states)
         await self.load_lots(states)
-        count = 0
+        due: list[tuple[AccountState, LotView, Plan]] = []
         for state in states:
             assert state.lots is not None
-            for lot, plan in plan_expiries(list(state.lots.values()), self.today):
-                self.post(state, points_pb2.ENTRY_KIND_EXPIRY, plan, entry_date=self.today,
-                          year=self.today.year, reason=f"lot of {lot.lot_date.isoformat()} expired "
-                          f"after {format_date(lot.expires_on)}")
-                count += 1
-        return count
+            due += [(state, lot, plan) for lot, plan in plan_expiries(list(state.lots.values()), self.today)]
+        if not due:
+            return 0
+        made_by = await self._entries_of_lots([lot.id for _, lot, _ in due])
+        for state, lot, plan in due:
+            self.post(state, points_pb2.ENTRY_KIND_EXPIRY, plan, entry_date=self.today,
+                      year=self.today.year, source_id=made_by[lot.id],
+                      reason=f"lot of {lot.lot_date.isoformat()} expired after {format_date(lot.expires_on)}")
+        return len(due)
+
+    async def _entries_of_lots(self, lot_ids: list[int]) -> dict[int, str]:
+        """The credit entry that made each lot: lots made in this transaction and not yet
+        written are known here, the others are read."""
+        made = {i: self._pending[i].entry_id for i in lot_ids if i in self._pending}
+        stored = [i for i in lot_ids if i not in made]
+        if stored:
+            rows = (await self.session.execute(
+                select(lots.c.id, lots.c.entry_id).where(lots.c.id.in_(stored)))).all()
+            made.update((int(r.id), r.entry_id) for r in rows)
+        return made
 
     async def post_all(self, items: Iterable[T], post_one: Callable[[T], object]) -> None:
         """Post every item (``post_one`` adds credits for one) and write it all, as a loop

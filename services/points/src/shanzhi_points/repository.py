@@ -560,6 +560,18 @@ class PointsRepository:
     async def cycle_close_of(self, scheme_id: str) -> Row[Any] | None:
         return await self._first(select(cycle_closes).where(cycle_closes.c.scheme_id == scheme_id))
 
+    async def open_earlier_cycles(self, region_code: str, kind: int, year: int) -> list[int]:
+        """The years before ``year`` whose scheme for this village and kind of subject was
+        adopted (采纳) and whose cycle is not closed yet, oldest first."""
+        s, v, c = schemes, scheme_versions, cycle_closes
+        adopted = select(v.c.id).where(v.c.scheme_id == s.c.id, v.c.status.in_(
+            [points_pb2.SCHEME_VERSION_STATUS_ADOPTED, points_pb2.SCHEME_VERSION_STATUS_SUPERSEDED]))
+        closed = select(c.c.id).where(c.c.scheme_id == s.c.id)
+        rows = await self._all(select(s.c.year).where(
+            s.c.region_code == region_code, s.c.subject_kind == kind, s.c.year < year,
+            s.c.is_template.is_(False), adopted.exists(), ~closed.exists()).order_by(s.c.year))
+        return [int(r.year) for r in rows]
+
     async def add_cycle_close(self, **values: Any) -> None:
         await self.session.execute(cycle_closes.insert().values(**values))
 
@@ -581,13 +593,17 @@ class PointsRepository:
             schemes.c.region_code == region_code, schemes.c.year == year,
             schemes.c.subject_kind == kind, schemes.c.is_template.is_(False)))
 
-    def _scores(self, prefix: str, kind: int, start: date, end: date) -> Any:
+    def _scores(self, prefix: str, kind: int, start: date, end: date, scheme_id: str | None) -> Any:
+        """Each account's score (考评积分) in the period, and its place; only what
+        ``scheme_id`` scored when it is given."""
         e, a = entries, accounts
         score = func.coalesce(func.sum(e.c.score), 0).label("score")
+        joined = and_(e.c.account_id == a.c.id, e.c.entry_date >= start, e.c.entry_date <= end)
+        if scheme_id is not None:
+            joined = and_(joined, e.c.scheme_id == scheme_id)
         scored = (
             select(a.c.id, a.c.subject_kind, a.c.subject_id, a.c.region_code, a.c.display_name, score)
-            .select_from(a.outerjoin(e, and_(e.c.account_id == a.c.id, e.c.entry_date >= start,
-                                             e.c.entry_date <= end)))
+            .select_from(a.outerjoin(e, joined))
             .where(a.c.region_code.startswith(prefix), a.c.subject_kind == kind,
                    or_(a.c.closed_on.is_(None), a.c.closed_on >= start))
             .group_by(a.c.id, a.c.subject_kind, a.c.subject_id, a.c.region_code, a.c.display_name)
@@ -595,8 +611,9 @@ class PointsRepository:
         return select(scored, func.rank().over(order_by=scored.c.score.desc()).label("rank")
                       ).subquery("ranked")
 
-    async def ranking(self, prefix: str, kind: int, start: date, end: date, page: Page) -> list[Row[Any]]:
-        ranked = self._scores(prefix, kind, start, end)
+    async def ranking(self, prefix: str, kind: int, start: date, end: date, page: Page, *,
+                      scheme_id: str | None = None) -> list[Row[Any]]:
+        ranked = self._scores(prefix, kind, start, end, scheme_id)
         query = select(ranked)
         if page.after is not None:
             last_score, last_id = page.after
@@ -604,8 +621,9 @@ class PointsRepository:
                                     and_(ranked.c.score == last_score, ranked.c.id > last_id)))
         return await self._all(query.order_by(ranked.c.score.desc(), ranked.c.id).limit(page.size + 1))
 
-    async def all_scores(self, region_code: str, kind: int, start: date, end: date) -> list[Row[Any]]:
-        ranked = self._scores(region_code, kind, start, end)
+    async def all_scores(self, region_code: str, kind: int, start: date, end: date, *,
+                         scheme_id: str | None = None) -> list[Row[Any]]:
+        ranked = self._scores(region_code, kind, start, end, scheme_id)
         return await self._all(select(ranked).order_by(ranked.c.score.desc(), ranked.c.id))
 
     # -- outstanding villagers' representatives (优秀村民代表) ---------------------------

@@ -143,7 +143,9 @@ class LedgerApi(ApiBase):
             except IntegrityError:
                 raise AlreadyExists("this subject already has an account") from None
             state.lots = {}
-            await credit_base(writer, state, writer.today.year, writer.today)
+            # No source (来源): the opening is the account's own record, and the entry's
+            # created_by names the clerk.
+            await credit_base(writer, state, writer.today.year, writer.today, source_id=None)
             await writer.flush()
             row = (await repo.accounts_by_ids([state.id]))[state.id]
             return points_pb2.OpenAccountResponse(account=account_message(row))

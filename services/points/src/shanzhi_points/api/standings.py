@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.errors import InvalidArgument, NotFound, Validator
-from shanzhi_kit.paging import page_of
+from shanzhi_kit.paging import Page, page_of
 from shanzhi_kit.values import new_id, require_id
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -70,6 +70,11 @@ class StandingsApi(ApiBase):
                 raise refused("scheme_id", f"the year {scheme.year} is not over")
             if await repo.cycle_close_of(scheme.id) is not None:
                 raise refused("scheme_id", f"the {scheme.year} cycle is already closed")
+            earlier = await repo.open_earlier_cycles(scheme.region_code, scheme.subject_kind, scheme.year)
+            if earlier:
+                # Years close in turn: an account's closed year covers every year before it.
+                raise refused("scheme_id", f"the {earlier[0]} cycle of this village's scheme is not "
+                              "closed yet; close it first")
             versions = (await repo.versions_of([scheme.id])).get(scheme.id, [])
             version = in_force(versions, date(scheme.year, 12, 31)) or next(
                 (x for x in reversed(versions) if x.status == points_pb2.SCHEME_VERSION_STATUS_ADOPTED),
@@ -88,6 +93,9 @@ class StandingsApi(ApiBase):
             await session.execute(update(accounts).where(accounts.c.id.in_(list(states)))
                                   .values(closed_cycle_year=scheme.year))
             await writer.expire_due(states.values())
+            # Made before the entries, which point to the close (来源): its resets and the
+            # next year's base scores.
+            close_id = new_id()
             reset = 0
             if version.cycle_policy == points_pb2.CYCLE_POLICY_RESET:
                 # Lots already used up close too, so a later cancellation cannot refill them.
@@ -100,15 +108,16 @@ class StandingsApi(ApiBase):
                     if plan.moves or plan.closes:
                         writer.post(state, points_pb2.ENTRY_KIND_CYCLE_CLOSE, plan,
                                     entry_date=date(scheme.year, 12, 31), year=scheme.year,
-                                    scheme_id=scheme.id, reason=f"{scheme.year} 年度清零 (reset)")
+                                    scheme_id=scheme.id, source_id=close_id,
+                                    reason=f"{scheme.year} 年度清零 (reset)")
                         reset -= plan.amount
             opened = 0
             if version.base_score > 0:
                 for state in states.values():
                     if state.closed_on is None and await credit_base(
-                            writer, state, scheme.year + 1, date(scheme.year + 1, 1, 1)):
+                            writer, state, scheme.year + 1, date(scheme.year + 1, 1, 1),
+                            source_id=close_id):
                         opened += 1
-            close_id = new_id()
             try:
                 async with session.begin_nested():
                     await repo.add_cycle_close(
@@ -131,6 +140,8 @@ class StandingsApi(ApiBase):
         self, request: points_pb2.ListRankingRequest, context: grpc.aio.ServicerContext
     ) -> points_pb2.ListRankingResponse:
         page = page_of(request.page, key_types=(int, str))
+        if request.scheme_id:
+            return await self._scheme_ranking(request, page)
         v = Validator()
         v.check(request.subject_kind in domain.SUBJECT_KINDS, "subject_kind", "must be a SubjectKind")
         start, end = period(v, request.from_date, request.to_date, required=True)
@@ -144,10 +155,31 @@ class StandingsApi(ApiBase):
             rows=[ranking_row(r, r.rank) for r in rows[: page.size]],
             page_info=page.info(rows, lambda r: [int(r.score), r.id]))
 
-    async def GetHonourBoard(
-        self, request: points_pb2.GetHonourBoardRequest, context: grpc.aio.ServicerContext
-    ) -> points_pb2.GetHonourBoardResponse:
-        scheme_id = require_id(request.scheme_id, "scheme_id")
+    async def _scheme_ranking(self, request: points_pb2.ListRankingRequest, page: Page
+                              ) -> points_pb2.ListRankingResponse:
+        """The ranking of one scheme's subjects (积分方案排名), with their stars."""
+        scheme, start, end, version = await self._scheme_period(
+            request.scheme_id, request.from_date, request.to_date, "a template ranks no one")
+        v = Validator()
+        v.check(request.subject_kind in (0, scheme.subject_kind), "subject_kind",
+                "must be left empty or be the scheme's kind of subject")
+        v.check(scheme.region_code.startswith(request.region_code_prefix), "region_code_prefix",
+                "must be left empty or contain the scheme's village")
+        v.raise_if_any()
+        await self._finaliser.finalise_due(region_prefix=scheme.region_code)
+        async with self._sessionmaker() as session:
+            rows = await PointsRepository(session).ranking(
+                scheme.region_code, scheme.subject_kind, start, end, page, scheme_id=scheme.id)
+        thresholds = tuple(version.star_thresholds or ()) if version else ()
+        return points_pb2.ListRankingResponse(
+            rows=[ranking_row(r, r.rank, thresholds) for r in rows[: page.size]],
+            page_info=page.info(rows, lambda r: [int(r.score), r.id]))
+
+    async def _scheme_period(self, scheme_id_text: str, from_text: str, to_text: str,
+                             template_refusal: str) -> tuple[Any, date, date, Any]:
+        """A scheme the caller may see, the period asked (its year when empty) and the
+        version in force at the period's end (or today, if that comes first)."""
+        scheme_id = require_id(scheme_id_text, "scheme_id")
         async with self._sessionmaker() as session:
             repo = PointsRepository(session)
             scheme = await repo.scheme(scheme_id)
@@ -155,15 +187,22 @@ class StandingsApi(ApiBase):
                 raise NotFound("scheme", scheme_id)
             require_scope(self._caller().scope, scheme.region_code, "scheme_id")
             if scheme.is_template:
-                raise refused("scheme_id", "a template has no honours")
-            start, end = period(Validator(), request.from_date, request.to_date, required=False,
+                raise refused("scheme_id", template_refusal)
+            start, end = period(Validator(), from_text, to_text, required=False,
                                 default=(date(scheme.year, 1, 1), date(scheme.year, 12, 31)))
             versions = (await repo.versions_of([scheme.id])).get(scheme.id, [])
-            version = in_force(versions, min(end, self._clock.today())) or in_force(versions, end)
+        version = in_force(versions, min(end, self._clock.today())) or in_force(versions, end)
+        return scheme, start, end, version
+
+    async def GetHonourBoard(
+        self, request: points_pb2.GetHonourBoardRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.GetHonourBoardResponse:
+        scheme, start, end, version = await self._scheme_period(
+            request.scheme_id, request.from_date, request.to_date, "a template has no honours")
         await self._finaliser.finalise_due(region_prefix=scheme.region_code)
         async with self._sessionmaker() as session:
             rows = await PointsRepository(session).all_scores(scheme.region_code, scheme.subject_kind,
-                                                              start, end)
+                                                              start, end, scheme_id=scheme.id)
         red_size = version.red_list_size if version else rules.DEFAULT_LIST_SIZE
         black_size = version.black_list_size if version else rules.DEFAULT_LIST_SIZE
         below = version.black_list_below if version else 0
