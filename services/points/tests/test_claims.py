@@ -345,7 +345,7 @@ async def test_a_claim_lapses_when_its_account_closed_before_the_window_closes(p
     assert (await pk.account(pk.ref(leaving))).balance == 15
 
 
-async def test_a_claim_approved_after_the_household_moved_out_lapses_on_its_own(pk: Any) -> None:
+async def test_a_claim_of_a_household_that_moved_out_can_only_be_rejected(pk: Any) -> None:
     village = pk.village()
     scheme = await pk.scheme(village, claim_publicity_days=1)
     home = await pk.household(village)
@@ -353,17 +353,15 @@ async def test_a_claim_approved_after_the_household_moved_out_lapses_on_its_own(
     await pk.stub.MoveHouseholdOut(P.MoveHouseholdOutRequest(
         request_id=pk.rid(), household_id=home.id, moved_out_on=pk.TODAY.isoformat(), reason="整户迁出"),
         metadata=pk.ADMIN)
-    approved = await review(pk, claim, P.REVIEW_DECISION_APPROVE, "发生在迁出之前，属实")
-    assert approved.status == P.CLAIM_STATUS_IN_PUBLICITY
-    pk.clock.advance(timedelta(days=1, seconds=1))
-    # The read closes the window first (or finds the background task did): the claim is
-    # the only one due, and it lapses with nothing posted.
-    lapsed = await get(pk, claim)
-    assert (lapsed.status, lapsed.entry_id) == (P.CLAIM_STATUS_LAPSED, "")
-    assert [(r.reviewer, r.decision) for r in lapsed.reviews] == [
-        ("reviewer-1", P.REVIEW_DECISION_APPROVE), ("system", P.REVIEW_DECISION_REJECT)]
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await review(pk, claim, P.REVIEW_DECISION_APPROVE, "发生在迁出之前，属实")
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value)[0] == (
+        "claim_id", f"the claim's account closed on {pk.TODAY.isoformat()} (账户已关闭): it can only "
+        "be rejected")
+    unchanged = await get(pk, claim)
+    assert (unchanged.status, list(unchanged.reviews)) == (P.CLAIM_STATUS_PENDING_REVIEW, [])
+    rejected = await review(pk, claim, P.REVIEW_DECISION_REJECT, "已整户迁出")
+    assert rejected.status == P.CLAIM_STATUS_REJECTED
     assert (await pk.account(pk.ref(home))).balance == 0
     assert await pk.count(entries, entries.c.source_id == claim.id) == 0
-    board = await pk.stub.GetPublicityBoard(P.GetPublicityBoardRequest(region_code=village),
-                                            metadata=pk.ADMIN)
-    assert not board.in_publicity and not board.objected

@@ -11,7 +11,7 @@ from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.auth import Caller
 from shanzhi_kit.errors import NotFound, Validator
 from shanzhi_kit.paging import page_of
-from shanzhi_kit.values import batch_ids, new_id, require_id
+from shanzhi_kit.values import batch_ids, format_date, new_id, require_id
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -134,6 +134,12 @@ class ClaimsApi(ApiBase):
             objected = await repo.open_objection_count(claim_id)
             now = self._clock.now()
             if request.decision == APPROVE:
+                closed_on = (await repo.accounts_by_ids([row.account_id]))[row.account_id].closed_on
+                if closed_on is not None and closed_on <= self._clock.today():
+                    # Its points could never post (the window would close on a closed
+                    # account and the claim lapse): say so now.
+                    raise refused("claim_id", f"the claim's account closed on {format_date(closed_on)} "
+                                  "(账户已关闭): it can only be rejected")
                 version = await repo.version(row.version_id)
                 assert version is not None
                 ends = now + timedelta(days=version.claim_publicity_days)
