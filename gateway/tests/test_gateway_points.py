@@ -4,7 +4,7 @@ rankings, the service's refusals as GraphQL errors, and enums that mirror the pr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -369,3 +369,523 @@ async def test_an_unknown_honour_is_null(
         "query($id: ID!) { representativeHonour(id: $id) { id } }",
         variable_values={"id": new_id()}, context_value=context_for(f"Bearer {token}"))
     assert result.errors is None and result.data == {"representativeHonour": None}
+
+
+# -- mutations and fields without a test above ------------------------------------------------
+
+STAMP_TEXT = "2026-01-01T00:00:00+00:00"
+WEEK_LATER = Timestamp(seconds=STAMP.seconds + 7 * 86_400)
+WEEK_LATER_TEXT = "2026-01-08T00:00:00+00:00"
+
+Run = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def run(context_for: Callable[[str | None], GatewayContext], token: str) -> Run:
+    """Executes one operation as a county officer, with a fresh context, and returns its data."""
+
+    async def execute(operation: str, **variables: Any) -> dict[str, Any]:
+        result = await schema.execute(operation, variable_values=variables,
+                                      context_value=context_for(f"Bearer {token}"))
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        return result.data
+
+    return execute
+
+
+def a_claim(subject: P.SubjectRef, status: P.ClaimStatus.ValueType, **fields: Any) -> P.Claim:
+    values: dict[str, Any] = {
+        "id": new_id(), "account_id": new_id(), "subject": subject, "region_code": VILLAGE,
+        "scheme_id": new_id(), "version_id": new_id(), "item_code": "JF-01", "item_name": "收集反映社情民意",
+        "points": 3, "quantity": 1, "occurred_on": "2026-03-02", "source": P.CLAIM_SOURCE_RECORDED,
+        "status": status, "create_time": STAMP, "created_by": "grid-1", "update_time": STAMP,
+    }
+    return P.Claim(**{**values, **fields})
+
+
+async def test_score_batch_reverse_entry_and_close_cycle(fakes: Fakes, run: Run) -> None:
+    scheme, household, person = new_id(), new_id(), new_id()
+    batch = P.Batch(id=new_id(), batch_key="2026-03 人居环境检查", scheme_id=scheme, region_code=VILLAGE,
+                    title="3月人居环境检查", entry_count=2, total_score=0, create_time=STAMP,
+                    created_by="clerk-1")
+    fakes.points.answer("ScoreBatch", lambda r: P.ScoreBatchResponse(batch=batch))
+    data = await run(
+        """mutation($s: ID!, $h: ID!, $p: ID!) { scoreBatch(requestId: "r-batch",
+             batchKey: "2026-03 人居环境检查", schemeId: $s, title: "3月人居环境检查", lines: [
+               {subject: {kind: HOUSEHOLD, id: $h}, itemCode: "HJ-01", occurredOn: "2026-03-05", quantity: 2,
+                note: "庭院整洁"},
+               {subject: {kind: PERSON, id: $p}, itemCode: "YF-01", occurredOn: "2026-03-06"}])
+             { id batchKey schemeId regionCode title entryCount totalScore createTime createdBy } }""",
+        s=scheme, h=household, p=person)
+    assert data["scoreBatch"] == {
+        "id": batch.id, "batchKey": "2026-03 人居环境检查", "schemeId": scheme, "regionCode": VILLAGE,
+        "title": "3月人居环境检查", "entryCount": 2, "totalScore": 0, "createTime": STAMP_TEXT,
+        "createdBy": "clerk-1"}
+    (call,) = fakes.points.ScoreBatch.calls
+    assert call.request == P.ScoreBatchRequest(
+        request_id="r-batch", batch_key="2026-03 人居环境检查", scheme_id=scheme, title="3月人居环境检查",
+        lines=[P.BatchLine(subject=household_ref(household), item_code="HJ-01", occurred_on="2026-03-05",
+                           quantity=2, note="庭院整洁"),
+               P.BatchLine(subject=P.SubjectRef(kind=P.SUBJECT_KIND_PERSON, id=person), item_code="YF-01",
+                           occurred_on="2026-03-06", quantity=1, note="")])
+
+    # 冲正: the reversal points to the entry it reverses and to that entry's source (the batch).
+    reversed_entry, account = new_id(), account_for(household, 15)
+    fakes.points.answer("ReverseEntry", lambda r: P.ReverseEntryResponse(entry=P.Entry(
+        id=new_id(), account_id=account.id, subject=household_ref(household), region_code=VILLAGE,
+        kind=P.ENTRY_KIND_REVERSAL, amount=-10, score=-10, balance_after=15, entry_date="2026-03-20",
+        year=2026, scheme_id=scheme, item_code="HJ-01", item_name="庭院整洁", quantity=2,
+        source_id=batch.id, reverses_entry_id=r.entry_id, reason=r.reason, create_time=STAMP,
+        created_by="officer-1")))
+    fakes.points.answer("BatchGetAccounts", lambda r: P.BatchGetAccountsResponse(
+        accounts=[account] if account.id in r.ids else []))
+    data = await run(
+        """mutation($e: ID!) { reverseEntry(requestId: "r-rev", entryId: $e, reason: "检查记录有误") {
+             kind amount score balanceAfter entryDate year schemeId itemCode sourceId reversesEntryId
+             reason subject { kind id } account { id balance } } }""",
+        e=reversed_entry)
+    assert data["reverseEntry"] == {
+        "kind": "REVERSAL", "amount": -10, "score": -10, "balanceAfter": 15, "entryDate": "2026-03-20",
+        "year": 2026, "schemeId": scheme, "itemCode": "HJ-01", "sourceId": batch.id,
+        "reversesEntryId": reversed_entry, "reason": "检查记录有误",
+        "subject": {"kind": "HOUSEHOLD", "id": household}, "account": {"id": account.id, "balance": 15}}
+    (call,) = fakes.points.ReverseEntry.calls
+    assert call.request == P.ReverseEntryRequest(request_id="r-rev", entry_id=reversed_entry,
+                                                 reason="检查记录有误")
+    assert [list(c.request.ids) for c in fakes.points.BatchGetAccounts.calls] == [[account.id]]
+
+    # 年度结算
+    fakes.points.answer("CloseCycle", lambda r: P.CloseCycleResponse(close=P.CycleClose(
+        id=new_id(), scheme_id=r.scheme_id, year=2025, policy=P.CYCLE_POLICY_RESET, accounts=120,
+        points_reset=3400, base_scores_opened=118, close_time=STAMP, closed_by="officer-1")))
+    data = await run(
+        """mutation($s: ID!) { closePointsCycle(requestId: "r-close", schemeId: $s) {
+             schemeId year policy accounts pointsReset baseScoresOpened closeTime closedBy } }""",
+        s=scheme)
+    assert data["closePointsCycle"] == {
+        "schemeId": scheme, "year": 2025, "policy": "RESET", "accounts": 120, "pointsReset": 3400,
+        "baseScoresOpened": 118, "closeTime": STAMP_TEXT, "closedBy": "officer-1"}
+    (call,) = fakes.points.CloseCycle.calls
+    assert call.request == P.CloseCycleRequest(request_id="r-close", scheme_id=scheme)
+
+
+async def test_claim_mutations_send_their_arguments_and_map_the_claim(fakes: Fakes, run: Run) -> None:
+    representative = fakes.world.add_person("李秀英")
+    subject = P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=representative.id)
+    scheme, claim_id = new_id(), new_id()
+    fakes.points.answer("SubmitClaim", lambda r: P.SubmitClaimResponse(claim=a_claim(
+        r.subject, P.CLAIM_STATUS_PENDING_REVIEW, id=claim_id, scheme_id=r.scheme_id, item_code=r.item_code,
+        occurred_on=r.occurred_on, quantity=r.quantity, points=3 * r.quantity, source=r.source,
+        evidence=r.evidence, created_by="rep-7")))
+    data = await run(
+        """mutation($s: ID!, $p: ID!) { submitClaim(requestId: "r-submit", input: {
+             subject: {kind: REPRESENTATIVE, id: $p}, schemeId: $s, itemCode: "JF-01",
+             occurredOn: "2026-03-02", source: DECLARED,
+             evidence: {description: "会议记录", attachmentUrls: ["https://files.example/1.jpg"]}})
+             { id status source points quantity occurredOn scheme: schemeId reviews { decision }
+               evidence { description attachmentUrls } subject { kind person { name } } } }""",
+        s=scheme, p=representative.id)
+    assert data["submitClaim"] == {
+        "id": claim_id, "status": "PENDING_REVIEW", "source": "DECLARED", "points": 3, "quantity": 1,
+        "occurredOn": "2026-03-02", "scheme": scheme, "reviews": [],
+        "evidence": {"description": "会议记录", "attachmentUrls": ["https://files.example/1.jpg"]},
+        "subject": {"kind": "REPRESENTATIVE", "person": {"name": "李秀英"}}}
+    (call,) = fakes.points.SubmitClaim.calls
+    assert call.request == P.SubmitClaimRequest(
+        request_id="r-submit", subject=subject, scheme_id=scheme, item_code="JF-01", occurred_on="2026-03-02",
+        quantity=1, source=P.CLAIM_SOURCE_DECLARED,
+        evidence=P.Evidence(description="会议记录", attachment_urls=["https://files.example/1.jpg"]))
+
+    # 评议: approval opens the publicity window.
+    fakes.points.answer("ReviewClaim", lambda r: P.ReviewClaimResponse(claim=a_claim(
+        subject, P.CLAIM_STATUS_IN_PUBLICITY, id=r.claim_id, publicity_end_time=WEEK_LATER,
+        reviews=[P.ClaimReview(decision=r.decision, reason=r.reason, reviewer="reviewer-2",
+                               review_time=STAMP)])))
+    data = await run(
+        """mutation($c: ID!) { reviewClaim(requestId: "r-review", claimId: $c, decision: APPROVE,
+             reason: "评议小组3月例会通过") { id status publicityEndTime
+             reviews { decision reason reviewer reviewTime } } }""",
+        c=claim_id)
+    assert data["reviewClaim"] == {
+        "id": claim_id, "status": "IN_PUBLICITY", "publicityEndTime": WEEK_LATER_TEXT,
+        "reviews": [{"decision": "APPROVE", "reason": "评议小组3月例会通过", "reviewer": "reviewer-2",
+                     "reviewTime": STAMP_TEXT}]}
+    (call,) = fakes.points.ReviewClaim.calls
+    assert call.request == P.ReviewClaimRequest(request_id="r-review", claim_id=claim_id,
+                                                decision=P.REVIEW_DECISION_APPROVE,
+                                                reason="评议小组3月例会通过")
+
+    # 提出异议: the claim goes back to review with an open objection.
+    objection = new_id()
+    fakes.points.answer("ObjectToClaim", lambda r: P.ObjectToClaimResponse(claim=a_claim(
+        subject, P.CLAIM_STATUS_PENDING_REVIEW, id=r.claim_id,
+        objections=[P.Objection(id=objection, reason=r.reason, raised_by="villager-9", raise_time=STAMP,
+                                status=P.OBJECTION_STATUS_OPEN)])))
+    data = await run(
+        """mutation($c: ID!) { objectToClaim(requestId: "r-object", claimId: $c, reason: "当天未参加会议")
+             { status publicityEndTime objections { id reason raisedBy raiseTime status resolveTime } } }""",
+        c=claim_id)
+    assert data["objectToClaim"] == {
+        "status": "PENDING_REVIEW", "publicityEndTime": None,
+        "objections": [{"id": objection, "reason": "当天未参加会议", "raisedBy": "villager-9",
+                        "raiseTime": STAMP_TEXT, "status": "OPEN", "resolveTime": None}]}
+    (call,) = fakes.points.ObjectToClaim.calls
+    assert call.request == P.ObjectToClaimRequest(request_id="r-object", claim_id=claim_id,
+                                                  reason="当天未参加会议")
+
+    # 撤回申报 without a reason: the reason is left empty.
+    fakes.points.answer("WithdrawClaim", lambda r: P.WithdrawClaimResponse(claim=a_claim(
+        subject, P.CLAIM_STATUS_WITHDRAWN, id=r.claim_id)))
+    data = await run(
+        """mutation($c: ID!) { withdrawClaim(requestId: "r-withdraw", claimId: $c) { id status entryId } }""",
+        c=claim_id)
+    assert data["withdrawClaim"] == {"id": claim_id, "status": "WITHDRAWN", "entryId": None}
+    (call,) = fakes.points.WithdrawClaim.calls
+    assert call.request == P.WithdrawClaimRequest(request_id="r-withdraw", claim_id=claim_id, reason="")
+
+
+async def test_lapsed_claims_and_the_publicity_board(fakes: Fakes, run: Run) -> None:
+    household, account = new_id(), new_id()
+    lapsed = a_claim(household_ref(household), P.CLAIM_STATUS_LAPSED, account_id=account, reviews=[
+        P.ClaimReview(decision=P.REVIEW_DECISION_APPROVE, reason="评议通过", reviewer="reviewer-2",
+                      review_time=STAMP),
+        P.ClaimReview(decision=P.REVIEW_DECISION_REJECT, reason="公示期满时该户已迁出", reviewer="system",
+                      review_time=WEEK_LATER)])
+    fakes.points.answer("ListClaims", lambda r: P.ListClaimsResponse(claims=[lapsed]))
+    data = await run(
+        """query($a: ID!) { pointsClaims(regionCodePrefix: "130123101", status: LAPSED, accountId: $a)
+             { items { id status entryId reviews { decision reason } } nextPageToken } }""",
+        a=account)
+    assert data["pointsClaims"] == {"items": [{
+        "id": lapsed.id, "status": "LAPSED", "entryId": None,
+        "reviews": [{"decision": "APPROVE", "reason": "评议通过"},
+                    {"decision": "REJECT", "reason": "公示期满时该户已迁出"}]}], "nextPageToken": None}
+    (call,) = fakes.points.ListClaims.calls
+    assert call.request.status == P.CLAIM_STATUS_LAPSED == 6
+    assert (call.request.region_code_prefix, call.request.account_id, call.request.page.page_size) == (
+        "130123101", account, 0)
+
+    # 公示栏: claims in their window, claims objected to, and scheme drafts open for comment.
+    showing = a_claim(household_ref(household), P.CLAIM_STATUS_IN_PUBLICITY, publicity_end_time=WEEK_LATER)
+    objected = a_claim(household_ref(household), P.CLAIM_STATUS_PENDING_REVIEW, objections=[
+        P.Objection(id=new_id(), reason="不属实", raised_by="villager-3", raise_time=STAMP,
+                    status=P.OBJECTION_STATUS_OPEN)])
+    draft = P.SchemeVersion(id=new_id(), scheme_id=new_id(), version=2,
+                            status=P.SCHEME_VERSION_STATUS_PUBLICIZED, publicize_time=STAMP,
+                            comment_ends_on="2026-01-08", change_note="增加垃圾分类事项", create_time=STAMP,
+                            created_by="clerk-1")
+    fakes.points.answer("GetPublicityBoard", lambda r: P.GetPublicityBoardResponse(
+        in_publicity=[showing], objected=[objected], schemes_for_comment=[draft]))
+    data = await run(
+        """query($r: String!) { publicityBoard(regionCode: $r) {
+             inPublicity { id status publicityEndTime }
+             objected { id status objections { reason status } }
+             schemesForComment { id version status publicizeTime commentEndsOn changeNote
+                                 resolution { number } effectiveFrom } } }""",
+        r=VILLAGE)
+    assert data["publicityBoard"] == {
+        "inPublicity": [{"id": showing.id, "status": "IN_PUBLICITY", "publicityEndTime": WEEK_LATER_TEXT}],
+        "objected": [{"id": objected.id, "status": "PENDING_REVIEW",
+                      "objections": [{"reason": "不属实", "status": "OPEN"}]}],
+        "schemesForComment": [{"id": draft.id, "version": 2, "status": "PUBLICIZED",
+                               "publicizeTime": STAMP_TEXT, "commentEndsOn": "2026-01-08",
+                               "changeNote": "增加垃圾分类事项", "resolution": None, "effectiveFrom": None}]}
+    (call,) = fakes.points.GetPublicityBoard.calls
+    assert call.request == P.GetPublicityBoardRequest(region_code=VILLAGE)
+
+
+async def test_a_scheme_version_from_draft_through_publicity_to_adoption(fakes: Fakes, run: Run) -> None:
+    scheme, version = new_id(), new_id()
+
+    def version_of(status: P.SchemeVersionStatus.ValueType, **fields: Any) -> P.SchemeVersion:
+        return P.SchemeVersion(**{"id": version, "scheme_id": scheme, "version": 2, "status": status,
+                                  "change_note": "增加垃圾分类事项", "create_time": STAMP,
+                                  "created_by": "clerk-1", **fields})
+
+    # 方案修订
+    fakes.points.answer("DraftSchemeVersion", lambda r: P.DraftSchemeVersionResponse(
+        draft=version_of(P.SCHEME_VERSION_STATUS_DRAFT)))
+    data = await run(
+        """mutation($s: ID!) { draftSchemeVersion(requestId: "r-draft", schemeId: $s,
+             changeNote: "增加垃圾分类事项") { id schemeId version status changeNote publicizeTime } }""",
+        s=scheme)
+    assert data["draftSchemeVersion"] == {"id": version, "schemeId": scheme, "version": 2, "status": "DRAFT",
+                                          "changeNote": "增加垃圾分类事项", "publicizeTime": None}
+    (call,) = fakes.points.DraftSchemeVersion.calls
+    assert call.request == P.DraftSchemeVersionRequest(request_id="r-draft", scheme_id=scheme,
+                                                       change_note="增加垃圾分类事项")
+
+    # 修改草案 without settings or a note: settings go empty (the kind's defaults), the note stays empty.
+    fakes.points.answer("UpdateSchemeDraft", lambda r: P.UpdateSchemeDraftResponse(draft=version_of(
+        P.SCHEME_VERSION_STATUS_DRAFT, items=[P.CatalogItem(id=new_id(), **{
+            f.name: getattr(i, f.name) for f in P.CatalogItem.DESCRIPTOR.fields if f.name != "id"})
+            for i in r.items],
+        settings=P.SchemeSettings(claim_publicity_days=7, cycle_policy=P.CYCLE_POLICY_RESET))))
+    data = await run(
+        """mutation($v: ID!) { updateSchemeDraft(requestId: "r-update", versionId: $v, items: [
+             {code: "LJ-01", name: "垃圾分类", category: BEAUTIFUL_VILLAGE, sign: POSITIVE, points: 2,
+              evidenceRequired: "照片", limits: {perWeek: 1}, effectiveTo: "2026-12-31"}])
+             { status settings { claimPublicityDays cyclePolicy }
+               items { code category sign points evidenceRequired limits { perDay perWeek } effectiveFrom
+                       effectiveTo } } }""",
+        v=version)
+    assert data["updateSchemeDraft"] == {
+        "status": "DRAFT", "settings": {"claimPublicityDays": 7, "cyclePolicy": "RESET"},
+        "items": [{"code": "LJ-01", "category": "BEAUTIFUL_VILLAGE", "sign": "POSITIVE", "points": 2,
+                   "evidenceRequired": "照片", "limits": {"perDay": 0, "perWeek": 1}, "effectiveFrom": None,
+                   "effectiveTo": "2026-12-31"}]}
+    call = fakes.points.UpdateSchemeDraft.calls[0]
+    assert call.request == P.UpdateSchemeDraftRequest(
+        request_id="r-update", version_id=version, settings=P.SchemeSettings(), change_note="",
+        items=[P.CatalogItem(code="LJ-01", name="垃圾分类", category=P.ITEM_CATEGORY_BEAUTIFUL_VILLAGE,
+                             sign=P.ITEM_SIGN_POSITIVE, points=2, evidence_required="照片",
+                             limits=P.ItemLimits(per_week=1), effective_to="2026-12-31")])
+    # With settings and a note, both are sent.
+    await run(
+        """mutation($v: ID!) { updateSchemeDraft(requestId: "r-update-2", versionId: $v, items: [],
+             settings: {claimPublicityDays: 5, cyclePolicy: CARRY_OVER, pointsValidMonths: 24},
+             changeNote: "积分两年有效") { status } }""",
+        v=version)
+    assert fakes.points.UpdateSchemeDraft.calls[-1].request == P.UpdateSchemeDraftRequest(
+        request_id="r-update-2", version_id=version, change_note="积分两年有效",
+        settings=P.SchemeSettings(claim_publicity_days=5, cycle_policy=P.CYCLE_POLICY_CARRY_OVER,
+                                  points_valid_months=24))
+
+    # 方案公示征求意见
+    fakes.points.answer("PublicizeSchemeVersion", lambda r: P.PublicizeSchemeVersionResponse(
+        version=version_of(P.SCHEME_VERSION_STATUS_PUBLICIZED, publicize_time=STAMP,
+                           comment_ends_on="2026-01-08")))
+    data = await run(
+        """mutation($v: ID!) { publicizeSchemeVersion(requestId: "r-publicize", versionId: $v)
+             { status publicizeTime commentEndsOn } }""",
+        v=version)
+    assert data["publicizeSchemeVersion"] == {"status": "PUBLICIZED", "publicizeTime": STAMP_TEXT,
+                                              "commentEndsOn": "2026-01-08"}
+    (call,) = fakes.points.PublicizeSchemeVersion.calls
+    assert call.request == P.PublicizeSchemeVersionRequest(request_id="r-publicize", version_id=version)
+
+    # 村民代表会议通过, first with a day in force, then without one (the service takes the meeting's).
+    fakes.points.answer("AdoptSchemeVersion", lambda r: P.AdoptSchemeVersionResponse(version=version_of(
+        P.SCHEME_VERSION_STATUS_ADOPTED, resolution=r.resolution,
+        effective_from=r.effective_from or r.resolution.meeting_date, adopt_time=STAMP,
+        adopted_by="officer-1")))
+    adopt = """mutation($v: ID!, $r: ResolutionInput!, $from: Date) {
+                 adoptSchemeVersion(requestId: "r-adopt", versionId: $v, resolution: $r, effectiveFrom: $from)
+                 { status effectiveFrom effectiveTo adoptTime adoptedBy
+                   resolution { meetingDate representativesTotal attendees votesFor votesAgainst
+                                votesAbstain number note } } }"""
+    data = await run(adopt, v=version, r={
+        "meetingDate": "2026-01-15", "representativesTotal": 30, "attendees": 24, "votesFor": 20,
+        "votesAgainst": 3, "votesAbstain": 1, "number": "村代会决议〔2026〕1号", "note": "第二版"},
+        **{"from": "2026-02-01"})
+    assert data["adoptSchemeVersion"] == {
+        "status": "ADOPTED", "effectiveFrom": "2026-02-01", "effectiveTo": None, "adoptTime": STAMP_TEXT,
+        "adoptedBy": "officer-1",
+        "resolution": {"meetingDate": "2026-01-15", "representativesTotal": 30, "attendees": 24,
+                       "votesFor": 20, "votesAgainst": 3, "votesAbstain": 1,
+                       "number": "村代会决议〔2026〕1号", "note": "第二版"}}
+    data = await run(adopt, v=version, r={"meetingDate": "2026-01-15", "representativesTotal": 30,
+                                          "attendees": 21, "votesFor": 11})
+    assert data["adoptSchemeVersion"]["effectiveFrom"] == "2026-01-15"
+    assert [c.request for c in fakes.points.AdoptSchemeVersion.calls] == [
+        P.AdoptSchemeVersionRequest(
+            request_id="r-adopt", version_id=version, effective_from="2026-02-01",
+            resolution=P.Resolution(meeting_date="2026-01-15", representatives_total=30, attendees=24,
+                                    votes_for=20, votes_against=3, votes_abstain=1,
+                                    number="村代会决议〔2026〕1号", note="第二版")),
+        P.AdoptSchemeVersionRequest(
+            request_id="r-adopt", version_id=version, effective_from="",
+            resolution=P.Resolution(meeting_date="2026-01-15", representatives_total=30, attendees=21,
+                                    votes_for=11))]
+
+
+async def test_rules_on_a_day_and_template_departures_of_listed_schemes(fakes: Fakes, run: Run) -> None:
+    template = new_id()
+
+    def scheme(title: str, template_id: str = "") -> P.Scheme:
+        return P.Scheme(id=new_id(), region_code=VILLAGE, year=2026, subject_kind=P.SUBJECT_KIND_HOUSEHOLD,
+                        title=title, template_scheme_id=template_id, latest_version=1, create_time=STAMP,
+                        created_by="clerk-1")
+
+    copied, own = scheme("东村家庭积分", template), scheme("西村家庭积分")
+    unchanged = scheme("南村家庭积分", template)
+    fakes.points.answer("ListSchemes", lambda r: P.ListSchemesResponse(schemes=[copied, own, unchanged]))
+
+    def item(code: str, points: int, **fields: Any) -> P.CatalogItem:
+        return P.CatalogItem(id=new_id(), code=code, name=code, category=P.ITEM_CATEGORY_CIVILITY,
+                             sign=P.ITEM_SIGN_POSITIVE, points=points, **fields)
+
+    def rules(r: P.GetRulesInForceRequest) -> Any:
+        if r.scheme_id == own.id:
+            return RefusedCall(grpc.StatusCode.NOT_FOUND, "on_date", "no version in force that day")
+        return P.GetRulesInForceResponse(
+            version=P.SchemeVersion(id=new_id(), scheme_id=r.scheme_id, version=1,
+                                    status=P.SCHEME_VERSION_STATUS_ADOPTED, effective_from="2026-01-01",
+                                    create_time=STAMP, created_by="clerk-1"),
+            items_in_force=[item("WM-01", 5, limits=P.ItemLimits(per_month=1), effective_to="2026-06-30")])
+
+    fakes.points.answer("GetRulesInForce", rules)
+    fakes.points.answer("BatchCompareSchemesWithTemplate", lambda r: (
+        P.BatchCompareSchemesWithTemplateResponse(comparisons=[
+            P.SchemeTemplateComparison(scheme_id=copied.id, template_scheme_id=template, departures=[
+                P.TemplateDeparture(code="WM-01", kind=P.DEPARTURE_KIND_CHANGED, fields=["points"],
+                                    template_item=item("WM-01", 3), village_item=item("WM-01", 5)),
+                P.TemplateDeparture(code="WM-09", kind=P.DEPARTURE_KIND_ADDED, village_item=item("WM-09", 1)),
+                P.TemplateDeparture(code="WM-02", kind=P.DEPARTURE_KIND_REMOVED,
+                                    template_item=item("WM-02", 2))]),
+            P.SchemeTemplateComparison(scheme_id=unchanged.id, template_scheme_id=template)])))
+    data = await run(
+        """{ pointsSchemes { items { title templateSchemeId
+             rulesOn(day: "2026-03-15") { version { version status effectiveFrom }
+                                          itemsInForce { code points limits { perMonth } effectiveTo } }
+             templateDepartures { code kind fields templateItem { points } villageItem { points } } } } }""")
+    first_rules = {"version": {"version": 1, "status": "ADOPTED", "effectiveFrom": "2026-01-01"},
+                   "itemsInForce": [{"code": "WM-01", "points": 5, "limits": {"perMonth": 1},
+                                     "effectiveTo": "2026-06-30"}]}
+    assert data["pointsSchemes"]["items"] == [
+        {"title": "东村家庭积分", "templateSchemeId": template, "rulesOn": first_rules,
+         "templateDepartures": [
+            {"code": "WM-01", "kind": "CHANGED", "fields": ["points"], "templateItem": {"points": 3},
+             "villageItem": {"points": 5}},
+            {"code": "WM-09", "kind": "ADDED", "fields": [], "templateItem": None,
+             "villageItem": {"points": 1}},
+            {"code": "WM-02", "kind": "REMOVED", "fields": [], "templateItem": {"points": 2},
+             "villageItem": None}]},
+        {"title": "西村家庭积分", "templateSchemeId": None, "rulesOn": None, "templateDepartures": []},
+        {"title": "南村家庭积分", "templateSchemeId": template, "rulesOn": first_rules,
+         "templateDepartures": []}]
+    # The rules in force have no batch RPC: one call per scheme, each for the day asked.
+    asked = sorted((c.request.scheme_id, c.request.on_date)
+                   for c in fakes.points.GetRulesInForce.calls)
+    assert asked == sorted((s.id, "2026-03-15") for s in (copied, own, unchanged))
+    # Departures come from one batch call for the schemes copied from a template.
+    (batch,) = fakes.points.BatchCompareSchemesWithTemplate.calls
+    assert list(batch.request.scheme_ids) == [copied.id, unchanged.id]
+    assert fakes.points.CompareSchemeWithTemplate.calls == []
+    assert fakes.points.BatchGetSchemes.calls == []
+
+
+async def test_goods_and_redemption_mutations(fakes: Fakes, run: Run) -> None:
+    goods_id = new_id()
+
+    def goods(name: str, price: int, stock: int, active: bool = True) -> P.Goods:
+        return P.Goods(id=goods_id, region_code=VILLAGE, name=name, price=price, stock=stock, active=active,
+                       create_time=STAMP, created_by="clerk-1", update_time=WEEK_LATER, updated_by="clerk-2")
+
+    # 商品上架 without a stock: the stock is left at 0.
+    fakes.points.answer("AddGoods", lambda r: P.AddGoodsResponse(goods=goods(r.name, r.price, r.stock)))
+    data = await run(
+        """mutation($r: String!) { addGoods(requestId: "r-add", regionCode: $r, name: "洗衣粉", price: 20)
+             { id regionCode name price stock active createTime createdBy updateTime updatedBy } }""",
+        r=VILLAGE)
+    assert data["addGoods"] == {
+        "id": goods_id, "regionCode": VILLAGE, "name": "洗衣粉", "price": 20, "stock": 0, "active": True,
+        "createTime": STAMP_TEXT, "createdBy": "clerk-1", "updateTime": WEEK_LATER_TEXT,
+        "updatedBy": "clerk-2"}
+    (call,) = fakes.points.AddGoods.calls
+    assert call.request == P.AddGoodsRequest(request_id="r-add", region_code=VILLAGE, name="洗衣粉", price=20,
+                                             stock=0)
+
+    # 修改商品: taking goods off the shelf sends active=false.
+    fakes.points.answer("UpdateGoods", lambda r: P.UpdateGoodsResponse(
+        goods=goods(r.name, r.price, 0, r.active)))
+    data = await run(
+        """mutation($g: ID!) { updateGoods(requestId: "r-upd", goodsId: $g, name: "洗衣粉 2kg", price: 25,
+             active: false) { name price active } }""",
+        g=goods_id)
+    assert data["updateGoods"] == {"name": "洗衣粉 2kg", "price": 25, "active": False}
+    (call,) = fakes.points.UpdateGoods.calls
+    assert call.request == P.UpdateGoodsRequest(request_id="r-upd", goods_id=goods_id, name="洗衣粉 2kg",
+                                                price=25, active=False)
+
+    # 补货, with and without a note.
+    fakes.points.answer("RestockGoods", lambda r: P.RestockGoodsResponse(
+        goods=goods("洗衣粉 2kg", 25, r.quantity)))
+    data = await run(
+        """mutation($g: ID!) { restockGoods(requestId: "r-stock", goodsId: $g, quantity: 30) { stock } }""",
+        g=goods_id)
+    assert data["restockGoods"] == {"stock": 30}
+    await run(
+        """mutation($g: ID!) { restockGoods(requestId: "r-stock-2", goodsId: $g, quantity: 5,
+             note: "乡贤捐赠") { stock } }""",
+        g=goods_id)
+    assert [c.request for c in fakes.points.RestockGoods.calls] == [
+        P.RestockGoodsRequest(request_id="r-stock", goods_id=goods_id, quantity=30, note=""),
+        P.RestockGoodsRequest(request_id="r-stock-2", goods_id=goods_id, quantity=5, note="乡贤捐赠")]
+
+    # 领取 and 取消兑换: the goods, the account and the household come through their batch loaders.
+    account = account_for(new_id(), 40)
+    home = P.Household(id=account.subject.id, region_code=VILLAGE, household_number="0101",
+                       head_name="王建国", member_count=3, create_time=STAMP, created_by="clerk-1",
+                       status=P.HOUSEHOLD_STATUS_ACTIVE, account_id=account.id)
+    fakes.world.households[home.id] = home
+    fakes.points.answer("BatchGetGoods", lambda r: P.BatchGetGoodsResponse(
+        goods=[goods("洗衣粉 2kg", 25, 34)] if goods_id in r.ids else []))
+    fakes.points.answer("BatchGetAccounts", lambda r: P.BatchGetAccountsResponse(
+        accounts=[account] if account.id in r.ids else []))
+    redemption_id, entry_id, cancel_entry_id = new_id(), new_id(), new_id()
+
+    def redemption(status: P.RedemptionStatus.ValueType, **fields: Any) -> P.Redemption:
+        return P.Redemption(**{
+            "id": redemption_id, "account_id": account.id, "subject": account.subject, "region_code": VILLAGE,
+            "goods_id": goods_id, "goods_name": "洗衣粉", "quantity": 2, "points": 40, "status": status,
+            "entry_id": entry_id, "reserve_time": STAMP, "reserved_by": "clerk-1",
+            "complete_time": WEEK_LATER, "completed_by": "clerk-2", **fields})
+
+    fakes.points.answer("PickUpRedemption", lambda r: P.PickUpRedemptionResponse(
+        redemption=redemption(P.REDEMPTION_STATUS_PICKED_UP)))
+    data = await run(
+        """mutation($id: ID!) { pickUpRedemption(requestId: "r-pick", redemptionId: $id) {
+             id status goodsName quantity points entryId cancelEntryId cancelReason reserveTime
+             completeTime completedBy goods { name } account { balance }
+             subject { kind household { householdNumber } } } }""",
+        id=redemption_id)
+    assert data["pickUpRedemption"] == {
+        "id": redemption_id, "status": "PICKED_UP", "goodsName": "洗衣粉", "quantity": 2, "points": 40,
+        "entryId": entry_id, "cancelEntryId": None, "cancelReason": None, "reserveTime": STAMP_TEXT,
+        "completeTime": WEEK_LATER_TEXT, "completedBy": "clerk-2", "goods": {"name": "洗衣粉 2kg"},
+        "account": {"balance": 40},
+        "subject": {"kind": "HOUSEHOLD", "household": {"householdNumber": "0101"}}}
+    (call,) = fakes.points.PickUpRedemption.calls
+    assert call.request == P.PickUpRedemptionRequest(request_id="r-pick", redemption_id=redemption_id)
+    assert [list(c.request.ids) for c in fakes.points.BatchGetGoods.calls] == [[goods_id]]
+
+    fakes.points.answer("CancelRedemption", lambda r: P.CancelRedemptionResponse(redemption=redemption(
+        P.REDEMPTION_STATUS_CANCELLED, cancel_entry_id=cancel_entry_id, cancel_reason=r.reason)))
+    data = await run(
+        """mutation($id: ID!) { cancelRedemption(requestId: "r-cancel", redemptionId: $id,
+             reason: "村民改选其他商品") { status cancelEntryId cancelReason completedBy } }""",
+        id=redemption_id)
+    assert data["cancelRedemption"] == {"status": "CANCELLED", "cancelEntryId": cancel_entry_id,
+                                        "cancelReason": "村民改选其他商品", "completedBy": "clerk-2"}
+    (call,) = fakes.points.CancelRedemption.calls
+    assert call.request == P.CancelRedemptionRequest(request_id="r-cancel", redemption_id=redemption_id,
+                                                     reason="村民改选其他商品")
+
+
+@pytest.mark.parametrize(
+    ("code", "field", "client_field", "description"),
+    [(grpc.StatusCode.FAILED_PRECONDITION, "claim_id", "claimId",
+      "whoever recorded the claim may not review it (回避)"),
+     (grpc.StatusCode.INVALID_ARGUMENT, "reason", "reason", "is required to reject a claim")],
+)
+async def test_a_refused_review_reaches_the_client_and_nothing_else_is_called(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str,
+    code: grpc.StatusCode, field: str, client_field: str, description: str,
+) -> None:
+    fakes.points.answer("ReviewClaim", lambda r: RefusedCall(code, field, description))
+    claim = new_id()
+    result = await schema.execute(
+        """mutation($c: ID!) { reviewClaim(requestId: "r-review", claimId: $c, decision: REJECT, reason: "")
+             { id status } }""",
+        variable_values={"c": claim}, context_value=context_for(f"Bearer {token}"))
+    assert result.data is None
+    assert result.errors is not None and len(result.errors) == 1
+    error = result.errors[0]
+    assert error.path == ["reviewClaim"]
+    assert error.message == f"{field}: {description}"
+    assert error.extensions == {"code": code.name, "fieldViolations": [
+        {"field": client_field, "description": description}]}
+    assert [c.request for c in fakes.all_calls()] == [P.ReviewClaimRequest(
+        request_id="r-review", claim_id=claim, decision=P.REVIEW_DECISION_REJECT, reason="")]

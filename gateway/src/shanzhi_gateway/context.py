@@ -134,6 +134,11 @@ class Loaders:
         )
         #: points.Scheme by id (PointsService.BatchGetSchemes).
         self.points_schemes: DataLoader[str, points_pb2.Scheme | None] = _loader(self._points_schemes)
+        #: A village scheme's departures from its template, by scheme id
+        #: (PointsService.BatchCompareSchemesWithTemplate).
+        self.points_template_comparisons: DataLoader[str, points_pb2.SchemeTemplateComparison | None] = (
+            _loader(self._points_template_comparisons)
+        )
         #: points.Claim by id (PointsService.BatchGetClaims).
         self.points_claims: DataLoader[str, points_pb2.Claim | None] = _loader(self._points_claims)
         #: points.Goods by id (PointsService.BatchGetGoods).
@@ -245,6 +250,17 @@ class Loaders:
         points = self._ctx.clients.points
         answer = await self._ctx.call(points.BatchGetSchemes, points_pb2.BatchGetSchemesRequest(ids=ids))
         return by_id(ids, answer.schemes)
+
+    async def _points_template_comparisons(
+        self, ids: list[str]
+    ) -> list[points_pb2.SchemeTemplateComparison | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(
+            points.BatchCompareSchemesWithTemplate,
+            points_pb2.BatchCompareSchemesWithTemplateRequest(scheme_ids=ids),
+        )
+        index = {c.scheme_id: c for c in answer.comparisons}
+        return [index.get(i) for i in ids]
 
     async def _points_claims(self, ids: list[str]) -> list[points_pb2.Claim | None]:
         points = self._ctx.clients.points

@@ -207,6 +207,37 @@ class HouseholdMember:
         )
 
 
+@strawberry.type(description="Change of head of household (户主变更记录), kept for good.")
+class HouseholdHeadChange:
+    id: strawberry.ID = strawberry.field(description="Change id (变更记录编号).")
+    previous_head_name: str = strawberry.field(description="The head's name before (原户主姓名).")
+    previous_member_id: strawberry.ID | None = strawberry.field(
+        description="The member (成员编号) who was head before, when recorded as a member."
+    )
+    head_name: str = strawberry.field(description="The new head's name (新户主姓名).")
+    member_id: strawberry.ID | None = strawberry.field(
+        description="The member (成员编号) who became head, when chosen from the members."
+    )
+    changed_on: dt.date = strawberry.field(description="Day the change took effect (变更日期).")
+    reason: str = strawberry.field(description="Why (变更原因), e.g. 原户主去世, 原户主迁出, 分户.")
+    create_time: dt.datetime = strawberry.field(description=CREATE_TIME)
+    created_by: str = strawberry.field(description=CREATED_BY)
+
+    @classmethod
+    def from_pb(cls, c: points_pb2.HouseholdHeadChange) -> HouseholdHeadChange:
+        return cls(
+            id=strawberry.ID(c.id),
+            previous_head_name=c.previous_head_name,
+            previous_member_id=strawberry.ID(c.previous_member_id) if c.previous_member_id else None,
+            head_name=c.head_name,
+            member_id=strawberry.ID(c.member_id) if c.member_id else None,
+            changed_on=require_date(c.changed_on),
+            reason=c.reason,
+            create_time=to_datetime(c.create_time),
+            created_by=c.created_by,
+        )
+
+
 @strawberry.type(description="Household (农户): one entry of a village's roster (一户一档).")
 class Household:
     id: strawberry.ID = strawberry.field(description="Household id (农户编号).")
@@ -230,6 +261,13 @@ class Household:
     account_id: strawberry.ID | None = strawberry.field(
         description="The household's points account (积分账户编号)."
     )
+    head_member_id: strawberry.ID | None = strawberry.field(
+        description="The member (成员编号) who is head of household (户主), when the head was "
+        "chosen from the members; null otherwise."
+    )
+    head_changes: list[HouseholdHeadChange] = strawberry.field(
+        description="Changes of head of household (户主变更记录), oldest first."
+    )
 
     @classmethod
     def from_pb(cls, household: points_pb2.Household) -> Household:
@@ -247,6 +285,8 @@ class Household:
             move_out_reason=household.move_out_reason or None,
             members=[HouseholdMember.from_pb(m) for m in household.members],
             account_id=strawberry.ID(household.account_id) if household.account_id else None,
+            head_member_id=strawberry.ID(household.head_member_id) if household.head_member_id else None,
+            head_changes=[HouseholdHeadChange.from_pb(c) for c in household.head_changes],
         )
 
     @strawberry.field(description="The household's points account (积分账户) with its balance.")
@@ -755,11 +795,9 @@ class Scheme:
     async def template_departures(self, info: Info) -> list[TemplateDeparture]:
         if self.template_scheme_id is None:
             return []
-        ctx = info.context
-        answer = await ctx.call(
-            ctx.clients.points.CompareSchemeWithTemplate,
-            P.CompareSchemeWithTemplateRequest(scheme_id=str(self.id)),
-        )
+        answer = await info.context.loaders.points_template_comparisons.load(str(self.id))
+        if answer is None:
+            return []
         return [
             TemplateDeparture(
                 code=d.code,
@@ -1797,6 +1835,44 @@ class PointsMutation:
         return Household.from_pb(answer.household)
 
     @strawberry.mutation(
+        description="Record a new head of household (户主变更): the head's name and the points "
+        "account's display name change together, and the change is kept (户主变更记录). Name the "
+        "new head, or choose a current member (家庭成员) as head, or both; a household that "
+        "moved out (整户迁出) cannot change its head."
+    )
+    async def change_household_head(
+        self,
+        info: Info,
+        request_id: RequestIdArg,
+        household_id: Annotated[strawberry.ID, _arg("The household (农户编号).")],
+        changed_on: Annotated[dt.date, _arg("Day the change took effect (变更日期); not in the future.")],
+        reason: Annotated[str, _arg("Why (变更原因), e.g. 原户主去世, 原户主迁出, 分户.")],
+        head_name: Annotated[
+            str | None,
+            _arg("The new head's name (新户主姓名); may be left out when memberId is given, "
+                 "to take the member's name."),
+        ] = None,
+        member_id: Annotated[
+            strawberry.ID | None,
+            _arg("The member (成员编号) who becomes head: a current member of this household. "
+                 "Record a new member first (addHouseholdMember) to choose them."),
+        ] = None,
+    ) -> Household:
+        ctx = info.context
+        answer = await ctx.call(
+            ctx.clients.points.ChangeHouseholdHead,
+            P.ChangeHouseholdHeadRequest(
+                request_id=request_id,
+                household_id=str(household_id),
+                head_name=head_name or "",
+                member_id=str(member_id or ""),
+                changed_on=changed_on.isoformat(),
+                reason=reason,
+            ),
+        )
+        return Household.from_pb(answer.household)
+
+    @strawberry.mutation(
         description="Draft a points scheme (起草积分方案) or a county template; version 1 is a draft."
     )
     async def create_points_scheme(
@@ -1845,8 +1921,11 @@ class PointsMutation:
         info: Info,
         request_id: RequestIdArg,
         version_id: Annotated[strawberry.ID, _arg("The draft version (版本编号).")],
-        settings: Annotated[SchemeSettingsInput | None, _arg("The settings (方案设置).")],
         items: Annotated[list[CatalogItemInput], _arg("All the items (正负积分清单).")],
+        settings: Annotated[
+            SchemeSettingsInput | None,
+            _arg("The settings (方案设置); omitted, the subject kind's defaults replace the draft's."),
+        ] = None,
         change_note: Annotated[str, _arg("What changed and why (修订说明).")] = "",
     ) -> SchemeVersion:
         ctx = info.context

@@ -694,3 +694,47 @@ class RepresentativeHonouredEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RepresentativeHonouredEvent: _TypeAlias = RepresentativeHonouredEvent  # noqa: Y015
+
+@_typing.final
+class HouseholdHeadChangedEvent(_message.Message):
+    """HouseholdHeadChangedEvent: a household's head changed (户主变更); the household's
+    account (积分账户) now shows the new head in its display name.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    CHANGE_ID_FIELD_NUMBER: _builtins.int
+    HEAD_NAME_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    CHANGED_ON_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    """The household's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    change_id: _builtins.str
+    """The change's id (户主变更记录)."""
+    head_name: _builtins.str
+    """The new head's name (户主姓名)."""
+    member_id: _builtins.str
+    """The member who became head, when chosen from the recorded members; empty otherwise."""
+    changed_on: _builtins.str
+    """Day the change took effect, "YYYY-MM-DD"."""
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        change_id: _builtins.str = ...,
+        head_name: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        changed_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_id", b"change_id", "changed_on", b"changed_on", "head_name", b"head_name", "household_id", b"household_id", "member_id", b"member_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HouseholdHeadChangedEvent: _TypeAlias = HouseholdHeadChangedEvent  # noqa: Y015

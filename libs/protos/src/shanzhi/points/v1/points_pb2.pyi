@@ -482,6 +482,8 @@ class Household(_message.Message):
     MOVE_OUT_REASON_FIELD_NUMBER: _builtins.int
     MEMBERS_FIELD_NUMBER: _builtins.int
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    HEAD_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    HEAD_CHANGES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned id (UUID)."""
     region_code: _builtins.str
@@ -504,6 +506,10 @@ class Household(_message.Message):
     """Why it moved out."""
     account_id: _builtins.str
     """The household's points account (积分账户)."""
+    head_member_id: _builtins.str
+    """The member (家庭成员) who is head of household (户主), when the head was chosen from
+    the recorded members (ChangeHouseholdHead with member_id); empty otherwise.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the record was created."""
@@ -511,6 +517,10 @@ class Household(_message.Message):
     @_builtins.property
     def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___HouseholdMember]:
         """Named members (家庭成员), those who left included (with left_on set)."""
+
+    @_builtins.property
+    def head_changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___HouseholdHeadChange]:
+        """Changes of head of household (户主变更记录), oldest first."""
 
     def __init__(
         self,
@@ -528,10 +538,12 @@ class Household(_message.Message):
         move_out_reason: _builtins.str = ...,
         members: _abc.Iterable[Global___HouseholdMember] | None = ...,
         account_id: _builtins.str = ...,
+        head_member_id: _builtins.str = ...,
+        head_changes: _abc.Iterable[Global___HouseholdHeadChange] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "create_time", b"create_time", "created_by", b"created_by", "head_name", b"head_name", "household_number", b"household_number", "id", b"id", "member_count", b"member_count", "members", b"members", "move_out_reason", b"move_out_reason", "moved_out_on", b"moved_out_on", "region_code", b"region_code", "status", b"status", "villager_group", b"villager_group"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "create_time", b"create_time", "created_by", b"created_by", "head_changes", b"head_changes", "head_member_id", b"head_member_id", "head_name", b"head_name", "household_number", b"household_number", "id", b"id", "member_count", b"member_count", "members", b"members", "move_out_reason", b"move_out_reason", "moved_out_on", b"moved_out_on", "region_code", b"region_code", "status", b"status", "villager_group", b"villager_group"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2532,6 +2544,93 @@ class CompareSchemeWithTemplateResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CompareSchemeWithTemplateResponse: _TypeAlias = CompareSchemeWithTemplateResponse  # noqa: Y015
+
+@_typing.final
+class BatchCompareSchemesWithTemplateRequest(_message.Message):
+    """BatchCompareSchemesWithTemplateRequest names village schemes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def scheme_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 1,000 village scheme ids."""
+
+    def __init__(
+        self,
+        *,
+        scheme_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scheme_ids", b"scheme_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchCompareSchemesWithTemplateRequest: _TypeAlias = BatchCompareSchemesWithTemplateRequest  # noqa: Y015
+
+@_typing.final
+class SchemeTemplateComparison(_message.Message):
+    """SchemeTemplateComparison is where one village scheme departs from its template
+    (与模板的差异), compared as CompareSchemeWithTemplate does.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    TEMPLATE_SCHEME_ID_FIELD_NUMBER: _builtins.int
+    DEPARTURES_FIELD_NUMBER: _builtins.int
+    scheme_id: _builtins.str
+    """The village scheme."""
+    template_scheme_id: _builtins.str
+    """The template scheme it was copied from."""
+    @_builtins.property
+    def departures(self) -> _containers.RepeatedCompositeFieldContainer[Global___TemplateDeparture]:
+        """Differences between the latest versions, by item code; empty when the village
+        follows the template.
+        """
+
+    def __init__(
+        self,
+        *,
+        scheme_id: _builtins.str = ...,
+        template_scheme_id: _builtins.str = ...,
+        departures: _abc.Iterable[Global___TemplateDeparture] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["departures", b"departures", "scheme_id", b"scheme_id", "template_scheme_id", b"template_scheme_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SchemeTemplateComparison: _TypeAlias = SchemeTemplateComparison  # noqa: Y015
+
+@_typing.final
+class BatchCompareSchemesWithTemplateResponse(_message.Message):
+    """BatchCompareSchemesWithTemplateResponse returns, in the order asked, a comparison for
+    each scheme found in the caller's scope that was copied from a template; the others
+    are left out.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPARISONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def comparisons(self) -> _containers.RepeatedCompositeFieldContainer[Global___SchemeTemplateComparison]:
+        """The comparisons."""
+
+    def __init__(
+        self,
+        *,
+        comparisons: _abc.Iterable[Global___SchemeTemplateComparison] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparisons", b"comparisons"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchCompareSchemesWithTemplateResponse: _TypeAlias = BatchCompareSchemesWithTemplateResponse  # noqa: Y015
 
 @_typing.final
 class Entry(_message.Message):
@@ -5216,3 +5315,153 @@ class ListRepresentativeHonoursResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListRepresentativeHonoursResponse: _TypeAlias = ListRepresentativeHonoursResponse  # noqa: Y015
+
+@_typing.final
+class HouseholdHeadChange(_message.Message):
+    """---------------------------------------------------------------------------------
+    Head of household changes (户主变更)
+    ---------------------------------------------------------------------------------
+
+    HouseholdHeadChange (户主变更记录): one change of a household's head, kept for good.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    PREVIOUS_HEAD_NAME_FIELD_NUMBER: _builtins.int
+    PREVIOUS_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    HEAD_NAME_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    CHANGED_ON_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Server-assigned id (UUID)."""
+    household_id: _builtins.str
+    """The household's id."""
+    previous_head_name: _builtins.str
+    """The head's name before the change (原户主姓名)."""
+    previous_member_id: _builtins.str
+    """The member who was head before, when recorded as a member; empty otherwise."""
+    head_name: _builtins.str
+    """The new head's name (新户主姓名)."""
+    member_id: _builtins.str
+    """The member who became head, when chosen from the recorded members; empty otherwise."""
+    changed_on: _builtins.str
+    """Day the change took effect (变更日期), "YYYY-MM-DD"."""
+    reason: _builtins.str
+    """Why (变更原因), e.g. "原户主去世", "原户主迁出", "分户"."""
+    created_by: _builtins.str
+    """Who recorded it (留痕)."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the change was recorded."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        previous_head_name: _builtins.str = ...,
+        previous_member_id: _builtins.str = ...,
+        head_name: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        changed_on: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        created_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_on", b"changed_on", "create_time", b"create_time", "created_by", b"created_by", "head_name", b"head_name", "household_id", b"household_id", "id", b"id", "member_id", b"member_id", "previous_head_name", b"previous_head_name", "previous_member_id", b"previous_member_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HouseholdHeadChange: _TypeAlias = HouseholdHeadChange  # noqa: Y015
+
+@_typing.final
+class ChangeHouseholdHeadRequest(_message.Message):
+    """ChangeHouseholdHeadRequest records a new head of household (户主变更).
+
+    The new head is named by head_name, by member_id, or both:
+    - member_id: a current member (家庭成员, not left) of this household becomes head; an
+      empty head_name takes the member's name, and a head_name given must be that name.
+    - head_name only: the new head is not (yet) recorded as a member; nothing is added to
+      the members. To record them as a member too, call AddHouseholdMember first (with
+      moved_in if they join the household now) and pass the new member's id here.
+    Relations to the head (与户主关系) of the other members are kept as recorded.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    HEAD_NAME_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    CHANGED_ON_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    household_id: _builtins.str
+    """The household's id; the household must be on the roster (在册), not moved out."""
+    head_name: _builtins.str
+    """The new head's name (新户主姓名), at most 50 characters; required unless member_id
+    is given.
+    """
+    member_id: _builtins.str
+    """The member who becomes head (UUID), optional: a current member of this household."""
+    changed_on: _builtins.str
+    """Day the change took effect (变更日期), "YYYY-MM-DD", required: not in the future, not
+    before the household's previous head change, not before the member joined.
+    """
+    reason: _builtins.str
+    """Why (变更原因), required, e.g. "原户主去世", "原户主迁出", "分户"."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        head_name: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        changed_on: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_on", b"changed_on", "head_name", b"head_name", "household_id", b"household_id", "member_id", b"member_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeHouseholdHeadRequest: _TypeAlias = ChangeHouseholdHeadRequest  # noqa: Y015
+
+@_typing.final
+class ChangeHouseholdHeadResponse(_message.Message):
+    """ChangeHouseholdHeadResponse returns the household and the change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def household(self) -> Global___Household:
+        """The household after the change, its head history included."""
+
+    @_builtins.property
+    def change(self) -> Global___HouseholdHeadChange:
+        """The change recorded."""
+
+    def __init__(
+        self,
+        *,
+        household: Global___Household | None = ...,
+        change: Global___HouseholdHeadChange | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "household", b"household"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "household", b"household"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeHouseholdHeadResponse: _TypeAlias = ChangeHouseholdHeadResponse  # noqa: Y015

@@ -76,6 +76,11 @@ class PointsServiceStub:
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.MoveHouseholdOutRequest.SerializeToString,
                 response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.MoveHouseholdOutResponse.FromString,
                 _registered_method=True)
+        self.ChangeHouseholdHead = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ChangeHouseholdHead',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadResponse.FromString,
+                _registered_method=True)
         self.CreateScheme = channel.unary_unary(
                 '/shanzhi.points.v1.PointsService/CreateScheme',
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CreateSchemeRequest.SerializeToString,
@@ -135,6 +140,11 @@ class PointsServiceStub:
                 '/shanzhi.points.v1.PointsService/CompareSchemeWithTemplate',
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateRequest.SerializeToString,
                 response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateResponse.FromString,
+                _registered_method=True)
+        self.BatchCompareSchemesWithTemplate = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/BatchCompareSchemesWithTemplate',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchCompareSchemesWithTemplateRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchCompareSchemesWithTemplateResponse.FromString,
                 _registered_method=True)
         self.OpenAccount = channel.unary_unary(
                 '/shanzhi.points.v1.PointsService/OpenAccount',
@@ -389,6 +399,17 @@ class PointsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChangeHouseholdHead(self, request, context):
+        """ChangeHouseholdHead records a new head of household (户主变更), e.g. when the head
+        died (原户主去世), moved away (迁出) or handed over, or the household split (分户).
+        The household's head name and its account's display name change together; the
+        change is kept in the household's head history (户主变更记录). A household that
+        moved out cannot change its head.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateScheme(self, request, context):
         """CreateScheme drafts a points scheme (积分方案) for a village, year and subject
         kind, or a county/township template; version 1 starts as a draft.
@@ -472,6 +493,14 @@ class PointsServiceServicer:
     def CompareSchemeWithTemplate(self, request, context):
         """CompareSchemeWithTemplate shows where a village scheme's items depart from the
         county template it was copied from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchCompareSchemesWithTemplate(self, request, context):
+        """BatchCompareSchemesWithTemplate does the same for many village schemes at once, as
+        a county's overview of where its villages depart from its template needs.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -796,6 +825,11 @@ def add_PointsServiceServicer_to_server(servicer, server):
                     request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.MoveHouseholdOutRequest.FromString,
                     response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.MoveHouseholdOutResponse.SerializeToString,
             ),
+            'ChangeHouseholdHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeHouseholdHead,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadResponse.SerializeToString,
+            ),
             'CreateScheme': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateScheme,
                     request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CreateSchemeRequest.FromString,
@@ -855,6 +889,11 @@ def add_PointsServiceServicer_to_server(servicer, server):
                     servicer.CompareSchemeWithTemplate,
                     request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateRequest.FromString,
                     response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateResponse.SerializeToString,
+            ),
+            'BatchCompareSchemesWithTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCompareSchemesWithTemplate,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchCompareSchemesWithTemplateRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchCompareSchemesWithTemplateResponse.SerializeToString,
             ),
             'OpenAccount': grpc.unary_unary_rpc_method_handler(
                     servicer.OpenAccount,
@@ -1254,6 +1293,33 @@ class PointsService:
             _registered_method=True)
 
     @staticmethod
+    def ChangeHouseholdHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ChangeHouseholdHead',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CreateScheme(request,
             target,
             options=(),
@@ -1567,6 +1633,33 @@ class PointsService:
             '/shanzhi.points.v1.PointsService/CompareSchemeWithTemplate',
             shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateRequest.SerializeToString,
             shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchCompareSchemesWithTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/BatchCompareSchemesWithTemplate',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchCompareSchemesWithTemplateRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchCompareSchemesWithTemplateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,13 @@ class PointsServiceStub:
     """MoveHouseholdOut records that the whole household left the village (整户迁出).
     Its account and history stay; it earns no more points.
     """
+    ChangeHouseholdHead: _grpc.UnaryUnaryMultiCallable[_points_pb2.ChangeHouseholdHeadRequest, _points_pb2.ChangeHouseholdHeadResponse]
+    """ChangeHouseholdHead records a new head of household (户主变更), e.g. when the head
+    died (原户主去世), moved away (迁出) or handed over, or the household split (分户).
+    The household's head name and its account's display name change together; the
+    change is kept in the household's head history (户主变更记录). A household that
+    moved out cannot change its head.
+    """
     CreateScheme: _grpc.UnaryUnaryMultiCallable[_points_pb2.CreateSchemeRequest, _points_pb2.CreateSchemeResponse]
     """CreateScheme drafts a points scheme (积分方案) for a village, year and subject
     kind, or a county/township template; version 1 starts as a draft.
@@ -89,6 +96,10 @@ class PointsServiceStub:
     CompareSchemeWithTemplate: _grpc.UnaryUnaryMultiCallable[_points_pb2.CompareSchemeWithTemplateRequest, _points_pb2.CompareSchemeWithTemplateResponse]
     """CompareSchemeWithTemplate shows where a village scheme's items depart from the
     county template it was copied from.
+    """
+    BatchCompareSchemesWithTemplate: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchCompareSchemesWithTemplateRequest, _points_pb2.BatchCompareSchemesWithTemplateResponse]
+    """BatchCompareSchemesWithTemplate does the same for many village schemes at once, as
+    a county's overview of where its villages depart from its template needs.
     """
     OpenAccount: _grpc.UnaryUnaryMultiCallable[_points_pb2.OpenAccountRequest, _points_pb2.OpenAccountResponse]
     """OpenAccount opens a points account (积分账户) for a person, villagers'
@@ -224,6 +235,13 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """MoveHouseholdOut records that the whole household left the village (整户迁出).
     Its account and history stay; it earns no more points.
     """
+    ChangeHouseholdHead: _aio.UnaryUnaryMultiCallable[_points_pb2.ChangeHouseholdHeadRequest, _points_pb2.ChangeHouseholdHeadResponse]  # type: ignore[assignment]
+    """ChangeHouseholdHead records a new head of household (户主变更), e.g. when the head
+    died (原户主去世), moved away (迁出) or handed over, or the household split (分户).
+    The household's head name and its account's display name change together; the
+    change is kept in the household's head history (户主变更记录). A household that
+    moved out cannot change its head.
+    """
     CreateScheme: _aio.UnaryUnaryMultiCallable[_points_pb2.CreateSchemeRequest, _points_pb2.CreateSchemeResponse]  # type: ignore[assignment]
     """CreateScheme drafts a points scheme (积分方案) for a village, year and subject
     kind, or a county/township template; version 1 starts as a draft.
@@ -255,6 +273,10 @@ class PointsServiceAsyncStub(PointsServiceStub):
     CompareSchemeWithTemplate: _aio.UnaryUnaryMultiCallable[_points_pb2.CompareSchemeWithTemplateRequest, _points_pb2.CompareSchemeWithTemplateResponse]  # type: ignore[assignment]
     """CompareSchemeWithTemplate shows where a village scheme's items depart from the
     county template it was copied from.
+    """
+    BatchCompareSchemesWithTemplate: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchCompareSchemesWithTemplateRequest, _points_pb2.BatchCompareSchemesWithTemplateResponse]  # type: ignore[assignment]
+    """BatchCompareSchemesWithTemplate does the same for many village schemes at once, as
+    a county's overview of where its villages depart from its template needs.
     """
     OpenAccount: _aio.UnaryUnaryMultiCallable[_points_pb2.OpenAccountRequest, _points_pb2.OpenAccountResponse]  # type: ignore[assignment]
     """OpenAccount opens a points account (积分账户) for a person, villagers'
@@ -431,6 +453,19 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def ChangeHouseholdHead(
+        self,
+        request: _points_pb2.ChangeHouseholdHeadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ChangeHouseholdHeadResponse, _abc.Awaitable[_points_pb2.ChangeHouseholdHeadResponse]]:
+        """ChangeHouseholdHead records a new head of household (户主变更), e.g. when the head
+        died (原户主去世), moved away (迁出) or handed over, or the household split (分户).
+        The household's head name and its account's display name change together; the
+        change is kept in the household's head history (户主变更记录). A household that
+        moved out cannot change its head.
+        """
+
+    @_abc_1.abstractmethod
     def CreateScheme(
         self,
         request: _points_pb2.CreateSchemeRequest,
@@ -532,6 +567,16 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_points_pb2.CompareSchemeWithTemplateResponse, _abc.Awaitable[_points_pb2.CompareSchemeWithTemplateResponse]]:
         """CompareSchemeWithTemplate shows where a village scheme's items depart from the
         county template it was copied from.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchCompareSchemesWithTemplate(
+        self,
+        request: _points_pb2.BatchCompareSchemesWithTemplateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.BatchCompareSchemesWithTemplateResponse, _abc.Awaitable[_points_pb2.BatchCompareSchemesWithTemplateResponse]]:
+        """BatchCompareSchemesWithTemplate does the same for many village schemes at once, as
+        a county's overview of where its villages depart from its template needs.
         """
 
     @_abc_1.abstractmethod
