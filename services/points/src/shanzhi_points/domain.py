@@ -209,6 +209,33 @@ def check_move_out(req: points_pb2.MoveHouseholdOutRequest, today: date) -> Leav
     return Leaving(household_id, on, reason)
 
 
+@dataclass(frozen=True)
+class HeadChange:
+    """A validated change of head of household (户主变更)."""
+
+    household_id: str
+    #: The new head's name; empty when the member's recorded name is to be taken.
+    head_name: str
+    #: The member who becomes head; empty when the head is named only.
+    member_id: str
+    on: date
+    reason: str
+
+
+def check_head_change(req: points_pb2.ChangeHouseholdHeadRequest, today: date) -> HeadChange:
+    """Validate a change of head (户主变更): a name, or a member, or both; a day not in the
+    future; a reason (原户主去世/迁出/分户…). Every wrong field is named in one error."""
+    v = Validator()
+    household_id = check_uuid(v, "household_id", req.household_id)
+    member_id = check_uuid(v, "member_id", req.member_id) if req.member_id else ""
+    head = _text(v, "head_name", req.head_name, MAX_HEAD_NAME, required=not req.member_id)
+    on = check_occurred_on(v, "changed_on", req.changed_on, today)
+    reason = reason_text(v, "reason", req.reason)
+    v.raise_if_any()
+    assert on is not None
+    return HeadChange(household_id, head, member_id, on, reason)
+
+
 # -- awards, batch lines and claims (记分、批量评分、申报) ------------------------------
 
 

@@ -24,7 +24,17 @@ def member_message(row: Any) -> points_pb2.HouseholdMember:
     )
 
 
-def household_message(row: Any, members: Iterable[Any] = (), account_id: str = "") -> points_pb2.Household:
+def head_change_message(row: Any) -> points_pb2.HouseholdHeadChange:
+    return points_pb2.HouseholdHeadChange(
+        id=row.id, household_id=row.household_id, previous_head_name=row.previous_head_name,
+        previous_member_id=row.previous_member_id or "", head_name=row.head_name,
+        member_id=row.member_id or "", changed_on=format_date(row.changed_on), reason=row.reason,
+        create_time=to_timestamp(row.created_at), created_by=row.created_by,
+    )
+
+
+def household_message(row: Any, members: Iterable[Any] = (), account_id: str = "",
+                      head_changes: Iterable[Any] = ()) -> points_pb2.Household:
     return points_pb2.Household(
         id=row.id,
         region_code=row.region_code,
@@ -39,6 +49,8 @@ def household_message(row: Any, members: Iterable[Any] = (), account_id: str = "
         move_out_reason=row.move_out_reason or "",
         members=[member_message(m) for m in members],
         account_id=account_id,
+        head_member_id=row.head_member_id or "",
+        head_changes=[head_change_message(c) for c in head_changes],
     )
 
 

@@ -29,6 +29,7 @@ from shanzhi_points.tables import (
     cycle_closes,
     entries,
     goods,
+    household_head_changes,
     household_members,
     households,
     lots,
@@ -186,6 +187,30 @@ class PointsRepository:
     async def update_member(self, member_id: str, **values: Any) -> None:
         await self.session.execute(update(household_members)
                                    .where(household_members.c.id == member_id).values(**values))
+
+    async def head_changes_of(self, household_ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
+        """Each household's head changes (户主变更记录), oldest first."""
+        out: dict[str, list[Row[Any]]] = defaultdict(list)
+        if household_ids:
+            c = household_head_changes
+            for r in await self._all(select(c).where(c.c.household_id.in_(household_ids))
+                                     .order_by(c.c.changed_on, c.c.created_at, c.c.id)):
+                out[r.household_id].append(r)
+        return out
+
+    async def last_head_change_on(self, household_id: str) -> date | None:
+        c = household_head_changes
+        return (await self.session.execute(
+            select(func.max(c.c.changed_on)).where(c.c.household_id == household_id))).scalar_one()
+
+    async def add_head_change(self, **values: Any) -> None:
+        await self.session.execute(household_head_changes.insert().values(**values))
+
+    async def rename_household_account(self, household_id: str, display_name: str) -> None:
+        """The household account's display name (显示名称) follows its head (户主)."""
+        await self.session.execute(update(accounts).where(
+            accounts.c.subject_kind == points_pb2.SUBJECT_KIND_HOUSEHOLD,
+            accounts.c.subject_id == household_id).values(display_name=display_name))
 
     # -- accounts (积分账户) ---------------------------------------------------------------
 

@@ -59,6 +59,9 @@ households = Table(
     Column("move_out_reason", String(500), nullable=False, server_default=""),
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Column("updated_by", Actor, nullable=True),
+    # The member (家庭成员) who is head (户主), when the head was chosen from the members;
+    # null otherwise. No foreign key: members already point to their household.
+    Column("head_member_id", Id, nullable=True),
     # A household number (户号) names one household within its village; the
     # database enforces it, so two concurrent creations cannot both win. The
     # index also serves lookups by village code.
@@ -80,6 +83,22 @@ household_members = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", Actor, nullable=False),
     Column("left_recorded_by", Actor, nullable=True),
+)
+
+#: Changes of head of household (户主变更记录); never updated or deleted.
+household_head_changes = Table(
+    "household_head_changes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("household_id", Id, ForeignKey("households.id"), nullable=False, index=True),
+    Column("previous_head_name", String(MAX_HEAD_NAME), nullable=False),
+    Column("previous_member_id", Id, nullable=True),
+    Column("head_name", String(MAX_HEAD_NAME), nullable=False),
+    Column("member_id", Id, nullable=True),
+    Column("changed_on", Date, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", Actor, nullable=False),
 )
 
 #: Points schemes (积分方案): one per village, year and subject kind, or a template.

@@ -1,4 +1,5 @@
-"""Households (农户) of the village rosters (一户一档): members, moves, and their accounts."""
+"""Households (农户) of the village rosters (一户一档): members, moves, changes of head
+(户主变更), and their accounts."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points import domain
 from shanzhi_points.api.base import ApiBase
-from shanzhi_points.errors import refused, require_scope
-from shanzhi_points.messages import household_message, member_message
+from shanzhi_points.errors import refused, require_scope, unknown
+from shanzhi_points.messages import head_change_message, household_message, member_message
 from shanzhi_points.repository import PointsRepository
 
 ACTIVE = points_pb2.HOUSEHOLD_STATUS_ACTIVE
@@ -38,7 +39,9 @@ class HouseholdsApi(ApiBase):
         row = (await repo.households_by_ids([household_id]))[household_id]
         members = await repo.members_of([household_id])
         account = await repo.household_account_ids([household_id])
-        return household_message(row, members.get(household_id, []), account.get(household_id, ""))
+        changes = await repo.head_changes_of([household_id])
+        return household_message(row, members.get(household_id, []), account.get(household_id, ""),
+                                 changes.get(household_id, []))
 
     async def CreateHousehold(
         self, request: points_pb2.CreateHouseholdRequest, context: grpc.aio.ServicerContext
@@ -58,7 +61,7 @@ class HouseholdsApi(ApiBase):
                 household_number=new.household_number, head_name=new.head_name,
                 member_count=new.member_count, villager_group=new.villager_group,
                 created_at=now, created_by=caller.subject, status=ACTIVE, moved_out_on=None,
-                move_out_reason="",
+                move_out_reason="", head_member_id=None,
             )
             try:
                 async with session.begin_nested():
@@ -113,8 +116,10 @@ class HouseholdsApi(ApiBase):
             found = [r.id for r in scope.in_order(ids, rows)]
             members = await repo.members_of(found)
             account_ids = await repo.household_account_ids(found)
+            changes = await repo.head_changes_of(found)
         return points_pb2.BatchGetHouseholdsResponse(
-            households=[household_message(rows[i], members.get(i, []), account_ids.get(i, ""))
+            households=[household_message(rows[i], members.get(i, []), account_ids.get(i, ""),
+                                          changes.get(i, []))
                         for i in found]
         )
 
@@ -131,8 +136,10 @@ class HouseholdsApi(ApiBase):
             shown = rows[: page.size]
             members = await repo.members_of([r.id for r in shown])
             account_ids = await repo.household_account_ids([r.id for r in shown])
+            changes = await repo.head_changes_of([r.id for r in shown])
         return points_pb2.ListHouseholdsResponse(
-            households=[household_message(r, members.get(r.id, []), account_ids.get(r.id, ""))
+            households=[household_message(r, members.get(r.id, []), account_ids.get(r.id, ""),
+                                          changes.get(r.id, []))
                         for r in shown],
             page_info=page.info(rows, lambda r: [r.id]),
         )
@@ -140,7 +147,7 @@ class HouseholdsApi(ApiBase):
     async def _locked_household(self, repo: PointsRepository, household_id: str, field: str) -> Any:
         row = (await repo.households_by_ids([household_id], lock=True)).get(household_id)
         if row is None:
-            raise NotFound("household", household_id)
+            raise NotFound.about(field, f"household {household_id!r} not found")
         caller = self._caller()
         require_scope(caller.scope, row.region_code, field)
         if row.status != ACTIVE:
@@ -232,3 +239,57 @@ class HouseholdsApi(ApiBase):
             return points_pb2.MoveHouseholdOutResponse(household=await self._household(repo, row.id))
 
         return await self._write("MoveHouseholdOut", request, points_pb2.MoveHouseholdOutResponse, work)
+
+    async def ChangeHouseholdHead(
+        self, request: points_pb2.ChangeHouseholdHeadRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.ChangeHouseholdHeadResponse:
+        """Record a new head of household (户主变更): the household's head name, the member
+        who is head and the account's display name change in one transaction, with a row in
+        the head history (户主变更记录) and a HouseholdHeadChangedEvent."""
+        caller = self._caller()
+        caller.require_role(*domain.MANAGER_ROLES)
+        change = domain.check_head_change(request, self._clock.today())
+
+        async def work(session: AsyncSession) -> points_pb2.ChangeHouseholdHeadResponse:
+            repo = PointsRepository(session)
+            row = await self._locked_household(repo, change.household_id, "household_id")
+            head_name, member_id = change.head_name, change.member_id or None
+            if member_id is not None:
+                member = await repo.member(member_id)
+                if member is None or member.household_id != row.id:
+                    raise unknown("member_id", "is not a member of this household")
+                if member.left_on is not None:
+                    raise refused("member_id", f"the member left on {format_date(member.left_on)}")
+                if member_id == row.head_member_id:
+                    raise refused("member_id", "is already the head of household")
+                if member.joined_on is not None and change.on < member.joined_on:
+                    raise refused("changed_on", "is before the day the member joined")
+                head_name = head_name or member.name
+                if head_name != member.name:
+                    raise refused("head_name", f"must be the member's name ({member.name}) or empty")
+            elif head_name == row.head_name:
+                raise refused("head_name", "is already the head of household")
+            last = await repo.last_head_change_on(row.id)
+            if last is not None and change.on < last:
+                raise refused("changed_on", "is before the household's last change of head, "
+                                            f"on {format_date(last)}")
+            change_id, now = new_id(), self._clock.now()
+            record = dict(id=change_id, household_id=row.id, previous_head_name=row.head_name,
+                          previous_member_id=row.head_member_id, head_name=head_name,
+                          member_id=member_id, changed_on=change.on, reason=change.reason,
+                          created_at=now, created_by=caller.subject)
+            await repo.add_head_change(**record)
+            await repo.update_household(row.id, head_name=head_name, head_member_id=member_id,
+                                        updated_at=now, updated_by=caller.subject)
+            await repo.rename_household_account(
+                row.id, household_display_name(row.household_number, head_name))
+            await self._outbox.add(session, events_pb2.HouseholdHeadChangedEvent(
+                household_id=row.id, region_code=row.region_code, change_id=change_id,
+                head_name=head_name, member_id=member_id or "", changed_on=change.on.isoformat()),
+                subject=row.id, region_code=row.region_code)
+            return points_pb2.ChangeHouseholdHeadResponse(
+                household=await self._household(repo, row.id),
+                change=head_change_message(SimpleNamespace(**record)))
+
+        return await self._write("ChangeHouseholdHead", request,
+                                 points_pb2.ChangeHouseholdHeadResponse, work)

@@ -1,0 +1,304 @@
+"""Changes of head of household (户主变更): the household, its account's display name,
+the head history (户主变更记录) and the event change together, once; bad input is refused
+with the field named and nothing written."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import pytest_asyncio
+from shanzhi.common.v1 import event_pb2
+from shanzhi.points.v1 import events_pb2, points_pb2_grpc
+from shanzhi.points.v1 import points_pb2 as P
+from shanzhi_kit.migrations import upgrade_async
+from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details
+from shanzhi_points.app import MIGRATIONS, PointsSettings, build
+from shanzhi_points.clock import ManualClock
+from shanzhi_points.tables import household_head_changes, messaging
+from sqlalchemy import select
+
+pytestmark = pytest.mark.postgres
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+REFUSED = grpc.StatusCode.FAILED_PRECONDITION
+DENIED = grpc.StatusCode.PERMISSION_DENIED
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
+HEAD_CHANGED = "shanzhi.points.v1.HouseholdHeadChangedEvent"
+
+
+def change_request(pk: Any, home: P.Household, **kw: Any) -> P.ChangeHouseholdHeadRequest:
+    fields: dict[str, Any] = dict(
+        request_id=pk.rid(), household_id=home.id, head_name="王小军",
+        changed_on=(pk.TODAY - timedelta(days=3)).isoformat(), reason="原户主去世")
+    fields.update(kw)
+    return P.ChangeHouseholdHeadRequest(**fields)
+
+
+async def change(pk: Any, home: P.Household, metadata: Any = None, **kw: Any
+                 ) -> P.ChangeHouseholdHeadResponse:
+    reply: P.ChangeHouseholdHeadResponse = await pk.stub.ChangeHouseholdHead(
+        change_request(pk, home, **kw), metadata=metadata or pk.ADMIN)
+    return reply
+
+
+async def add_member(pk: Any, home: P.Household, name: str, **kw: Any) -> P.HouseholdMember:
+    fields: dict[str, Any] = dict(request_id=pk.rid(), household_id=home.id, name=name, relation="子女")
+    fields.update(kw)
+    reply = await pk.stub.AddHouseholdMember(P.AddHouseholdMemberRequest(**fields), metadata=pk.ADMIN)
+    member: P.HouseholdMember = reply.member
+    return member
+
+
+async def head_change_events(pk: Any, household_id: str) -> list[events_pb2.HouseholdHeadChangedEvent]:
+    outbox = messaging.outbox
+    async with pk.host.engine.connect() as conn:
+        rows = (await conn.execute(select(outbox.c.payload).where(
+            outbox.c.key == household_id, outbox.c.event_type == HEAD_CHANGED)
+            .order_by(outbox.c.seq))).all()
+    found = []
+    for row in rows:
+        env = event_pb2.EventEnvelope.FromString(row.payload)
+        assert (env.subject, env.source) == (household_id, "shanzhi.points")
+        data = events_pb2.HouseholdHeadChangedEvent()
+        assert env.data.Unpack(data)
+        found.append(data)
+    return found
+
+
+async def snapshot(pk: Any, home: P.Household) -> tuple[Any, ...]:
+    """What a head change would touch: the household, its account, its history and events,
+    and the kept answers of head changes."""
+    got = await pk.stub.GetHousehold(P.GetHouseholdRequest(id=home.id), metadata=pk.ADMIN)
+    account = await pk.account(pk.ref(home))
+    keys = messaging.idempotency_keys
+    return (got.household, account.display_name,
+            await pk.count(household_head_changes, household_head_changes.c.household_id == home.id),
+            await pk.count(messaging.outbox, messaging.outbox.c.key == home.id),
+            await pk.count(keys, keys.c.method.contains("ChangeHouseholdHead")))
+
+
+async def test_a_new_head_renames_the_household_and_its_account_once(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village, head="王建国")
+    neighbour = await pk.household(village, head="李强")
+    await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2)
+    await pk.award(pk.ref(neighbour), scheme.id, "HJ-01")
+    request = change_request(pk, home, head_name=" 王小军 ", changed_on="2025-06-15", reason="原户主去世")
+
+    first, second = await asyncio.gather(pk.stub.ChangeHouseholdHead(request, metadata=pk.ADMIN),
+                                         pk.stub.ChangeHouseholdHead(request, metadata=pk.ADMIN))
+
+    assert first == second
+    assert (first.household.head_name, first.household.head_member_id) == ("王小军", "")
+    assert first.change.id and first.change.create_time.seconds > 0
+    assert (first.change.household_id, first.change.previous_head_name, first.change.previous_member_id,
+            first.change.head_name, first.change.member_id, first.change.changed_on, first.change.reason,
+            first.change.created_by) == (
+        home.id, "王建国", "", "王小军", "", "2025-06-15", "原户主去世", "tester")
+    assert list(first.household.head_changes) == [first.change]
+    got = await pk.stub.GetHousehold(P.GetHouseholdRequest(id=home.id), metadata=pk.ADMIN)
+    assert got.household == first.household
+    listed = await pk.stub.ListHouseholds(P.ListHouseholdsRequest(region_code_prefix=village),
+                                          metadata=pk.ADMIN)
+    assert {h.id: list(h.head_changes) for h in listed.households} == {
+        home.id: [first.change], neighbour.id: []}
+
+    shown = f"{home.household_number} 王小军"
+    assert (await pk.account(pk.ref(home))).display_name == shown
+    assert (await pk.account(pk.ref(neighbour))).display_name == f"{neighbour.household_number} 李强"
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=pk.ref(home)), metadata=pk.ADMIN)
+    assert statement.account.display_name == shown and len(statement.entries) == 1
+    ranking = await pk.stub.ListRanking(P.ListRankingRequest(scheme_id=scheme.id), metadata=pk.ADMIN)
+    assert [(r.display_name, r.score) for r in ranking.rows] == [
+        (shown, 10), (f"{neighbour.household_number} 李强", 5)]
+
+    assert await head_change_events(pk, home.id) == [events_pb2.HouseholdHeadChangedEvent(
+        household_id=home.id, region_code=village, change_id=first.change.id, head_name="王小军",
+        changed_on="2025-06-15")]
+    before = await snapshot(pk, home)
+    again = await pk.stub.ChangeHouseholdHead(request, metadata=pk.ADMIN)
+    assert again == first
+    assert await snapshot(pk, home) == before
+    request.head_name = "王小红"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ChangeHouseholdHead(request, metadata=pk.ADMIN)
+    assert err.value.code() == INVALID
+    assert rpc_error_details(err.value)[0][0] == "request_id"
+    assert await snapshot(pk, home) == before
+
+
+async def test_a_member_becomes_head_and_the_history_keeps_every_change(pk: Any) -> None:
+    village = pk.village()
+    home = await pk.household(village, head="王建国")
+    son = await add_member(pk, home, "王小明", joined_on="2025-03-01", moved_in=True)
+
+    by_member = await change(pk, home, head_name="", member_id=son.id.upper(), changed_on="2025-05-01",
+                             reason="原户主迁出")
+
+    assert (by_member.household.head_name, by_member.household.head_member_id) == ("王小明", son.id)
+    assert (by_member.change.head_name, by_member.change.member_id) == ("王小明", son.id)
+    assert [(m.name, m.relation, m.left_on) for m in by_member.household.members] == [("王小明", "子女", "")]
+    assert (await pk.account(pk.ref(home))).display_name == f"{home.household_number} 王小明"
+
+    handed_over = await change(pk, home, head_name="李桂兰", changed_on="2025-06-01", reason="分户")
+
+    assert (handed_over.household.head_name, handed_over.household.head_member_id) == ("李桂兰", "")
+    assert [(c.previous_head_name, c.previous_member_id, c.head_name, c.member_id, c.changed_on, c.reason)
+            for c in handed_over.household.head_changes] == [
+        ("王建国", "", "王小明", son.id, "2025-05-01", "原户主迁出"),
+        ("王小明", son.id, "李桂兰", "", "2025-06-01", "分户")]
+    assert [(e.head_name, e.member_id) for e in await head_change_events(pk, home.id)] == [
+        ("王小明", son.id), ("李桂兰", "")]
+    named_and_chosen = await change(pk, home, head_name="王小明", member_id=son.id, reason="户主变更更正")
+    assert named_and_chosen.household.head_member_id == son.id
+
+
+async def test_two_changes_at_once_both_count_in_order(pk: Any) -> None:
+    home = await pk.household(pk.village(), head="王建国")
+
+    replies = await asyncio.gather(change(pk, home, head_name="王一"), change(pk, home, head_name="王二"))
+
+    got = (await pk.stub.GetHousehold(P.GetHouseholdRequest(id=home.id), metadata=pk.ADMIN)).household
+    first, last = sorted((r.change for r in replies), key=lambda c: c.previous_head_name != "王建国")
+    assert (first.previous_head_name, last.previous_head_name) == ("王建国", first.head_name)
+    assert got.head_name == last.head_name
+    assert (await pk.account(pk.ref(home))).display_name == f"{home.household_number} {last.head_name}"
+    assert len(await head_change_events(pk, home.id)) == 2
+
+
+@pytest.mark.parametrize(("fields", "code", "field"), [
+    ({"request_id": ""}, INVALID, "request_id"),
+    ({"household_id": ""}, INVALID, "household_id"),
+    ({"household_id": "nope"}, INVALID, "household_id"),
+    ({"household_id": str(uuid.uuid4())}, NOT_FOUND, "household_id"),
+    ({"head_name": ""}, INVALID, "head_name"),
+    ({"head_name": "  "}, INVALID, "head_name"),
+    ({"head_name": "名" * 51}, INVALID, "head_name"),
+    ({"head_name": "王建国"}, REFUSED, "head_name"),
+    ({"changed_on": ""}, INVALID, "changed_on"),
+    ({"changed_on": "2025-02-30"}, INVALID, "changed_on"),
+    ({"changed_on": "2025-06-19"}, INVALID, "changed_on"),
+    ({"reason": ""}, INVALID, "reason"),
+    ({"reason": "因" * 501}, INVALID, "reason"),
+    ({"member_id": "nope"}, INVALID, "member_id"),
+    ({"member_id": str(uuid.uuid4())}, INVALID, "member_id"),
+])
+async def test_bad_input_names_the_field_and_writes_nothing(
+        pk: Any, fields: dict[str, Any], code: grpc.StatusCode, field: str) -> None:
+    home = await pk.household(pk.village(), head="王建国")
+    before = await snapshot(pk, home)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await change(pk, home, **fields)
+    assert err.value.code() == code
+    assert field in [f for f, _ in rpc_error_details(err.value)]
+    assert await snapshot(pk, home) == before
+
+
+async def test_every_wrong_field_is_named_at_once(pk: Any) -> None:
+    home = await pk.household(pk.village())
+    before = await snapshot(pk, home)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ChangeHouseholdHead(P.ChangeHouseholdHeadRequest(request_id=pk.rid()),
+                                          metadata=pk.ADMIN)
+    assert err.value.code() == INVALID
+    assert {f for f, _ in rpc_error_details(err.value)} == {
+        "household_id", "head_name", "changed_on", "reason"}
+    assert await snapshot(pk, home) == before
+
+
+async def test_the_new_head_must_be_a_current_member_of_the_household(pk: Any) -> None:
+    village = pk.village()
+    home = await pk.household(village, head="王建国")
+    other = await pk.household(village, head="李强")
+    son = await add_member(pk, home, "王小明", joined_on="2025-06-10", moved_in=True)
+    gone = await add_member(pk, home, "王小华", moved_in=True)
+    await pk.stub.RecordMemberLeft(P.RecordMemberLeftRequest(
+        request_id=pk.rid(), member_id=gone.id, left_on="2025-06-12", reason="外出务工迁出"),
+        metadata=pk.ADMIN)
+    neighbour = await add_member(pk, other, "李小龙")
+    await change(pk, home, head_name="王建军", changed_on="2025-06-12", reason="户主变更")
+    cases: list[tuple[dict[str, Any], grpc.StatusCode, str]] = [
+        ({"member_id": neighbour.id, "head_name": ""}, INVALID, "member_id"),
+        ({"member_id": gone.id, "head_name": ""}, REFUSED, "member_id"),
+        ({"member_id": son.id, "head_name": "王大明"}, REFUSED, "head_name"),
+        ({"member_id": son.id, "head_name": "", "changed_on": "2025-06-09"}, REFUSED, "changed_on"),
+        ({"head_name": "王小军", "changed_on": "2025-06-11"}, REFUSED, "changed_on"),
+    ]
+    before = await snapshot(pk, home)
+    for fields, code, field in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await change(pk, home, **fields)
+        assert (err.value.code(), rpc_error_details(err.value)[0][0]) == (code, field), fields
+    assert await snapshot(pk, home) == before
+    chosen = await change(pk, home, member_id=son.id, head_name="", changed_on="2025-06-12")
+    assert chosen.household.head_name == "王小明"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await change(pk, home, member_id=son.id, head_name="")
+    assert (err.value.code(), rpc_error_details(err.value)[0][0]) == (REFUSED, "member_id")
+
+
+async def test_a_household_that_moved_out_keeps_its_head(pk: Any) -> None:
+    home = await pk.household(pk.village(), head="王建国")
+    await pk.stub.MoveHouseholdOut(P.MoveHouseholdOutRequest(
+        request_id=pk.rid(), household_id=home.id, moved_out_on="2025-06-10", reason="整户迁往县城"),
+        metadata=pk.ADMIN)
+    before = await snapshot(pk, home)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await change(pk, home)
+    assert err.value.code() == REFUSED
+    assert rpc_error_details(err.value)[0][0] == "household_id"
+    assert await snapshot(pk, home) == before
+
+
+async def test_only_managers_within_scope_change_the_head(pk: Any) -> None:
+    village, elsewhere = pk.village(), pk.village()
+    home = await pk.household(village, head="王建国")
+    before = await snapshot(pk, home)
+    outsider = auth_metadata(elsewhere, roles=("village_clerk",), subject="clerk-elsewhere")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await change(pk, home, metadata=outsider)
+    assert err.value.code() == DENIED
+    assert rpc_error_details(err.value)[0][0] == "household_id"
+    viewer = auth_metadata(village, roles=("viewer",), subject="viewer")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await change(pk, home, metadata=viewer)
+    assert err.value.code() == DENIED
+    assert await snapshot(pk, home) == before
+    clerk = auth_metadata(village, roles=("village_clerk",), subject="clerk")
+    done = await change(pk, home, metadata=clerk)
+    assert (done.household.head_name, done.change.created_by) == ("王小军", "clerk")
+
+
+@pytest_asyncio.fixture
+async def lite(tmp_path: Path, pk: Any) -> AsyncIterator[Any]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'points.db'}"
+    await upgrade_async(MIGRATIONS, url)
+    clock = ManualClock(pk.clock.offset)
+    host = build(PointsSettings(database_url=url, grpc_port=0, run_relay=False, run_consumers=False,
+                                shutdown_grace_seconds=1, publicity_poll_seconds=0.2), clock)
+    await host.start()
+    await host.ready.wait()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{host.port}") as channel:
+            yield type(pk)(points_pb2_grpc.PointsServiceStub(channel), host, clock)
+    finally:
+        await host.stop()
+
+
+async def test_head_changes_run_on_sqlite_too(lite: Any) -> None:
+    home = await lite.household(lite.village(), head="王建国")
+    await change(lite, home, head_name="王小军", changed_on="2025-06-01")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await change(lite, home, head_name="王小红", changed_on="2025-05-31")
+    assert (err.value.code(), rpc_error_details(err.value)[0][0]) == (REFUSED, "changed_on")
+    later = await change(lite, home, head_name="王小红", changed_on="2025-06-02")
+    assert [c.head_name for c in later.household.head_changes] == ["王小军", "王小红"]
+    assert (await lite.account(lite.ref(home))).display_name == f"{home.household_number} 王小红"
