@@ -3,6 +3,7 @@ past day, county templates and where villages depart from them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -165,6 +166,24 @@ async def test_villages_copy_a_county_template_and_the_county_sees_their_departu
         ("DY-02", P.DEPARTURE_KIND_CHANGED, ("points", "limits.per_month")),
         ("DY-09", P.DEPARTURE_KIND_REMOVED, ()),
         ("CUN-1", P.DEPARTURE_KIND_ADDED, ())}
+    # The county's overview: every village at once, in the order asked; the template itself
+    # and an unknown id are left out, and a clerk sees only their own village.
+    other_village = pk.village()
+    other = await pk.stub.CreateScheme(P.CreateSchemeRequest(
+        request_id=pk.rid(), region_code=other_village, year=2025,
+        subject_kind=P.SUBJECT_KIND_PARTY_MEMBER, title="邻村党员积分方案",
+        template_scheme_id=template.scheme.id), metadata=pk.ADMIN)
+    asked = [other.scheme.id, template.scheme.id, str(uuid.uuid4()), copy.scheme.id]
+    overview = await pk.stub.BatchCompareSchemesWithTemplate(
+        P.BatchCompareSchemesWithTemplateRequest(scheme_ids=asked), metadata=county_md)
+    assert [(c.scheme_id, c.template_scheme_id, len(c.departures)) for c in overview.comparisons] == [
+        (other.scheme.id, template.scheme.id, 0), (copy.scheme.id, template.scheme.id, 3)]
+    assert list(overview.comparisons[1].departures) == list(diff.departures)
+    own = await pk.stub.BatchCompareSchemesWithTemplate(
+        P.BatchCompareSchemesWithTemplateRequest(scheme_ids=asked), metadata=clerk)
+    assert [c.scheme_id for c in own.comparisons] == [copy.scheme.id]
+    await fails(pk.stub.BatchCompareSchemesWithTemplate, P.BatchCompareSchemesWithTemplateRequest(
+        scheme_ids=[copy.scheme.id, "x"]), grpc.StatusCode.INVALID_ARGUMENT, "scheme_ids[1]", county_md)
     # A template is not publicised or scored; a village clerk cannot issue one.
     await fails(pk.stub.PublicizeSchemeVersion, P.PublicizeSchemeVersionRequest(
         request_id=pk.rid(), version_id=template.draft.id), grpc.StatusCode.FAILED_PRECONDITION,

@@ -73,6 +73,31 @@ async def scored_on(session: AsyncSession, scheme: Row[Any], day: date) -> bool:
     return bool((await session.execute(select(or_(posted.exists(), pending.exists())))).scalar())
 
 
+async def template_comparisons(repo: PointsRepository, village_schemes: Sequence[Row[Any]]
+                               ) -> list[points_pb2.SchemeTemplateComparison]:
+    """Where each scheme's latest version departs from its template's latest version
+    (与模板的差异), in the order given; two queries however many schemes."""
+    ids = {i for s in village_schemes for i in (s.id, s.template_scheme_id)}
+    versions = await repo.versions_of(list(ids))
+    latest = {scheme_id: rows[-1] for scheme_id, rows in versions.items() if rows}
+    items = await repo.items_of([v.id for v in latest.values()])
+
+    def rules_of(scheme_id: str) -> list[rules.Item]:
+        version = latest.get(scheme_id)
+        return [item_rule(i) for i in items.get(version.id, [])] if version is not None else []
+
+    out = []
+    for scheme in village_schemes:
+        diffs = rules.departures(rules_of(scheme.template_scheme_id), rules_of(scheme.id))
+        out.append(points_pb2.SchemeTemplateComparison(
+            scheme_id=scheme.id, template_scheme_id=scheme.template_scheme_id,
+            departures=[points_pb2.TemplateDeparture(
+                code=d.code, kind=d.kind, fields=list(d.fields),  # type: ignore[arg-type]
+                template_item=rule_message(d.template) if d.template else None,
+                village_item=rule_message(d.village) if d.village else None) for d in diffs]))
+    return out
+
+
 def settings_values(s: rules.Settings) -> dict[str, Any]:
     return dict(
         claim_publicity_days=s.claim_publicity_days, comment_days=s.comment_days,
@@ -220,17 +245,23 @@ class SchemesApi(ApiBase):
             scheme = await self._visible_scheme(repo, scheme_id)
             if not scheme.template_scheme_id:
                 raise refused("scheme_id", "the scheme was not copied from a template")
-            versions = await repo.versions_of([scheme.id, scheme.template_scheme_id])
-            ours, theirs = versions[scheme.id][-1], versions[scheme.template_scheme_id][-1]
-            items = await repo.items_of([ours.id, theirs.id])
-        diffs = rules.departures([item_rule(i) for i in items.get(theirs.id, [])],
-                                 [item_rule(i) for i in items.get(ours.id, [])])
+            (compared,) = await template_comparisons(repo, [scheme])
         return points_pb2.CompareSchemeWithTemplateResponse(
-            template_scheme_id=scheme.template_scheme_id,
-            departures=[points_pb2.TemplateDeparture(
-                code=d.code, kind=d.kind, fields=list(d.fields),  # type: ignore[arg-type]
-                template_item=rule_message(d.template) if d.template else None,
-                village_item=rule_message(d.village) if d.village else None) for d in diffs])
+            template_scheme_id=compared.template_scheme_id, departures=compared.departures)
+
+    async def BatchCompareSchemesWithTemplate(
+        self, request: points_pb2.BatchCompareSchemesWithTemplateRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> points_pb2.BatchCompareSchemesWithTemplateResponse:
+        ids = batch_ids(request.scheme_ids, "scheme_ids")
+        caller = self._caller()
+        async with self._sessionmaker() as session:
+            repo = PointsRepository(session)
+            rows = await repo.schemes_by_ids(ids)
+            found = [rows[i] for i in ids if i in rows and rows[i].template_scheme_id
+                     and visible(caller, rows[i].region_code, rows[i].is_template)]
+            return points_pb2.BatchCompareSchemesWithTemplateResponse(
+                comparisons=await template_comparisons(repo, found))
 
     # -- writing ------------------------------------------------------------------------
 
