@@ -5,12 +5,14 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 import pytest_asyncio
 from shanzhi.points.v1 import points_pb2, points_pb2_grpc
+from shanzhi_kit.migrations import upgrade_async
 from shanzhi_kit.pytest_plugin import DatabaseFactory, auth_metadata
 from shanzhi_kit.server import ServiceHost
 from shanzhi_kit.testing import Broker
@@ -187,3 +189,21 @@ class PointsKit:
 async def pk(points: points_pb2_grpc.PointsServiceStub, points_host: ServiceHost,
              clock: ManualClock) -> PointsKit:
     return PointsKit(points, points_host, clock)
+
+
+@pytest_asyncio.fixture
+async def lite(tmp_path: Path, pk: Any) -> AsyncIterator[Any]:
+    """The service on a fresh SQLite file (the zero-setup ``make run``), with the kit's
+    helpers, on a clock that starts where the PostgreSQL tests' clock stands."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'points.db'}"
+    await upgrade_async(MIGRATIONS, url)
+    clock = ManualClock(pk.clock.offset)
+    host = build(PointsSettings(database_url=url, grpc_port=0, run_relay=False, run_consumers=False,
+                                shutdown_grace_seconds=1, publicity_poll_seconds=0.2), clock)
+    await host.start()
+    await host.ready.wait()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{host.port}") as channel:
+            yield type(pk)(points_pb2_grpc.PointsServiceStub(channel), host, clock)
+    finally:
+        await host.stop()

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-import pytest_asyncio
 from shanzhi.common.v1 import event_pb2
-from shanzhi.points.v1 import events_pb2, points_pb2_grpc
+from shanzhi.points.v1 import events_pb2
 from shanzhi.points.v1 import points_pb2 as P
-from shanzhi_kit.migrations import upgrade_async
 from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details
-from shanzhi_points.app import MIGRATIONS, PointsSettings, build
-from shanzhi_points.clock import ManualClock
 from shanzhi_points.tables import household_head_changes, messaging
 from sqlalchemy import select
 
@@ -275,22 +269,6 @@ async def test_only_managers_within_scope_change_the_head(pk: Any) -> None:
     clerk = auth_metadata(village, roles=("village_clerk",), subject="clerk")
     done = await change(pk, home, metadata=clerk)
     assert (done.household.head_name, done.change.created_by) == ("王小军", "clerk")
-
-
-@pytest_asyncio.fixture
-async def lite(tmp_path: Path, pk: Any) -> AsyncIterator[Any]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'points.db'}"
-    await upgrade_async(MIGRATIONS, url)
-    clock = ManualClock(pk.clock.offset)
-    host = build(PointsSettings(database_url=url, grpc_port=0, run_relay=False, run_consumers=False,
-                                shutdown_grace_seconds=1, publicity_poll_seconds=0.2), clock)
-    await host.start()
-    await host.ready.wait()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{host.port}") as channel:
-            yield type(pk)(points_pb2_grpc.PointsServiceStub(channel), host, clock)
-    finally:
-        await host.stop()
 
 
 async def test_head_changes_run_on_sqlite_too(lite: Any) -> None:

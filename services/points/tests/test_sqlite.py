@@ -3,37 +3,13 @@ a redemption and its cancellation, a claim through publicity, a ranking."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import grpc
-import pytest_asyncio
 from shanzhi.points.v1 import points_pb2 as P
-from shanzhi.points.v1 import points_pb2_grpc
-from shanzhi_kit.migrations import upgrade_async
 from shanzhi_kit.pytest_plugin import auth_metadata
-from shanzhi_points.app import MIGRATIONS, PointsSettings, build
-from shanzhi_points.clock import ManualClock
 from shanzhi_points.tables import accounts, entries, lots
 from sqlalchemy import func, select
-
-
-@pytest_asyncio.fixture
-async def lite(tmp_path: Path, pk: Any) -> AsyncIterator[Any]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'points.db'}"
-    await upgrade_async(MIGRATIONS, url)
-    clock = ManualClock(pk.clock.offset)
-    host = build(PointsSettings(database_url=url, grpc_port=0, run_relay=False, run_consumers=False,
-                                shutdown_grace_seconds=1, publicity_poll_seconds=0.2), clock)
-    await host.start()
-    await host.ready.wait()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{host.port}") as channel:
-            yield type(pk)(points_pb2_grpc.PointsServiceStub(channel), host, clock)
-    finally:
-        await host.stop()
 
 
 async def test_the_ledger_runs_on_sqlite_too(lite: Any) -> None:
