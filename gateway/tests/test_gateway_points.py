@@ -716,16 +716,17 @@ async def test_rules_on_a_day_and_template_departures_of_listed_schemes(fakes: F
         return P.CatalogItem(id=new_id(), code=code, name=code, category=P.ITEM_CATEGORY_CIVILITY,
                              sign=P.ITEM_SIGN_POSITIVE, points=points, **fields)
 
-    def rules(r: P.GetRulesInForceRequest) -> Any:
-        if r.scheme_id == own.id:
-            return RefusedCall(grpc.StatusCode.NOT_FOUND, "on_date", "no version in force that day")
-        return P.GetRulesInForceResponse(
-            version=P.SchemeVersion(id=new_id(), scheme_id=r.scheme_id, version=1,
+    def rules(r: P.BatchGetRulesInForceRequest) -> P.BatchGetRulesInForceResponse:
+        # The scheme made without a template had no version in force that day: left out.
+        return P.BatchGetRulesInForceResponse(rules=[P.RulesInForce(
+            scheme_id=k.scheme_id, on_date=k.on_date,
+            version=P.SchemeVersion(id=new_id(), scheme_id=k.scheme_id, version=1,
                                     status=P.SCHEME_VERSION_STATUS_ADOPTED, effective_from="2026-01-01",
                                     create_time=STAMP, created_by="clerk-1"),
             items_in_force=[item("WM-01", 5, limits=P.ItemLimits(per_month=1), effective_to="2026-06-30")])
+            for k in r.keys if k.scheme_id != own.id])
 
-    fakes.points.answer("GetRulesInForce", rules)
+    fakes.points.answer("BatchGetRulesInForce", rules)
     fakes.points.answer("BatchCompareSchemesWithTemplate", lambda r: (
         P.BatchCompareSchemesWithTemplateResponse(comparisons=[
             P.SchemeTemplateComparison(scheme_id=copied.id, template_scheme_id=template, departures=[
@@ -755,10 +756,11 @@ async def test_rules_on_a_day_and_template_departures_of_listed_schemes(fakes: F
         {"title": "西村家庭积分", "templateSchemeId": None, "rulesOn": None, "templateDepartures": []},
         {"title": "南村家庭积分", "templateSchemeId": template, "rulesOn": first_rules,
          "templateDepartures": []}]
-    # The rules in force have no batch RPC: one call per scheme, each for the day asked.
-    asked = sorted((c.request.scheme_id, c.request.on_date)
-                   for c in fakes.points.GetRulesInForce.calls)
-    assert asked == sorted((s.id, "2026-03-15") for s in (copied, own, unchanged))
+    # The rules in force come from one batch call for every scheme, each for the day asked.
+    (rules_call,) = fakes.points.BatchGetRulesInForce.calls
+    assert [(k.scheme_id, k.on_date) for k in rules_call.request.keys] == [
+        (s.id, "2026-03-15") for s in (copied, own, unchanged)]
+    assert fakes.points.GetRulesInForce.calls == []
     # Departures come from one batch call for the schemes copied from a template.
     (batch,) = fakes.points.BatchCompareSchemesWithTemplate.calls
     assert list(batch.request.scheme_ids) == [copied.id, unchanged.id]

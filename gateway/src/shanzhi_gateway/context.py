@@ -134,6 +134,11 @@ class Loaders:
         )
         #: points.Scheme by id (PointsService.BatchGetSchemes).
         self.points_schemes: DataLoader[str, points_pb2.Scheme | None] = _loader(self._points_schemes)
+        #: The rules of a scheme in force on a day, by (scheme id, "YYYY-MM-DD")
+        #: (PointsService.BatchGetRulesInForce).
+        self.points_rules_in_force: DataLoader[tuple[str, str], points_pb2.RulesInForce | None] = DataLoader(
+            load_fn=self._points_rules_in_force, max_batch_size=MAX_BATCH
+        )
         #: A village scheme's departures from its template, by scheme id
         #: (PointsService.BatchCompareSchemesWithTemplate).
         self.points_template_comparisons: DataLoader[str, points_pb2.SchemeTemplateComparison | None] = (
@@ -250,6 +255,19 @@ class Loaders:
         points = self._ctx.clients.points
         answer = await self._ctx.call(points.BatchGetSchemes, points_pb2.BatchGetSchemesRequest(ids=ids))
         return by_id(ids, answer.schemes)
+
+    async def _points_rules_in_force(
+        self, keys: list[tuple[str, str]]
+    ) -> list[points_pb2.RulesInForce | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(
+            points.BatchGetRulesInForce,
+            points_pb2.BatchGetRulesInForceRequest(
+                keys=[points_pb2.RulesInForceKey(scheme_id=s, on_date=d) for s, d in keys]
+            ),
+        )
+        index = {(r.scheme_id, r.on_date): r for r in answer.rules}
+        return [index.get(k) for k in keys]
 
     async def _points_template_comparisons(
         self, ids: list[str]

@@ -139,6 +139,12 @@ class ClaimStatus(Enum):
         description="Lapsed (已失效): the account was closed (e.g. the household moved out, 迁出) "
         "when the publicity window closed, so nothing was posted; the reviews say why.",
     )
+    REVERSED = strawberry.enum_value(
+        "REVERSED",
+        description="Reversed (已冲正): the points were posted and their entry was later reversed "
+        "(冲正), so they no longer count; reversalEntryId names the reversing entry and the "
+        "reviews say who reversed it and why.",
+    )
 
 
 @strawberry.enum(description="Who put a claim in (申报来源).")
@@ -776,16 +782,9 @@ class Scheme:
     async def rules_on(
         self, info: Info, day: Annotated[dt.date, strawberry.argument(description="The day (日期).")]
     ) -> RulesInForce | None:
-        ctx = info.context
-        try:
-            answer = await ctx.call(
-                ctx.clients.points.GetRulesInForce,
-                P.GetRulesInForceRequest(scheme_id=str(self.id), on_date=day.isoformat()),
-            )
-        except GatewayError as exc:
-            if exc.code == "NOT_FOUND":
-                return None
-            raise
+        answer = await info.context.loaders.points_rules_in_force.load((str(self.id), day.isoformat()))
+        if answer is None:
+            return None
         return RulesInForce(
             version=SchemeVersion.from_pb(answer.version),
             items_in_force=[CatalogItem.from_pb(i) for i in answer.items_in_force],
@@ -1034,6 +1033,9 @@ class Claim:
     reviews: list[ClaimReview] = strawberry.field(description="The review group's decisions (评议记录).")
     objections: list[Objection] = strawberry.field(description="Objections (异议).")
     entry_id: strawberry.ID | None = strawberry.field(description="The ledger entry, once posted (入账明细).")
+    reversal_entry_id: strawberry.ID | None = strawberry.field(
+        description="The entry that reversed entryId (冲正明细), once the claim is REVERSED."
+    )
     create_time: dt.datetime = strawberry.field(description=CREATE_TIME)
     created_by: str = strawberry.field(description=CREATED_BY)
     update_time: dt.datetime = strawberry.field(description="When it last changed (更新时间).")
@@ -1081,6 +1083,7 @@ class Claim:
                 for o in c.objections
             ],
             entry_id=strawberry.ID(c.entry_id) if c.entry_id else None,
+            reversal_entry_id=strawberry.ID(c.reversal_entry_id) if c.reversal_entry_id else None,
             create_time=to_datetime(c.create_time),
             created_by=c.created_by,
             update_time=to_datetime(c.update_time),
@@ -2071,7 +2074,10 @@ class PointsMutation:
         )
         return Batch.from_pb(answer.batch)
 
-    @strawberry.mutation(description="Correct an entry with a reversing entry (冲正).")
+    @strawberry.mutation(
+        description="Correct an entry with a reversing entry (冲正); reversing a claim's entry "
+        "makes the claim REVERSED (已冲正)."
+    )
     async def reverse_entry(
         self,
         info: Info,

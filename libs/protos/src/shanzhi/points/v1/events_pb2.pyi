@@ -515,6 +515,43 @@ class ClaimLapsedEvent(_message.Message):
 Global___ClaimLapsedEvent: _TypeAlias = ClaimLapsedEvent  # noqa: Y015
 
 @_typing.final
+class ClaimReversedEvent(_message.Message):
+    """ClaimReversedEvent: a posted claim's ledger entry was reversed (冲正), so its points
+    no longer count and the claim is CLAIM_STATUS_REVERSED (已冲正). The reversing entry
+    has its own EntryPostedEvent.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLAIM_ID_FIELD_NUMBER: _builtins.int
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    REVERSAL_ENTRY_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    claim_id: _builtins.str
+    """The claim's id."""
+    entry_id: _builtins.str
+    """The claim's ledger entry, the one reversed."""
+    reversal_entry_id: _builtins.str
+    """The reversing entry's id (冲正明细)."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    def __init__(
+        self,
+        *,
+        claim_id: _builtins.str = ...,
+        entry_id: _builtins.str = ...,
+        reversal_entry_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim_id", b"claim_id", "entry_id", b"entry_id", "region_code", b"region_code", "reversal_entry_id", b"reversal_entry_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimReversedEvent: _TypeAlias = ClaimReversedEvent  # noqa: Y015
+
+@_typing.final
 class RedemptionReservedEvent(_message.Message):
     """RedemptionReservedEvent: goods were reserved for points (兑换预约)."""
 

@@ -331,6 +331,11 @@ class _ClaimStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClaimStat
     迁出) when the publicity window closed, so no points were posted; the claim's
     reviews say why.
     """
+    CLAIM_STATUS_REVERSED: _ClaimStatus.ValueType  # 7
+    """Reversed (已冲正): the claim's points were posted and its ledger entry was later
+    reversed (ReverseEntry, 冲正), so they no longer count; reversal_entry_id names the
+    reversing entry and the claim's reviews say who reversed it and why.
+    """
 
 class ClaimStatus(_ClaimStatus, metaclass=_ClaimStatusEnumTypeWrapper):
     """---------------------------------------------------------------------------------
@@ -356,6 +361,11 @@ CLAIM_STATUS_LAPSED: ClaimStatus.ValueType  # 6
 """Lapsed (已失效): the subject's account was closed (e.g. the household moved out,
 迁出) when the publicity window closed, so no points were posted; the claim's
 reviews say why.
+"""
+CLAIM_STATUS_REVERSED: ClaimStatus.ValueType  # 7
+"""Reversed (已冲正): the claim's points were posted and its ledger entry was later
+reversed (ReverseEntry, 冲正), so they no longer count; reversal_entry_id names the
+reversing entry and the claim's reviews say who reversed it and why.
 """
 Global___ClaimStatus: _TypeAlias = ClaimStatus  # noqa: Y015
 
@@ -2452,6 +2462,121 @@ class GetRulesInForceResponse(_message.Message):
 Global___GetRulesInForceResponse: _TypeAlias = GetRulesInForceResponse  # noqa: Y015
 
 @_typing.final
+class RulesInForceKey(_message.Message):
+    """RulesInForceKey names a scheme and a day."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    ON_DATE_FIELD_NUMBER: _builtins.int
+    scheme_id: _builtins.str
+    """The scheme's id."""
+    on_date: _builtins.str
+    """The date, "YYYY-MM-DD"; empty means today."""
+    def __init__(
+        self,
+        *,
+        scheme_id: _builtins.str = ...,
+        on_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["on_date", b"on_date", "scheme_id", b"scheme_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RulesInForceKey: _TypeAlias = RulesInForceKey  # noqa: Y015
+
+@_typing.final
+class BatchGetRulesInForceRequest(_message.Message):
+    """BatchGetRulesInForceRequest asks for the rules of many schemes and days."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEYS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___RulesInForceKey]:
+        """Up to 1,000 schemes and days."""
+
+    def __init__(
+        self,
+        *,
+        keys: _abc.Iterable[Global___RulesInForceKey] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetRulesInForceRequest: _TypeAlias = BatchGetRulesInForceRequest  # noqa: Y015
+
+@_typing.final
+class RulesInForce(_message.Message):
+    """RulesInForce are the rules of a scheme in force on a day (某日施行的规则)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEME_ID_FIELD_NUMBER: _builtins.int
+    ON_DATE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ITEMS_IN_FORCE_FIELD_NUMBER: _builtins.int
+    scheme_id: _builtins.str
+    """The scheme's id."""
+    on_date: _builtins.str
+    """The day, "YYYY-MM-DD"."""
+    @_builtins.property
+    def version(self) -> Global___SchemeVersion:
+        """The version in force that day."""
+
+    @_builtins.property
+    def items_in_force(self) -> _containers.RepeatedCompositeFieldContainer[Global___CatalogItem]:
+        """Its items in force that day."""
+
+    def __init__(
+        self,
+        *,
+        scheme_id: _builtins.str = ...,
+        on_date: _builtins.str = ...,
+        version: Global___SchemeVersion | None = ...,
+        items_in_force: _abc.Iterable[Global___CatalogItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items_in_force", b"items_in_force", "on_date", b"on_date", "scheme_id", b"scheme_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RulesInForce: _TypeAlias = RulesInForce  # noqa: Y015
+
+@_typing.final
+class BatchGetRulesInForceResponse(_message.Message):
+    """BatchGetRulesInForceResponse returns, in the order asked, the rules for each key
+    whose scheme is in the caller's scope and had a version in force that day; the
+    others are left out.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___RulesInForce]:
+        """The rules found."""
+
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[Global___RulesInForce] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetRulesInForceResponse: _TypeAlias = BatchGetRulesInForceResponse  # noqa: Y015
+
+@_typing.final
 class TemplateDeparture(_message.Message):
     """TemplateDeparture: how one item of a village scheme differs from its template."""
 
@@ -3348,6 +3473,7 @@ class Claim(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    REVERSAL_ENTRY_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned id (UUID)."""
     account_id: _builtins.str
@@ -3376,6 +3502,10 @@ class Claim(_message.Message):
     """The ledger entry, once posted."""
     created_by: _builtins.str
     """Who put it in."""
+    reversal_entry_id: _builtins.str
+    """The reversing entry (冲正明细), once the posted entry was reversed
+    (CLAIM_STATUS_REVERSED); empty otherwise.
+    """
     @_builtins.property
     def subject(self) -> Global___SubjectRef:
         """The subject."""
@@ -3428,10 +3558,11 @@ class Claim(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         created_by: _builtins.str = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        reversal_entry_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "evidence", b"evidence", "publicity_end_time", b"publicity_end_time", "subject", b"subject", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "create_time", b"create_time", "created_by", b"created_by", "entry_id", b"entry_id", "evidence", b"evidence", "id", b"id", "item_code", b"item_code", "item_name", b"item_name", "objections", b"objections", "occurred_on", b"occurred_on", "points", b"points", "publicity_end_time", b"publicity_end_time", "quantity", b"quantity", "region_code", b"region_code", "reviews", b"reviews", "scheme_id", b"scheme_id", "source", b"source", "status", b"status", "subject", b"subject", "update_time", b"update_time", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "create_time", b"create_time", "created_by", b"created_by", "entry_id", b"entry_id", "evidence", b"evidence", "id", b"id", "item_code", b"item_code", "item_name", b"item_name", "objections", b"objections", "occurred_on", b"occurred_on", "points", b"points", "publicity_end_time", b"publicity_end_time", "quantity", b"quantity", "region_code", b"region_code", "reversal_entry_id", b"reversal_entry_id", "reviews", b"reviews", "scheme_id", b"scheme_id", "source", b"source", "status", b"status", "subject", b"subject", "update_time", b"update_time", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -136,6 +136,11 @@ class PointsServiceStub:
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceRequest.SerializeToString,
                 response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceResponse.FromString,
                 _registered_method=True)
+        self.BatchGetRulesInForce = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/BatchGetRulesInForce',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRulesInForceRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRulesInForceResponse.FromString,
+                _registered_method=True)
         self.CompareSchemeWithTemplate = channel.unary_unary(
                 '/shanzhi.points.v1.PointsService/CompareSchemeWithTemplate',
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CompareSchemeWithTemplateRequest.SerializeToString,
@@ -490,6 +495,13 @@ class PointsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetRulesInForce(self, request, context):
+        """BatchGetRulesInForce does the same for many schemes and days at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CompareSchemeWithTemplate(self, request, context):
         """CompareSchemeWithTemplate shows where a village scheme's items depart from the
         county template it was copied from.
@@ -567,6 +579,8 @@ class PointsServiceServicer:
 
     def ReverseEntry(self, request, context):
         """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason.
+        Reversing a claim's entry marks the claim CLAIM_STATUS_REVERSED (已冲正) in the
+        same transaction.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -884,6 +898,11 @@ def add_PointsServiceServicer_to_server(servicer, server):
                     servicer.GetRulesInForce,
                     request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceRequest.FromString,
                     response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceResponse.SerializeToString,
+            ),
+            'BatchGetRulesInForce': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetRulesInForce,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRulesInForceRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRulesInForceResponse.SerializeToString,
             ),
             'CompareSchemeWithTemplate': grpc.unary_unary_rpc_method_handler(
                     servicer.CompareSchemeWithTemplate,
@@ -1606,6 +1625,33 @@ class PointsService:
             '/shanzhi.points.v1.PointsService/GetRulesInForce',
             shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceRequest.SerializeToString,
             shanzhi_dot_points_dot_v1_dot_points__pb2.GetRulesInForceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetRulesInForce(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/BatchGetRulesInForce',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRulesInForceRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.BatchGetRulesInForceResponse.FromString,
             options,
             channel_credentials,
             insecure,

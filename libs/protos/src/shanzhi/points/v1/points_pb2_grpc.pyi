@@ -93,6 +93,8 @@ class PointsServiceStub:
     """ListSchemeVersions lists every version of a scheme, oldest first (history is kept)."""
     GetRulesInForce: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetRulesInForceRequest, _points_pb2.GetRulesInForceResponse]
     """GetRulesInForce reproduces the rules of a scheme in force on a given date."""
+    BatchGetRulesInForce: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchGetRulesInForceRequest, _points_pb2.BatchGetRulesInForceResponse]
+    """BatchGetRulesInForce does the same for many schemes and days at once."""
     CompareSchemeWithTemplate: _grpc.UnaryUnaryMultiCallable[_points_pb2.CompareSchemeWithTemplateRequest, _points_pb2.CompareSchemeWithTemplateResponse]
     """CompareSchemeWithTemplate shows where a village scheme's items depart from the
     county template it was copied from.
@@ -124,7 +126,10 @@ class PointsServiceStub:
     GetBatch: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetBatchRequest, _points_pb2.GetBatchResponse]
     """GetBatch reads one scoring batch."""
     ReverseEntry: _grpc.UnaryUnaryMultiCallable[_points_pb2.ReverseEntryRequest, _points_pb2.ReverseEntryResponse]
-    """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason."""
+    """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason.
+    Reversing a claim's entry marks the claim CLAIM_STATUS_REVERSED (已冲正) in the
+    same transaction.
+    """
     GetStatement: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetStatementRequest, _points_pb2.GetStatementResponse]
     """GetStatement pages through an account's entries, each with its source (积分明细)."""
     BatchGetEntries: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchGetEntriesRequest, _points_pb2.BatchGetEntriesResponse]
@@ -270,6 +275,8 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """ListSchemeVersions lists every version of a scheme, oldest first (history is kept)."""
     GetRulesInForce: _aio.UnaryUnaryMultiCallable[_points_pb2.GetRulesInForceRequest, _points_pb2.GetRulesInForceResponse]  # type: ignore[assignment]
     """GetRulesInForce reproduces the rules of a scheme in force on a given date."""
+    BatchGetRulesInForce: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchGetRulesInForceRequest, _points_pb2.BatchGetRulesInForceResponse]  # type: ignore[assignment]
+    """BatchGetRulesInForce does the same for many schemes and days at once."""
     CompareSchemeWithTemplate: _aio.UnaryUnaryMultiCallable[_points_pb2.CompareSchemeWithTemplateRequest, _points_pb2.CompareSchemeWithTemplateResponse]  # type: ignore[assignment]
     """CompareSchemeWithTemplate shows where a village scheme's items depart from the
     county template it was copied from.
@@ -301,7 +308,10 @@ class PointsServiceAsyncStub(PointsServiceStub):
     GetBatch: _aio.UnaryUnaryMultiCallable[_points_pb2.GetBatchRequest, _points_pb2.GetBatchResponse]  # type: ignore[assignment]
     """GetBatch reads one scoring batch."""
     ReverseEntry: _aio.UnaryUnaryMultiCallable[_points_pb2.ReverseEntryRequest, _points_pb2.ReverseEntryResponse]  # type: ignore[assignment]
-    """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason."""
+    """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason.
+    Reversing a claim's entry marks the claim CLAIM_STATUS_REVERSED (已冲正) in the
+    same transaction.
+    """
     GetStatement: _aio.UnaryUnaryMultiCallable[_points_pb2.GetStatementRequest, _points_pb2.GetStatementResponse]  # type: ignore[assignment]
     """GetStatement pages through an account's entries, each with its source (积分明细)."""
     BatchGetEntries: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchGetEntriesRequest, _points_pb2.BatchGetEntriesResponse]  # type: ignore[assignment]
@@ -560,6 +570,14 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         """GetRulesInForce reproduces the rules of a scheme in force on a given date."""
 
     @_abc_1.abstractmethod
+    def BatchGetRulesInForce(
+        self,
+        request: _points_pb2.BatchGetRulesInForceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.BatchGetRulesInForceResponse, _abc.Awaitable[_points_pb2.BatchGetRulesInForceResponse]]:
+        """BatchGetRulesInForce does the same for many schemes and days at once."""
+
+    @_abc_1.abstractmethod
     def CompareSchemeWithTemplate(
         self,
         request: _points_pb2.CompareSchemeWithTemplateRequest,
@@ -655,7 +673,10 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _points_pb2.ReverseEntryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.ReverseEntryResponse, _abc.Awaitable[_points_pb2.ReverseEntryResponse]]:
-        """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason."""
+        """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason.
+        Reversing a claim's entry marks the claim CLAIM_STATUS_REVERSED (已冲正) in the
+        same transaction.
+        """
 
     @_abc_1.abstractmethod
     def GetStatement(
