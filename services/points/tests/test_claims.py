@@ -365,3 +365,67 @@ async def test_a_claim_of_a_household_that_moved_out_can_only_be_rejected(pk: An
     assert rejected.status == P.CLAIM_STATUS_REJECTED
     assert (await pk.account(pk.ref(home))).balance == 0
     assert await pk.count(entries, entries.c.source_id == claim.id) == 0
+
+
+async def test_reversing_a_posted_claims_entry_shows_on_the_claim(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=1)
+    home = await pk.household(village)
+    # ZY-01 may be used twice a month: the claim uses both.
+    claim = await review(pk, await submit(pk, home, scheme, "ZY-01", quantity=2),
+                         P.REVIEW_DECISION_APPROVE)
+    pk.clock.advance(timedelta(days=1, seconds=1))
+    posted = await get(pk, claim)
+    assert (posted.status, posted.reversal_entry_id) == (P.CLAIM_STATUS_POSTED, "")
+    assert (await pk.account(pk.ref(home))).balance == 6
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.award(pk.ref(home), scheme.id, "ZY-01")
+    assert rpc_error_details(err.value)[0][0] == "item_code"
+
+    clerk = auth_metadata(village, roles=("village_clerk",), subject="clerk-9")
+    request = P.ReverseEntryRequest(request_id=pk.rid(), entry_id=posted.entry_id,
+                                    reason="照片与实际不符，予以冲正")
+    reversal = (await pk.stub.ReverseEntry(request, metadata=clerk)).entry
+    assert (reversal.kind, reversal.reverses_entry_id, reversal.amount) == (
+        P.ENTRY_KIND_REVERSAL, posted.entry_id, -6)
+    undone = await get(pk, claim)
+    assert (undone.status, undone.entry_id, undone.reversal_entry_id) == (
+        P.CLAIM_STATUS_REVERSED, posted.entry_id, reversal.id)
+    last = undone.reviews[-1]
+    assert (last.reviewer, last.decision, last.reason) == (
+        "clerk-9", P.REVIEW_DECISION_REJECT, "冲正 (reversed): 照片与实际不符，予以冲正")
+    assert [r.reviewer for r in undone.reviews] == ["reviewer-1", "clerk-9"]
+    assert undone.update_time.ToDatetime() > posted.update_time.ToDatetime()
+    assert (await pk.account(pk.ref(home))).balance == 0
+    # Lists by status find it among the reversed, no more among the posted.
+    for status, expected in ((P.CLAIM_STATUS_REVERSED, [claim.id]), (P.CLAIM_STATUS_POSTED, [])):
+        listed = await pk.stub.ListClaims(P.ListClaimsRequest(region_code_prefix=village,
+                                                              status=status), metadata=pk.ADMIN)
+        assert [c.id for c in listed.claims] == expected
+    # The claim's events say so, once (the reversing entry has its EntryPostedEvent).
+    kinds = [kind for kind, _ in await events_about(pk, claim.id)]
+    assert kinds[-1] == "shanzhi.points.v1.ClaimReversedEvent"
+    assert kinds.count("shanzhi.points.v1.ClaimReversedEvent") == 1
+    event = events_pb2.ClaimReversedEvent()
+    assert dict(await events_about(pk, claim.id))["shanzhi.points.v1.ClaimReversedEvent"].Unpack(event)
+    assert (event.claim_id, event.entry_id, event.reversal_entry_id, event.region_code) == (
+        claim.id, posted.entry_id, reversal.id, village)
+
+    # A second reversal is refused; a retry of the same request answers the same and
+    # changes nothing.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ReverseEntry(P.ReverseEntryRequest(
+            request_id=pk.rid(), entry_id=posted.entry_id, reason="再次冲正"), metadata=clerk)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value) == [("entry_id", f"was already reversed by entry {reversal.id}")]
+    again = (await pk.stub.ReverseEntry(request, metadata=clerk)).entry
+    assert again == reversal
+    assert await get(pk, claim) == undone
+    assert await pk.count(claim_reviews, claim_reviews.c.claim_id == claim.id) == 2
+    assert await pk.count(entries, entries.c.reverses_entry_id == posted.entry_id) == 1
+    assert [kind for kind, _ in await events_about(pk, claim.id)] == kinds
+    assert (await pk.account(pk.ref(home))).balance == 0
+    # The reversed claim no longer counts against the item's limit.
+    await pk.award(pk.ref(home), scheme.id, "ZY-01", quantity=2)
+    assert (await pk.account(pk.ref(home))).balance == 6
+    assert (await get(pk, claim)).status == P.CLAIM_STATUS_REVERSED

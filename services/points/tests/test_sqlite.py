@@ -52,3 +52,25 @@ async def test_the_ledger_runs_on_sqlite_too(lite: Any) -> None:
             by_lots = (await conn.execute(select(func.coalesce(func.sum(lots.c.available), 0)).where(
                 lots.c.account_id == account_id))).scalar_one()
             assert balance == by_entries == by_lots
+
+
+async def test_a_claim_whose_entry_is_reversed_shows_it_on_sqlite(lite: Any) -> None:
+    village = lite.village()
+    scheme = await lite.scheme(village, claim_publicity_days=1)
+    home = await lite.household(village)
+    claim = (await lite.stub.SubmitClaim(P.SubmitClaimRequest(
+        request_id=lite.rid(), subject=lite.ref(home), scheme_id=scheme.id, item_code="HJ-01",
+        occurred_on=lite.TODAY.isoformat(), source=P.CLAIM_SOURCE_RECORDED), metadata=lite.ADMIN)).claim
+    await lite.stub.ReviewClaim(P.ReviewClaimRequest(
+        request_id=lite.rid(), claim_id=claim.id, decision=P.REVIEW_DECISION_APPROVE, reason="属实"),
+        metadata=auth_metadata(lite.COUNTY, roles=("county_officer",), subject="reviewer-1"))
+    lite.clock.advance(timedelta(days=1, seconds=1))
+    assert (await lite.account(lite.ref(home))).balance == 5
+    posted = (await lite.stub.GetClaim(P.GetClaimRequest(id=claim.id), metadata=lite.ADMIN)).claim
+    reversal = (await lite.stub.ReverseEntry(P.ReverseEntryRequest(
+        request_id=lite.rid(), entry_id=posted.entry_id, reason="重复申报"), metadata=lite.ADMIN)).entry
+    done = (await lite.stub.GetClaim(P.GetClaimRequest(id=claim.id), metadata=lite.ADMIN)).claim
+    assert (done.status, done.entry_id, done.reversal_entry_id) == (
+        P.CLAIM_STATUS_REVERSED, posted.entry_id, reversal.id)
+    assert (done.reviews[-1].reviewer, done.reviews[-1].reason) == ("tester", "冲正 (reversed): 重复申报")
+    assert (await lite.account(lite.ref(home))).balance == 0

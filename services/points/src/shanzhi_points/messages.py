@@ -187,6 +187,7 @@ def claim_message(row: Any, subject: points_pb2.SubjectRef, reviews: Sequence[An
         evidence=points_pb2.Evidence(description=row.evidence,
                                      attachment_urls=list(row.evidence_urls or [])),
         status=row.status, entry_id=row.entry_id or "",
+        reversal_entry_id=row.reversal_entry_id or "",
         reviews=[points_pb2.ClaimReview(decision=r.decision, reason=r.reason, reviewer=r.reviewer,
                                         review_time=to_timestamp(r.reviewed_at)) for r in reviews],
         objections=[objection_message(o) for o in objections],

@@ -41,6 +41,9 @@ from shanzhi_points.tables import (
 
 IN_FORCE = (points_pb2.SCHEME_VERSION_STATUS_ADOPTED, points_pb2.SCHEME_VERSION_STATUS_SUPERSEDED)
 OPEN_VERSION = (points_pb2.SCHEME_VERSION_STATUS_DRAFT, points_pb2.SCHEME_VERSION_STATUS_PUBLICIZED)
+#: Claims still in review or publicity: they count against limits by themselves. A posted
+#: claim counts through its entry while that is not reversed, so a reversed claim (已冲正)
+#: counts no more, like any reversed entry.
 PENDING_CLAIM = (points_pb2.CLAIM_STATUS_PENDING_REVIEW, points_pb2.CLAIM_STATUS_IN_PUBLICITY)
 SCORED_KINDS = (points_pb2.ENTRY_KIND_CLAIM, points_pb2.ENTRY_KIND_AWARD, points_pb2.ENTRY_KIND_BATCH)
 

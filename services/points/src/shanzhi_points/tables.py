@@ -314,6 +314,8 @@ claims = Table(
     Column("status", SmallInteger, nullable=False),
     Column("publicity_ends_at", DateTime(timezone=True), nullable=True),
     Column("entry_id", Id, nullable=True),
+    # The entry that reversed entry_id (冲正), once reversed (CLAIM_STATUS_REVERSED).
+    Column("reversal_entry_id", Id, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", Actor, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

@@ -1,9 +1,10 @@
-"""Claims (积分申报): review (评议), publicity (公示), objections (异议), the village board."""
+"""Claims (积分申报): review (评议), publicity (公示), objections (异议), the village board,
+and what a reversal (冲正) of a posted claim's entry does to the claim."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
@@ -34,9 +35,42 @@ PENDING = points_pb2.CLAIM_STATUS_PENDING_REVIEW
 IN_PUBLICITY = points_pb2.CLAIM_STATUS_IN_PUBLICITY
 REJECTED = points_pb2.CLAIM_STATUS_REJECTED
 WITHDRAWN = points_pb2.CLAIM_STATUS_WITHDRAWN
+POSTED = points_pb2.CLAIM_STATUS_POSTED
+REVERSED = points_pb2.CLAIM_STATUS_REVERSED
 APPROVE = points_pb2.REVIEW_DECISION_APPROVE
 REJECT = points_pb2.REVIEW_DECISION_REJECT
 STATUS = points_pb2.ClaimStatus
+
+
+
+async def posted_claim_of(repo: PointsRepository, entry: Row[Any]) -> Row[Any] | None:
+    """The posted claim (已入账) whose ledger entry ``entry`` is, locked; None for any other entry.
+
+    Called before the account is locked, the order in which windows close (claims, then
+    accounts).
+    """
+    if entry.kind != points_pb2.ENTRY_KIND_CLAIM or not entry.source_id:
+        return None
+    claim = (await repo.claims_by_ids([entry.source_id], lock=True)).get(entry.source_id)
+    if claim is None or claim.status != POSTED or claim.entry_id != entry.id:
+        return None
+    return claim
+
+
+def claim_reversed_event(claim: Row[Any], reversal_entry_id: str) -> events_pb2.ClaimReversedEvent:
+    return events_pb2.ClaimReversedEvent(claim_id=claim.id, entry_id=claim.entry_id,
+                                         reversal_entry_id=reversal_entry_id,
+                                         region_code=claim.region_code)
+
+
+async def mark_claim_reversed(repo: PointsRepository, claim: Row[Any], reversal_entry_id: str,
+                              reason: str, actor: str, now: datetime) -> None:
+    """The claim is reversed (已冲正) by the entry ``reversal_entry_id``, and its reviews
+    (评议记录, 留痕) say who reversed it and why: a line whose id is the reversing entry's."""
+    await repo.update_claim(claim.id, status=REVERSED, reversal_entry_id=reversal_entry_id,
+                            updated_at=now)
+    await repo.add_review(id=reversal_entry_id, claim_id=claim.id, decision=REJECT,
+                          reason=f"冲正 (reversed): {reason}", reviewer=actor, reviewed_at=now)
 
 
 class ClaimsApi(ApiBase):

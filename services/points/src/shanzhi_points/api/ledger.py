@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shanzhi_points import domain, rules
 from shanzhi_points.accounts import credit_base, open_account
 from shanzhi_points.api.base import ApiBase
+from shanzhi_points.api.claims import claim_reversed_event, mark_claim_reversed, posted_claim_of
 from shanzhi_points.api.schemes import in_force
 from shanzhi_points.api.scoring import (
     LimitLedger,
@@ -438,6 +439,8 @@ class LedgerApi(ApiBase):
                               "reversed: cancel a redemption; expiries and resets are final")
             if entry.scheme_id and await repo.closed_schemes([entry.scheme_id]):
                 raise refused("entry_id", "the entry's scheme year is closed (年度已结算)")
+            # A claim's entry: the claim shows the reversal (已冲正), in this transaction.
+            claim = await posted_claim_of(repo, entry)
             writer = self._ledger(session, caller)
             state = (await writer.lock_accounts([entry.account_id]))[entry.account_id]
             done = await repo.reversal_of(entry.id)
@@ -456,11 +459,16 @@ class LedgerApi(ApiBase):
                               year=entry.year, scheme_id=entry.scheme_id, item_code=entry.item_code,
                               item_name=entry.item_name, quantity=entry.quantity,
                               source_id=entry.source_id, reverses_entry_id=entry.id, reason=reason)
+            if claim is not None:
+                writer.events.add(claim_reversed_event(claim, row["id"]), subject=claim.id,
+                                  region_code=claim.region_code)
             try:
                 async with session.begin_nested():
                     await writer.flush()
             except IntegrityError:
                 raise refused("entry_id", "was reversed by a concurrent request") from None
+            if claim is not None:
+                await mark_claim_reversed(repo, claim, row["id"], reason, caller.subject, writer.now)
             return points_pb2.ReverseEntryResponse(entry=entry_message(row, state.subject))
 
         return await self._write("ReverseEntry", request, points_pb2.ReverseEntryResponse, work)
