@@ -107,6 +107,29 @@ async def test_a_scheme_goes_from_draft_to_adopted_and_later_versions_supersede_
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await points_on("2025-01-14")
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    # Many schemes and days in one call, in the order asked; a day with no version in
+    # force, an unknown scheme and one outside the caller's scope are left out.
+    elsewhere = await pk.scheme(pk.village())
+    days = ["2025-03-01", "2025-01-14", "2025-05-01", ""]
+    batch = await pk.stub.BatchGetRulesInForce(P.BatchGetRulesInForceRequest(keys=[
+        *(P.RulesInForceKey(scheme_id=made.scheme.id, on_date=d) for d in days),
+        P.RulesInForceKey(scheme_id=str(uuid.uuid4())),
+        P.RulesInForceKey(scheme_id=elsewhere.id, on_date="2025-03-01")]), metadata=md)
+    assert [(r.scheme_id, r.on_date, r.version.version) for r in batch.rules] == [
+        (made.scheme.id, "2025-03-01", 1), (made.scheme.id, "2025-05-01", 2),
+        (made.scheme.id, "2025-06-18", 2), (elsewhere.id, "2025-03-01", 1)]
+    one = await pk.stub.GetRulesInForce(P.GetRulesInForceRequest(
+        scheme_id=made.scheme.id, on_date="2025-05-01"), metadata=md)
+    assert (batch.rules[1].version, list(batch.rules[1].items_in_force)) == (
+        one.version, list(one.items_in_force))
+    clerk = auth_metadata(village, roles=("village_clerk",), subject="clerk")
+    mine = await pk.stub.BatchGetRulesInForce(P.BatchGetRulesInForceRequest(keys=[
+        P.RulesInForceKey(scheme_id=elsewhere.id), P.RulesInForceKey(scheme_id=made.scheme.id)]),
+        metadata=clerk)
+    assert [r.scheme_id for r in mine.rules] == [made.scheme.id]
+    await fails(pk.stub.BatchGetRulesInForce, P.BatchGetRulesInForceRequest(keys=[
+        P.RulesInForceKey(scheme_id=made.scheme.id, on_date="2025-13-01")]),
+        grpc.StatusCode.INVALID_ARGUMENT, "keys[0].on_date", md)
     scheme = (await pk.stub.GetScheme(P.GetSchemeRequest(id=made.scheme.id), metadata=md)).scheme
     assert scheme.current_version.version == 2 and scheme.latest_version == 2
 
