@@ -62,6 +62,15 @@ class ServiceSettings(BaseSettings):
     #: keeps the stream and the service's own tables keep the facts; the outbox only
     #: has to outlive a relay's restart. Unpublished events are never deleted.
     outbox_keep_days: float = Field(default=7.0, ge=0)
+    #: Days a write request's id and answer are kept: a retry with the same request id
+    #: within that time gets the first answer; after it, the id is forgotten and the
+    #: request is a new one. 0 keeps them forever.
+    idempotency_keep_days: float = Field(default=30.0, ge=0)
+    #: Days a consumed event's id stays in the inbox. Deleting it is safe only once the
+    #: event cannot be delivered again, so this must exceed the retention of the topics
+    #: consumed and the broker's retention of committed offsets
+    #: (``offsets.retention.minutes``). 0, the default, keeps them forever.
+    inbox_keep_days: float = Field(default=0.0, ge=0)
     #: Kafka consumer group prefix; the consumer name is appended.
     consumer_group_prefix: str = "shanzhi"
     #: Log level name.

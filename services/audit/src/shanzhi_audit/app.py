@@ -12,6 +12,7 @@ from shanzhi_kit.events import Outbox
 from shanzhi_kit.idempotency import IdempotentWriter
 from shanzhi_kit.migrations import upgrade_async
 from shanzhi_kit.relay import OutboxRelay
+from shanzhi_kit.retention import Retention
 from shanzhi_kit.server import ServiceHost
 from shanzhi_kit.settings import ServiceSettings
 
@@ -29,6 +30,7 @@ def build(settings: ServiceSettings) -> ServiceHost:
     telemetry.instrument_engine(engine)
     sessionmaker = make_sessionmaker(engine)
     relay = OutboxRelay.for_service(settings, sessionmaker, messaging.outbox, SERVICE)
+    retention = Retention.for_service(settings, sessionmaker, messaging)
     writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake)
     outbox = Outbox(messaging.outbox, source=SERVICE, topic=TOPIC)
     api = AuditApi(sessionmaker, writer, outbox)
@@ -44,7 +46,7 @@ def build(settings: ServiceSettings) -> ServiceHost:
         engine=engine,
         service_names=[SERVICE_NAME],
         register=lambda server: audit_pb2_grpc.add_AuditServiceServicer_to_server(api, server),
-        background=[relay.run] if settings.run_relay else [],
+        background=[retention.run, *([relay.run] if settings.run_relay else [])],
         consumers=service_consumers(
             settings, service="audit", name=SCHEDULE_CONSUMER, topics=[TALENT_TOPIC],
             handlers=talent_events.handlers(), sessionmaker=sessionmaker, inbox=messaging.inbox,

@@ -11,6 +11,7 @@ from shanzhi_kit.events import Outbox
 from shanzhi_kit.idempotency import IdempotentWriter
 from shanzhi_kit.migrations import upgrade_async
 from shanzhi_kit.relay import OutboxRelay
+from shanzhi_kit.retention import Retention
 from shanzhi_kit.server import ServiceHost
 from shanzhi_kit.settings import ServiceSettings
 
@@ -27,6 +28,7 @@ def build(settings: ServiceSettings) -> ServiceHost:
     telemetry.instrument_engine(engine)
     sessionmaker = make_sessionmaker(engine)
     relay = OutboxRelay.for_service(settings, sessionmaker, messaging.outbox, SERVICE)
+    retention = Retention.for_service(settings, sessionmaker, messaging)
     writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake)
     api = ListsApi(sessionmaker, writer, Outbox(messaging.outbox, source=SERVICE, topic=TOPIC))
 
@@ -40,6 +42,6 @@ def build(settings: ServiceSettings) -> ServiceHost:
         engine=engine,
         service_names=[SERVICE_NAME],
         register=lambda server: lists_pb2_grpc.add_ListsServiceServicer_to_server(api, server),
-        background=[relay.run] if settings.run_relay else [],
+        background=[retention.run, *([relay.run] if settings.run_relay else [])],
         before_ready=migrate,
     )

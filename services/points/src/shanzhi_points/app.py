@@ -13,6 +13,7 @@ from shanzhi_kit.events import Outbox
 from shanzhi_kit.idempotency import IdempotentWriter
 from shanzhi_kit.migrations import upgrade_async
 from shanzhi_kit.relay import OutboxRelay
+from shanzhi_kit.retention import Retention
 from shanzhi_kit.server import ServiceHost
 from shanzhi_kit.settings import ServiceSettings
 
@@ -41,6 +42,7 @@ def build(settings: ServiceSettings, clock: Clock | None = None) -> ServiceHost:
     DriverPool.of(engine, settings.driver_pool_size)
     sessionmaker = make_sessionmaker(engine)
     relay = OutboxRelay.for_service(settings, sessionmaker, messaging.outbox, SERVICE)
+    retention = Retention.for_service(settings, sessionmaker, messaging)
     writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake)
     outbox = Outbox(messaging.outbox, source=SERVICE, topic=TOPIC)
     finaliser = Finaliser(
@@ -54,7 +56,7 @@ def build(settings: ServiceSettings, clock: Clock | None = None) -> ServiceHost:
         if settings.migrate_on_start:
             await upgrade_async(MIGRATIONS, settings.database_url)
 
-    background = [finaliser.run]
+    background = [finaliser.run, retention.run]
     if settings.run_relay:
         background.append(relay.run)
     return ServiceHost(

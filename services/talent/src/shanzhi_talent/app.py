@@ -12,6 +12,7 @@ from shanzhi_kit.events import Outbox
 from shanzhi_kit.idempotency import IdempotentWriter
 from shanzhi_kit.migrations import upgrade_async
 from shanzhi_kit.relay import OutboxRelay
+from shanzhi_kit.retention import Retention
 from shanzhi_kit.server import ServiceHost
 
 from shanzhi_talent import SERVICE, TOPIC
@@ -30,6 +31,7 @@ def build(settings: TalentSettings) -> ServiceHost:
     telemetry.instrument_engine(engine)
     sessionmaker = make_sessionmaker(engine)
     relay = OutboxRelay.for_service(settings, sessionmaker, messaging.outbox, SERVICE)
+    retention = Retention.for_service(settings, sessionmaker, messaging)
     writer = IdempotentWriter(sessionmaker, messaging.idempotency_keys, after_commit=relay.wake,
                               hash_key=vault.request_hash_key)
     outbox = Outbox(messaging.outbox, source=SERVICE, topic=TOPIC)
@@ -46,7 +48,7 @@ def build(settings: TalentSettings) -> ServiceHost:
         engine=engine,
         service_names=[SERVICE_NAME],
         register=lambda server: talent_pb2_grpc.add_TalentServiceServicer_to_server(api, server),
-        background=[relay.run] if settings.run_relay else [],
+        background=[retention.run, *([relay.run] if settings.run_relay else [])],
         consumers=service_consumers(
             settings, service="talent", name=HONOURS_CONSUMER, topics=[POINTS_TOPIC],
             handlers=points_events.handlers(), sessionmaker=sessionmaker, inbox=messaging.inbox,
