@@ -891,3 +891,26 @@ async def test_a_refused_review_reaches_the_client_and_nothing_else_is_called(
         {"field": client_field, "description": description}]}
     assert [c.request for c in fakes.all_calls()] == [P.ReviewClaimRequest(
         request_id="r-review", claim_id=claim, decision=P.REVIEW_DECISION_REJECT, reason="")]
+
+
+async def test_template_departures_of_the_rules_in_force_on_a_day(fakes: Fakes, run: Run) -> None:
+    template = new_id()
+    scheme = P.Scheme(id=new_id(), region_code=VILLAGE, year=2026, subject_kind=P.SUBJECT_KIND_HOUSEHOLD,
+                      title="东村家庭积分", template_scheme_id=template, latest_version=2, create_time=STAMP,
+                      created_by="clerk-1")
+    fakes.points.answer("BatchGetSchemes", lambda r: P.BatchGetSchemesResponse(schemes=[scheme]))
+
+    def compare(r: P.BatchCompareSchemesWithTemplateRequest) -> P.BatchCompareSchemesWithTemplateResponse:
+        # The latest version (a draft) departs; the one in force on 2026-03-01 does not.
+        departures = [] if r.on_date else [P.TemplateDeparture(code="WM-01", kind=P.DEPARTURE_KIND_ADDED)]
+        return P.BatchCompareSchemesWithTemplateResponse(comparisons=[P.SchemeTemplateComparison(
+            scheme_id=i, template_scheme_id=template, version=1 if r.on_date else 2, departures=departures)
+            for i in r.scheme_ids])
+
+    fakes.points.answer("BatchCompareSchemesWithTemplate", compare)
+    data = await run("""query($id: ID!) { pointsScheme(id: $id) { latest: templateDepartures { code kind }
+                            inForce: templateDepartures(onDate: "2026-03-01") { code } } }""", id=scheme.id)
+    assert data["pointsScheme"] == {"latest": [{"code": "WM-01", "kind": "ADDED"}], "inForce": []}
+    assert sorted((list(c.request.scheme_ids), c.request.on_date)
+                  for c in fakes.points.BatchCompareSchemesWithTemplate.calls) == [
+        ([scheme.id], ""), ([scheme.id], "2026-03-01")]

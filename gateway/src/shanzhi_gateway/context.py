@@ -139,11 +139,12 @@ class Loaders:
         self.points_rules_in_force: DataLoader[tuple[str, str], points_pb2.RulesInForce | None] = DataLoader(
             load_fn=self._points_rules_in_force, max_batch_size=MAX_BATCH
         )
-        #: A village scheme's departures from its template, by scheme id
-        #: (PointsService.BatchCompareSchemesWithTemplate).
-        self.points_template_comparisons: DataLoader[str, points_pb2.SchemeTemplateComparison | None] = (
-            _loader(self._points_template_comparisons)
-        )
+        #: A village scheme's departures from its template, by (scheme id, "YYYY-MM-DD" of
+        #: the version in force compared, or "" for the latest version)
+        #: (PointsService.BatchCompareSchemesWithTemplate, one call per day asked).
+        self.points_template_comparisons: DataLoader[
+            tuple[str, str], points_pb2.SchemeTemplateComparison | None
+        ] = DataLoader(load_fn=self._points_template_comparisons, max_batch_size=MAX_BATCH)
         #: points.Claim by id (PointsService.BatchGetClaims).
         self.points_claims: DataLoader[str, points_pb2.Claim | None] = _loader(self._points_claims)
         #: points.Goods by id (PointsService.BatchGetGoods).
@@ -270,15 +271,19 @@ class Loaders:
         return [index.get(k) for k in keys]
 
     async def _points_template_comparisons(
-        self, ids: list[str]
+        self, keys: list[tuple[str, str]]
     ) -> list[points_pb2.SchemeTemplateComparison | None]:
         points = self._ctx.clients.points
-        answer = await self._ctx.call(
-            points.BatchCompareSchemesWithTemplate,
-            points_pb2.BatchCompareSchemesWithTemplateRequest(scheme_ids=ids),
-        )
-        index = {c.scheme_id: c for c in answer.comparisons}
-        return [index.get(i) for i in ids]
+        index: dict[tuple[str, str], points_pb2.SchemeTemplateComparison] = {}
+        for day in dict.fromkeys(d for _, d in keys):
+            answer = await self._ctx.call(
+                points.BatchCompareSchemesWithTemplate,
+                points_pb2.BatchCompareSchemesWithTemplateRequest(
+                    scheme_ids=[i for i, d in keys if d == day], on_date=day
+                ),
+            )
+            index.update(((c.scheme_id, day), c) for c in answer.comparisons)
+        return [index.get(k) for k in keys]
 
     async def _points_claims(self, ids: list[str]) -> list[points_pb2.Claim | None]:
         points = self._ctx.clients.points

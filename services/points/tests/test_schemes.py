@@ -439,3 +439,53 @@ async def test_the_first_version_may_still_take_effect_from_a_past_day(pk: Any) 
     assert courtyard(await rules_on(pk, household.scheme, date(2025, 1, 20))) == (1, 5)
     entry = await pk.award(pk.ref(home), household.scheme.id, "HJ-01", occurred_on=date(2025, 1, 20))
     assert entry.amount == 5
+
+
+async def test_the_county_compares_a_villages_rules_in_force_as_well_as_its_latest_draft(
+        pk: Any) -> None:
+    county_md = auth_metadata(pk.COUNTY, roles=("county_officer",), subject="county")
+    template = await pk.stub.CreateScheme(P.CreateSchemeRequest(
+        request_id=pk.rid(), region_code=f"{pk.COUNTY}000000", year=2025, is_template=True,
+        subject_kind=P.SUBJECT_KIND_HOUSEHOLD, title="县家庭积分模板", items=list(pk.DEFAULT_ITEMS),
+        settings=P.SchemeSettings(comment_days=1)), metadata=county_md)
+    village = pk.village()
+    pk.clock.set(at(date(2025, 1, 5)))
+    copy = await pk.stub.CreateScheme(P.CreateSchemeRequest(
+        request_id=pk.rid(), region_code=village, year=2025, subject_kind=P.SUBJECT_KIND_HOUSEHOLD,
+        title="本村家庭积分方案", template_scheme_id=template.scheme.id), metadata=pk.ADMIN)
+    await pk.stub.PublicizeSchemeVersion(P.PublicizeSchemeVersionRequest(
+        request_id=pk.rid(), version_id=copy.draft.id), metadata=pk.ADMIN)
+    pk.clock.set(at(date(2025, 1, 10)))
+    await pk.stub.AdoptSchemeVersion(P.AdoptSchemeVersionRequest(
+        request_id=pk.rid(), version_id=copy.draft.id, resolution=pk.resolution(date(2025, 1, 10))),
+        metadata=pk.ADMIN)
+    pk.clock.set(at(pk.TODAY))
+    draft = (await pk.stub.DraftSchemeVersion(P.DraftSchemeVersionRequest(
+        request_id=pk.rid(), scheme_id=copy.scheme.id, change_note="庭院整洁加分提高"),
+        metadata=pk.ADMIN)).draft
+    await pk.stub.UpdateSchemeDraft(P.UpdateSchemeDraftRequest(
+        request_id=pk.rid(), version_id=draft.id,
+        items=[pk.item("HJ-01", 8, name="庭院整洁"), *pk.DEFAULT_ITEMS[1:]]), metadata=pk.ADMIN)
+
+    def compare(on_date: str = "") -> Any:
+        return pk.stub.CompareSchemeWithTemplate(P.CompareSchemeWithTemplateRequest(
+            scheme_id=copy.scheme.id, on_date=on_date), metadata=county_md)
+
+    latest = await compare()
+    assert latest.version == 2
+    assert [(d.code, list(d.fields)) for d in latest.departures] == [("HJ-01", ["points"])]
+    in_force = await compare(pk.TODAY.isoformat())
+    assert (in_force.version, list(in_force.departures)) == (1, [])
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await compare("2025-01-09")
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    batch = await pk.stub.BatchCompareSchemesWithTemplate(P.BatchCompareSchemesWithTemplateRequest(
+        scheme_ids=[copy.scheme.id], on_date=pk.TODAY.isoformat()), metadata=county_md)
+    assert [(c.scheme_id, c.version, len(c.departures)) for c in batch.comparisons] == [
+        (copy.scheme.id, 1, 0)]
+    before = await pk.stub.BatchCompareSchemesWithTemplate(P.BatchCompareSchemesWithTemplateRequest(
+        scheme_ids=[copy.scheme.id], on_date="2025-01-09"), metadata=county_md)
+    assert list(before.comparisons) == []
+    await fails(pk.stub.CompareSchemeWithTemplate, P.CompareSchemeWithTemplateRequest(
+        scheme_id=copy.scheme.id, on_date="2025-02-30"), grpc.StatusCode.INVALID_ARGUMENT, "on_date",
+        county_md)

@@ -790,11 +790,25 @@ class Scheme:
             items_in_force=[CatalogItem.from_pb(i) for i in answer.items_in_force],
         )
 
-    @strawberry.field(description="Where this village scheme departs from its template (与县级模板的差异).")
-    async def template_departures(self, info: Info) -> list[TemplateDeparture]:
+    @strawberry.field(
+        description="Where this village scheme departs from its template (与县级模板的差异): its "
+        "latest version, or the one in force on a day, against the template's latest version."
+    )
+    async def template_departures(
+        self,
+        info: Info,
+        on_date: Annotated[
+            dt.date | None,
+            strawberry.argument(
+                description="Compare the version in force (施行) that day instead of the latest one; "
+                "empty when none was."
+            ),
+        ] = None,
+    ) -> list[TemplateDeparture]:
         if self.template_scheme_id is None:
             return []
-        answer = await info.context.loaders.points_template_comparisons.load(str(self.id))
+        day = on_date.isoformat() if on_date else ""
+        answer = await info.context.loaders.points_template_comparisons.load((str(self.id), day))
         if answer is None:
             return []
         return [

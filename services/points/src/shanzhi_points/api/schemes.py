@@ -87,24 +87,30 @@ async def rules_in_force(repo: PointsRepository, asked: Sequence[tuple[Row[Any],
         for scheme, day, version in found if version is not None]
 
 
-async def template_comparisons(repo: PointsRepository, village_schemes: Sequence[Row[Any]]
-                               ) -> list[points_pb2.SchemeTemplateComparison]:
-    """Where each scheme's latest version departs from its template's latest version
-    (与模板的差异), in the order given; two queries however many schemes."""
+async def template_comparisons(repo: PointsRepository, village_schemes: Sequence[Row[Any]],
+                               day: date | None = None) -> list[points_pb2.SchemeTemplateComparison]:
+    """Where each scheme departs from its template's latest version (与模板的差异), in the
+    order given: the scheme's latest version, or the one in force on ``day`` (schemes with
+    none in force that day are left out). Two queries however many schemes."""
     ids = {i for s in village_schemes for i in (s.id, s.template_scheme_id)}
     versions = await repo.versions_of(list(ids))
     latest = {scheme_id: rows[-1] for scheme_id, rows in versions.items() if rows}
-    items = await repo.items_of([v.id for v in latest.values()])
+    compared = {s.id: in_force(versions.get(s.id, []), day) if day else latest.get(s.id)
+                for s in village_schemes}
+    wanted = [v for v in (*compared.values(), *latest.values()) if v is not None]
+    items = await repo.items_of(list({v.id for v in wanted}))
 
-    def rules_of(scheme_id: str) -> list[rules.Item]:
-        version = latest.get(scheme_id)
+    def rules_of(version: Row[Any] | None) -> list[rules.Item]:
         return [item_rule(i) for i in items.get(version.id, [])] if version is not None else []
 
     out = []
     for scheme in village_schemes:
-        diffs = rules.departures(rules_of(scheme.template_scheme_id), rules_of(scheme.id))
+        version = compared[scheme.id]
+        if version is None:
+            continue
+        diffs = rules.departures(rules_of(latest.get(scheme.template_scheme_id)), rules_of(version))
         out.append(points_pb2.SchemeTemplateComparison(
-            scheme_id=scheme.id, template_scheme_id=scheme.template_scheme_id,
+            scheme_id=scheme.id, template_scheme_id=scheme.template_scheme_id, version=version.version,
             departures=[points_pb2.TemplateDeparture(
                 code=d.code, kind=d.kind, fields=list(d.fields),  # type: ignore[arg-type]
                 template_item=rule_message(d.template) if d.template else None,
@@ -272,20 +278,26 @@ class SchemesApi(ApiBase):
         self, request: points_pb2.CompareSchemeWithTemplateRequest, context: grpc.aio.ServicerContext
     ) -> points_pb2.CompareSchemeWithTemplateResponse:
         scheme_id = require_id(request.scheme_id, "scheme_id")
+        day = parse_date(request.on_date, "on_date", required=False)
         async with self._sessionmaker() as session:
             repo = PointsRepository(session)
             scheme = await self._visible_scheme(repo, scheme_id)
             if not scheme.template_scheme_id:
                 raise refused("scheme_id", "the scheme was not copied from a template")
-            (compared,) = await template_comparisons(repo, [scheme])
+            found = await template_comparisons(repo, [scheme], day)
+        if not found:
+            assert day is not None
+            raise NotFound("version in force on", day.isoformat())
         return points_pb2.CompareSchemeWithTemplateResponse(
-            template_scheme_id=compared.template_scheme_id, departures=compared.departures)
+            template_scheme_id=found[0].template_scheme_id, departures=found[0].departures,
+            version=found[0].version)
 
     async def BatchCompareSchemesWithTemplate(
         self, request: points_pb2.BatchCompareSchemesWithTemplateRequest,
         context: grpc.aio.ServicerContext,
     ) -> points_pb2.BatchCompareSchemesWithTemplateResponse:
         ids = batch_ids(request.scheme_ids, "scheme_ids")
+        day = parse_date(request.on_date, "on_date", required=False)
         caller = self._caller()
         async with self._sessionmaker() as session:
             repo = PointsRepository(session)
@@ -293,7 +305,7 @@ class SchemesApi(ApiBase):
             found = [rows[i] for i in ids if i in rows and rows[i].template_scheme_id
                      and visible(caller, rows[i].region_code, rows[i].is_template)]
             return points_pb2.BatchCompareSchemesWithTemplateResponse(
-                comparisons=await template_comparisons(repo, found))
+                comparisons=await template_comparisons(repo, found, day))
 
     # -- writing ------------------------------------------------------------------------
 

@@ -2627,16 +2627,23 @@ class CompareSchemeWithTemplateRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SCHEME_ID_FIELD_NUMBER: _builtins.int
+    ON_DATE_FIELD_NUMBER: _builtins.int
     scheme_id: _builtins.str
     """The village scheme's id."""
+    on_date: _builtins.str
+    """Compare the village's version in force (施行) on this day, "YYYY-MM-DD", rather
+    than its latest version (which may be a draft in preparation); NOT_FOUND if none
+    was in force that day. The template is compared by its latest version.
+    """
     def __init__(
         self,
         *,
         scheme_id: _builtins.str = ...,
+        on_date: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["scheme_id", b"scheme_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["on_date", b"on_date", "scheme_id", b"scheme_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2644,14 +2651,19 @@ Global___CompareSchemeWithTemplateRequest: _TypeAlias = CompareSchemeWithTemplat
 
 @_typing.final
 class CompareSchemeWithTemplateResponse(_message.Message):
-    """CompareSchemeWithTemplateResponse lists the departures of the scheme's latest version."""
+    """CompareSchemeWithTemplateResponse lists the departures of the scheme's latest version
+    (or of the version in force on the day asked).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     TEMPLATE_SCHEME_ID_FIELD_NUMBER: _builtins.int
     DEPARTURES_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     template_scheme_id: _builtins.str
     """The template scheme."""
+    version: _builtins.int
+    """The village version compared."""
     @_builtins.property
     def departures(self) -> _containers.RepeatedCompositeFieldContainer[Global___TemplateDeparture]:
         """Differences, by item code; empty when the village follows the template."""
@@ -2661,10 +2673,11 @@ class CompareSchemeWithTemplateResponse(_message.Message):
         *,
         template_scheme_id: _builtins.str = ...,
         departures: _abc.Iterable[Global___TemplateDeparture] | None = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["departures", b"departures", "template_scheme_id", b"template_scheme_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["departures", b"departures", "template_scheme_id", b"template_scheme_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2677,6 +2690,11 @@ class BatchCompareSchemesWithTemplateRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SCHEME_IDS_FIELD_NUMBER: _builtins.int
+    ON_DATE_FIELD_NUMBER: _builtins.int
+    on_date: _builtins.str
+    """As in CompareSchemeWithTemplateRequest: compare each village's version in force
+    on this day; a scheme with none in force that day is left out.
+    """
     @_builtins.property
     def scheme_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Up to 1,000 village scheme ids."""
@@ -2685,10 +2703,11 @@ class BatchCompareSchemesWithTemplateRequest(_message.Message):
         self,
         *,
         scheme_ids: _abc.Iterable[_builtins.str] | None = ...,
+        on_date: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["scheme_ids", b"scheme_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["on_date", b"on_date", "scheme_ids", b"scheme_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2705,14 +2724,17 @@ class SchemeTemplateComparison(_message.Message):
     SCHEME_ID_FIELD_NUMBER: _builtins.int
     TEMPLATE_SCHEME_ID_FIELD_NUMBER: _builtins.int
     DEPARTURES_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     scheme_id: _builtins.str
     """The village scheme."""
     template_scheme_id: _builtins.str
     """The template scheme it was copied from."""
+    version: _builtins.int
+    """The village version compared: its latest, or the one in force on the day asked."""
     @_builtins.property
     def departures(self) -> _containers.RepeatedCompositeFieldContainer[Global___TemplateDeparture]:
-        """Differences between the latest versions, by item code; empty when the village
-        follows the template.
+        """Differences, by item code, between the village version compared and the
+        template's latest version; empty when the village follows the template.
         """
 
     def __init__(
@@ -2721,10 +2743,11 @@ class SchemeTemplateComparison(_message.Message):
         scheme_id: _builtins.str = ...,
         template_scheme_id: _builtins.str = ...,
         departures: _abc.Iterable[Global___TemplateDeparture] | None = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["departures", b"departures", "scheme_id", b"scheme_id", "template_scheme_id", b"template_scheme_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["departures", b"departures", "scheme_id", b"scheme_id", "template_scheme_id", b"template_scheme_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
