@@ -71,9 +71,10 @@ async def test_a_party_member_gets_one_account_and_a_non_member_none(pk: Any, br
     await applied(pk, first, replay, other)
 
     subject = P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER, id=member.person_id)
+    # Opened by whoever registered the party member in talent (the event's actor).
     account = await pk.account(subject)
     assert (account.region_code, account.display_name, account.balance, account.created_by) == (
-        village, "孙红梅", 0, "system")
+        village, "孙红梅", 0, "tester")
     assert await pk.count(accounts, accounts.c.subject_id == member.person_id) == 1
     assert await pk.count(messaging.outbox, messaging.outbox.c.key == account.id,
                           messaging.outbox.c.event_type == "shanzhi.points.v1.AccountOpenedEvent") == 1
@@ -116,7 +117,7 @@ async def test_a_person_who_joins_the_party_by_a_change_gets_one_account(pk: Any
     await publish(broker, wrapped(joined), first, first, replay)
     await applied(pk, first, replay)
     account = await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER, id=joined.person_id))
-    assert (account.region_code, account.display_name, account.created_by) == (village, "郑海", "system")
+    assert (account.region_code, account.display_name, account.created_by) == (village, "郑海", "tester")
     assert await pk.count(accounts, accounts.c.subject_id == joined.person_id) == 1
     assert await pk.count(messaging.outbox, messaging.outbox.c.key == account.id,
                           messaging.outbox.c.event_type == "shanzhi.points.v1.AccountOpenedEvent") == 1

@@ -208,8 +208,11 @@ async def test_a_representative_appointment_opens_an_account_at_100_exactly_once
     no_post = talent_events.PersonAppointedEvent(
         person_id=str(uuid.uuid4()), region_code=village,
         role=talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, start_date="2024-01-15", person_name="周敏")
-    first = envelope(appointed, source="shanzhi.talent", subject=person, region_code=village)
-    replay = envelope(appointed, source="shanzhi.talent", subject=person, region_code=village)
+    # The clerk who made the appointment in talent is who caused the account and its base.
+    first = envelope(appointed, source="shanzhi.talent", subject=person, region_code=village,
+                     actor="talent-clerk-7")
+    replay = envelope(appointed, source="shanzhi.talent", subject=person, region_code=village,
+                      actor="talent-clerk-7")
     refused = envelope(no_post, source="shanzhi.talent", subject=no_post.person_id, region_code=village)
     await broker.publish("shanzhi.talent.v1", first, first, replay, envelope(
         other_role, source="shanzhi.talent", subject=other_role.person_id, region_code=village), refused)
@@ -232,15 +235,18 @@ async def test_a_representative_appointment_opens_an_account_at_100_exactly_once
     await asyncio.sleep(1.0)
     async with pk.host.engine.connect() as conn:
         rows = (await conn.execute(select(entries.c.kind, entries.c.year, entries.c.amount,
-                                          entries.c.source_id).where(
+                                          entries.c.source_id, entries.c.created_by).where(
             entries.c.account_id == account.id))).all()
+        opened_by = (await conn.execute(select(accounts.c.created_by).where(
+            accounts.c.id == account.id))).scalar_one()
         opened = (await conn.execute(select(messaging.outbox.c.payload).where(
             messaging.outbox.c.event_type == "shanzhi.points.v1.AccountOpenedEvent",
             messaging.outbox.c.key == account.id))).all()
         rejected = (await conn.execute(select(inbox.c.outcome, inbox.c.detail).where(
             inbox.c.event_id == refused.id))).one()
     # The base score points to the appointment (任职): talent's post, not the event.
-    assert [tuple(r) for r in rows] == [(P.ENTRY_KIND_BASE, 2025, 100, appointed.post_id)]
+    assert [tuple(r) for r in rows] == [(P.ENTRY_KIND_BASE, 2025, 100, appointed.post_id, "talent-clerk-7")]
+    assert opened_by == "talent-clerk-7"
     statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=subject), metadata=pk.ADMIN)
     assert [(e.kind, e.source_id) for e in statement.entries] == [(P.ENTRY_KIND_BASE, appointed.post_id)]
     # An appointment without a post has nothing to point to: refused, no account.

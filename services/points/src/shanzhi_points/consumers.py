@@ -99,6 +99,13 @@ class TalentEventHandlers:
         self._outbox = outbox
         self._clock = clock
 
+    @staticmethod
+    def _actor(env: EventEnvelope) -> str:
+        """Who caused what an event leads to: the talent caller who made the change (the
+        clerk who appointed a representative, who registered a party member), or the
+        service when the event names no one."""
+        return (env.actor or SYSTEM_ACTOR)[:200]
+
     def handlers(self) -> dict[str, Handler]:
         return {PERSON_REGISTERED: self.person_registered, PERSON_UPDATED: self.person_updated,
                 PERSON_APPOINTED: self.person_appointed, POST_ENDED: self.post_ended}
@@ -107,7 +114,8 @@ class TalentEventHandlers:
         """A party member (党员) gets a party-member account (党员积分) in the village."""
         event = _payload(env, talent_events.PersonRegisteredEvent)
         if event.party_member:
-            await self._open_party_member_account(session, event, env.time.ToDatetime(UTC))
+            await self._open_party_member_account(session, event, env.time.ToDatetime(UTC),
+                                                  actor=self._actor(env))
 
     async def person_updated(self, session: AsyncSession, env: EventEnvelope) -> None:
         """A changed record (人员信息维护): a party member without a party-member account gets
@@ -124,7 +132,8 @@ class TalentEventHandlers:
             ).values(display_name=name, display_name_at=changed_at))
         if event.party_member:
             await self._open_party_member_account(
-                session, event, changed_at, reopen="party_member" in event.changed_fields)
+                session, event, changed_at, actor=self._actor(env),
+                reopen="party_member" in event.changed_fields)
         elif "party_member" in event.changed_fields:
             # Left the party (出党): the account earns nothing after the day the record
             # changed; its balance and history stay. Rejoining opens it again.
@@ -135,10 +144,10 @@ class TalentEventHandlers:
     async def _open_party_member_account(
             self, session: AsyncSession,
             event: talent_events.PersonRegisteredEvent | talent_events.PersonUpdatedEvent,
-            named_at: datetime, *, reopen: bool = False) -> None:
+            named_at: datetime, *, actor: str, reopen: bool = False) -> None:
         """Open the person's party-member account with the year's base score, unless it
         exists; ``reopen`` (the person rejoined the party) opens a closed one again."""
-        writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
+        writer = LedgerWriter(session, EventBuffer(self._outbox), actor, self._clock.now(),
                               self._clock.today())
         existing = await writer.lock_subject(PARTY_MEMBER, event.person_id)
         if existing is not None:
@@ -152,7 +161,7 @@ class TalentEventHandlers:
         state = await open_account(session, writer.events, kind=PARTY_MEMBER,
                                    subject_id=event.person_id, region_code=event.region_code,
                                    display_name=event.person_name or event.person_id,
-                                   now=writer.now, actor=SYSTEM_ACTOR, named_at=named_at)
+                                   now=writer.now, actor=actor, named_at=named_at)
         state.lots = {}
         # The person's record is the cause: registration and changes carry no other
         # id of theirs, and the envelope's id names nothing talent keeps.
@@ -172,14 +181,14 @@ class TalentEventHandlers:
         if not valid_uuid(event.post_id):
             raise InvalidArgument.field("data.post_id", "is not a UUID")
         start = _day(event.start_date, "data.start_date")
-        writer = LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
+        writer = LedgerWriter(session, EventBuffer(self._outbox), self._actor(env), self._clock.now(),
                               self._clock.today())
         state = await writer.lock_subject(REPRESENTATIVE, event.person_id)
         if state is None:
             state = await open_account(session, writer.events, kind=REPRESENTATIVE,
                                        subject_id=event.person_id, region_code=event.region_code,
                                        display_name=event.person_name or event.person_id,
-                                       now=writer.now, actor=SYSTEM_ACTOR,
+                                       now=writer.now, actor=writer.actor,
                                        named_at=env.time.ToDatetime(UTC))
         elif state.closed_on is not None:
             await session.execute(update(accounts).where(accounts.c.id == state.id)
