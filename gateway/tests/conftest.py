@@ -7,7 +7,7 @@ metadata and the deadline it was called with, and answers from in-memory data.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from shanzhi.points.v1 import points_pb2
 from shanzhi.talent.v1 import talent_pb2
 from shanzhi_gateway.clients import ServiceClients
 from shanzhi_gateway.context import GatewayContext
+from shanzhi_gateway.schema import schema
 from shanzhi_gateway.settings import GatewaySettings
 from shanzhi_kit.auth import ROLE_COUNTY_OFFICER, TokenVerifier, issue_token
 from shanzhi_kit.settings import AuthSettings
@@ -271,3 +272,21 @@ def context_for(fakes: Fakes, verifier: TokenVerifier) -> Callable[[str | None],
         return GatewayContext(fakes.clients, verifier, authorization)
 
     return build
+
+
+#: Runs one GraphQL operation (with variables as keywords) and returns its data.
+Run = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def run(context_for: Callable[[str | None], GatewayContext], token: str) -> Run:
+    """Executes one operation as a county officer, with a fresh context, and returns its data."""
+
+    async def execute(operation: str, **variables: Any) -> dict[str, Any]:
+        result = await schema.execute(operation, variable_values=variables,
+                                      context_value=context_for(f"Bearer {token}"))
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        return result.data
+
+    return execute

@@ -4,23 +4,17 @@ status (已冲正) both ways and the reversing entry's id."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from shanzhi.points.v1 import points_pb2 as P
-from shanzhi_gateway.context import GatewayContext
-from shanzhi_gateway.schema import schema
 
 if TYPE_CHECKING:
-    from conftest import Fakes
+    from conftest import Fakes, Run
 
 VILLAGE = "130123101201"
 STAMP = Timestamp(seconds=1_767_225_600)
 LATER = Timestamp(seconds=STAMP.seconds + 30 * 86_400)
-
-Run = Callable[..., Awaitable[dict[str, Any]]]
 
 
 def new_id() -> str:
@@ -38,18 +32,6 @@ def a_claim(status: P.ClaimStatus.ValueType, **fields: Any) -> P.Claim:
     return P.Claim(**{**values, **fields})
 
 
-@pytest.fixture
-def run(context_for: Callable[[str | None], GatewayContext], token: str) -> Run:
-    """Executes one operation as a county officer, with a fresh context, and returns its data."""
-
-    async def execute(operation: str, **variables: Any) -> dict[str, Any]:
-        result = await schema.execute(operation, variable_values=variables,
-                                      context_value=context_for(f"Bearer {token}"))
-        assert result.errors is None, result.errors
-        assert result.data is not None
-        return result.data
-
-    return execute
 
 
 async def test_reversed_claims_list_by_status_with_their_reversing_entry(fakes: Fakes, run: Run) -> None:

@@ -4,7 +4,7 @@ rankings, the service's refusals as GraphQL errors, and enums that mirror the pr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from shanzhi_gateway.schema import points as gql
 from shanzhi_gateway.schema import schema
 
 if TYPE_CHECKING:
-    from conftest import Fakes
+    from conftest import Fakes, Run
 
 VILLAGE = "130123101201"
 STAMP = Timestamp(seconds=1_767_225_600)
@@ -377,21 +377,6 @@ STAMP_TEXT = "2026-01-01T00:00:00+00:00"
 WEEK_LATER = Timestamp(seconds=STAMP.seconds + 7 * 86_400)
 WEEK_LATER_TEXT = "2026-01-08T00:00:00+00:00"
 
-Run = Callable[..., Awaitable[dict[str, Any]]]
-
-
-@pytest.fixture
-def run(context_for: Callable[[str | None], GatewayContext], token: str) -> Run:
-    """Executes one operation as a county officer, with a fresh context, and returns its data."""
-
-    async def execute(operation: str, **variables: Any) -> dict[str, Any]:
-        result = await schema.execute(operation, variable_values=variables,
-                                      context_value=context_for(f"Bearer {token}"))
-        assert result.errors is None, result.errors
-        assert result.data is not None
-        return result.data
-
-    return execute
 
 
 def a_claim(subject: P.SubjectRef, status: P.ClaimStatus.ValueType, **fields: Any) -> P.Claim:
