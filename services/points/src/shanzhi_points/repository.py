@@ -519,6 +519,21 @@ class PointsRepository:
             query = query.where(claims.c.account_id.in_(account_ids))
         return await self._first(query.limit(1)) is not None
 
+    async def scored_on(self, scheme: Row[Any], day: date) -> bool:
+        """Whether anything is scored under the scheme for ``day``: an entry of a claim,
+        award or batch line (reversed or not), or a claim still in review or publicity
+        (评议/公示)."""
+        a, e, c = accounts, entries, claims
+        subjects = select(a.c.id).where(a.c.region_code == scheme.region_code,
+                                        a.c.subject_kind == scheme.subject_kind)
+        posted = select(e.c.id).where(e.c.account_id.in_(subjects), e.c.entry_date == day,
+                                      e.c.scheme_id == scheme.id, e.c.kind.in_(SCORED_KINDS))
+        pending = select(c.c.id).where(c.c.region_code == scheme.region_code,
+                                       c.c.scheme_id == scheme.id, c.c.occurred_on == day,
+                                       c.c.status.in_(PENDING_CLAIM))
+        row = await self._first(select(or_(posted.exists(), pending.exists())))
+        return bool(row and row[0])
+
     async def pending_claims_of_scheme(self, scheme_id: str) -> int:
         row = await self._first(select(func.count()).select_from(claims).where(
             claims.c.scheme_id == scheme_id, claims.c.status.in_(PENDING_CLAIM)))

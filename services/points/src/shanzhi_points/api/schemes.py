@@ -13,7 +13,7 @@ from shanzhi_kit.errors import AlreadyExists, InvalidArgument, NotFound, Validat
 from shanzhi_kit.paging import page_of
 from shanzhi_kit.regions import code_problem, is_village_code, scope_prefix
 from shanzhi_kit.values import MAX_BATCH, batch_ids, format_date, new_id, parse_date, require_id
-from sqlalchemy import Row, or_, select
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,11 +31,8 @@ from shanzhi_points.messages import (
 from shanzhi_points.repository import (
     IN_FORCE,
     OPEN_VERSION,
-    PENDING_CLAIM,
-    SCORED_KINDS,
     PointsRepository,
 )
-from shanzhi_points.tables import accounts, claims, entries
 
 DRAFT = points_pb2.SCHEME_VERSION_STATUS_DRAFT
 PUBLICIZED = points_pb2.SCHEME_VERSION_STATUS_PUBLICIZED
@@ -58,19 +55,6 @@ def in_force(versions: Sequence[Row[Any]], day: date) -> Row[Any] | None:
                 v.effective_to is None or day <= v.effective_to):
             return v
     return None
-
-
-async def scored_on(session: AsyncSession, scheme: Row[Any], day: date) -> bool:
-    """Whether anything is scored under the scheme for ``day``: an entry of a claim, award
-    or batch line (reversed or not), or a claim still in review or publicity (评议/公示)."""
-    a, e, c = accounts, entries, claims
-    subjects = select(a.c.id).where(a.c.region_code == scheme.region_code,
-                                    a.c.subject_kind == scheme.subject_kind)
-    posted = select(e.c.id).where(e.c.account_id.in_(subjects), e.c.entry_date == day,
-                                  e.c.scheme_id == scheme.id, e.c.kind.in_(SCORED_KINDS))
-    pending = select(c.c.id).where(c.c.region_code == scheme.region_code, c.c.scheme_id == scheme.id,
-                                   c.c.occurred_on == day, c.c.status.in_(PENDING_CLAIM))
-    return bool((await session.execute(select(or_(posted.exists(), pending.exists())))).scalar())
 
 
 async def rules_in_force(repo: PointsRepository, asked: Sequence[tuple[Row[Any], date]]
@@ -500,7 +484,7 @@ class SchemesApi(ApiBase):
                                  points_pb2.PublicizeSchemeVersionResponse, work)
 
     @staticmethod
-    async def _check_supersedes(session: AsyncSession, scheme: Row[Any], current: Row[Any],
+    async def _check_supersedes(repo: PointsRepository, scheme: Row[Any], current: Row[Any],
                                 start: date, today: date, field: str) -> None:
         """A version that supersedes an adopted one (方案修订) leaves the past as it was.
 
@@ -514,7 +498,7 @@ class SchemesApi(ApiBase):
         """
         after = current.effective_from + timedelta(days=1)
         earliest = max(after, today)
-        if earliest == today and start <= today and await scored_on(session, scheme, today):
+        if earliest == today and start <= today and await repo.scored_on(scheme, today):
             earliest = today + timedelta(days=1)
         if start >= earliest:
             return
@@ -558,7 +542,7 @@ class SchemesApi(ApiBase):
             current = [x for x in versions if x.status == ADOPTED]
             if current:
                 field = "effective_from" if requested else "resolution.meeting_date"
-                await self._check_supersedes(session, scheme, current[0], start, today, field)
+                await self._check_supersedes(repo, scheme, current[0], start, today, field)
             now = self._clock.now()
             if current:
                 await repo.update_version(current[0].id, status=SUPERSEDED, superseded_at=now,
