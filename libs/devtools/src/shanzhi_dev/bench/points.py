@@ -2,7 +2,8 @@
 
 - single awards: ``AwardPoints`` through gRPC from concurrent clients, each its own
   transaction with its idempotency key, ledger entry, lot, balance and outbox event;
-  spread over many households, as a village's clerks would record them.
+  spread over many households, as a village's clerks would record them; the best of three
+  rounds.
 - batch entries: ``ScoreBatch`` of 10,000 lines (a village's monthly inspection), entries
   written per second, events included.
 - redemptions: ``ReserveRedemption`` from concurrent clients on one account, so every
@@ -35,6 +36,7 @@ from shanzhi_dev.bench import BenchContext, CpuMeter, Figure, cpu_reference_ms, 
 
 HOUSEHOLDS = 2000
 AWARDS = 6000
+AWARD_ROUNDS = 3
 CONCURRENCY = 16
 CONNECTIONS = 4
 BATCH_LINES = 10_000
@@ -149,14 +151,22 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await _concurrently(200, award)  # warm up connections and statement caches
         reference = cpu_reference_ms()
         cpu = CpuMeter(process)
-        cpu.start()
-        elapsed, latencies, failed = await _concurrently(AWARDS, award)
-        assert not failed, f"{failed} awards failed"
-        figures.append(Figure("points AwardPoints", "throughput", AWARDS / elapsed, "req/s",
-                              ratio_to="pgbench", note=f"{CONCURRENCY} concurrent, one entry, lot, "
-                              "event and idempotency key each"))
+        # Best of AWARD_ROUNDS rounds, as a batch is best of BATCHES: the machine's CPU
+        # speed moves within minutes, and the best round is the one least disturbed.
+        rounds: list[tuple[float, list[float], list[Figure]]] = []
+        for _ in range(AWARD_ROUNDS):
+            cpu.start()
+            elapsed, latencies, failed = await _concurrently(AWARDS, award)
+            assert not failed, f"{failed} awards failed"
+            rounds.append((AWARDS / elapsed, latencies,
+                           cpu.figures("points AwardPoints", elapsed, AWARDS, "award")))
+        rate, latencies, award_cpu = max(rounds, key=lambda r: r[0])
+        every = ", ".join(f"{r[0]:,.0f}" for r in rounds)
+        figures.append(Figure("points AwardPoints", "throughput", rate, "req/s", ratio_to="pgbench",
+                              note=f"{CONCURRENCY} concurrent, one entry, lot, event and idempotency "
+                              f"key each; best of {AWARD_ROUNDS} rounds of {AWARDS:,}: {every}"))
         figures += latency_figures("points AwardPoints", latencies)
-        figures += cpu.figures("points AwardPoints", elapsed, AWARDS, "award")
+        figures += award_cpu
         figures.append(Figure("points AwardPoints", "CPU reference just before (higher is a slower "
                               "CPU)", reference, "ms"))
 
