@@ -198,14 +198,19 @@ class BenchContext:
         await upgrade_async(migrations, url)
         return url
 
-    def start_service(self, module: str, database_url: str) -> tuple[int, psutil.Process]:
-        """Start ``python -m module`` on a free port; returns the port once it is SERVING."""
+    def start_service(self, module: str, database_url: str, **settings: str) -> tuple[int, psutil.Process]:
+        """Start ``python -m module`` on a free port; returns the port once it is SERVING.
+
+        Its outbox relay and event consumers are off unless ``settings`` (environment
+        variables) turn them on.
+        """
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
         port = free_port()
         env = dict(os.environ, SHANZHI_DATABASE_URL=database_url, SHANZHI_GRPC_PORT=str(port),
                    SHANZHI_JWT_SECRET=self.secret, SHANZHI_LOG_LEVEL="WARNING",
                    SHANZHI_RUN_RELAY="false", SHANZHI_RUN_CONSUMERS="false")
+        env.update(settings)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{module}.log", "ab")  # noqa: SIM115
         process = subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log,

@@ -8,6 +8,10 @@
   written per second, events included.
 - redemptions: ``ReserveRedemption`` from concurrent clients on one account, so every
   request queues on the same row lock.
+- the outbox relay: the events the runs above left in the outbox, published to a Kafka
+  broker (Tansu) by a second service process with its relay on, per second; so that an
+  operator can read whether the relay keeps up with awards and batches. The runs above
+  measure the writes alone, the relay being off in the process they call.
 
 The village, its households and its adopted scheme are set up before the service process
 starts (the scheme's adoption needs its comment period to have passed, so the set-up runs
@@ -28,9 +32,11 @@ from shanzhi.points.v1 import points_pb2 as P
 from shanzhi.points.v1 import points_pb2_grpc
 from shanzhi_kit.db import make_engine
 from shanzhi_kit.settings import AuthSettings
+from shanzhi_kit.testing import Broker
 from shanzhi_points.app import MIGRATIONS, PointsSettings, build
 from shanzhi_points.clock import CHINA, ManualClock, SystemClock
-from shanzhi_points.tables import accounts, households
+from shanzhi_points.tables import accounts, households, messaging
+from sqlalchemy import func, select
 
 from shanzhi_dev.bench import BenchContext, CpuMeter, Figure, cpu_reference_ms, latency_figures
 
@@ -212,4 +218,42 @@ async def run(ctx: BenchContext) -> list[Figure]:
         for channel in channels:
             await channel.close()
     figures.append(Figure("points service", "resident memory", process.memory_info().rss / 2**20, "MiB"))
+    figures += await _relay(ctx, url)
     return figures
+
+
+async def _relay(ctx: BenchContext, url: str) -> list[Figure]:
+    """The outbox relay publishing the backlog the runs above left, to a real broker."""
+    engine = make_engine(url)
+    outbox = messaging.outbox
+    unpublished = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+    broker = Broker(log_file=ctx.log_dir / "broker.log")
+    ctx.log_dir.mkdir(parents=True, exist_ok=True)
+    broker.start()
+    try:
+        async with engine.connect() as conn:
+            backlog = (await conn.execute(unpublished)).scalar_one()
+            _, process = ctx.start_service("shanzhi_points", url, SHANZHI_RUN_RELAY="true",
+                                           SHANZHI_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap)
+            # Timed from the first batch the relay has published (the broker's first
+            # connection and the topic's creation come before it) to an empty backlog.
+            left = backlog
+            deadline = time.monotonic() + 600
+            while left == backlog and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                left = (await conn.execute(unpublished)).scalar_one()
+            cpu = CpuMeter(process)
+            cpu.start()
+            started, first = time.perf_counter(), left
+            while left and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                left = (await conn.execute(unpublished)).scalar_one()
+            elapsed = time.perf_counter() - started
+            assert not left, f"the relay left {left} of {backlog} events unpublished"
+    finally:
+        await engine.dispose()
+        broker.stop()
+    figures = [Figure("points outbox relay", "events published", first / elapsed, "events/s",
+                      note=f"{backlog:,} events waiting, read, sent to the broker and marked "
+                      "published in batches of 500")]
+    return figures + cpu.figures("points outbox relay", elapsed, first // 1000, "1,000 events")[:2]
