@@ -202,13 +202,14 @@ class BenchContext:
         """Start ``python -m module`` on a free port; returns the port once it is SERVING.
 
         Its outbox relay and event consumers are off unless ``settings`` (environment
-        variables) turn them on.
+        variables) turn them on. It logs at its shipped level (INFO: a line per call), as
+        a deployed service does, unless SHANZHI_LOG_LEVEL is set.
         """
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
         port = free_port()
         env = dict(os.environ, SHANZHI_DATABASE_URL=database_url, SHANZHI_GRPC_PORT=str(port),
-                   SHANZHI_JWT_SECRET=self.secret, SHANZHI_LOG_LEVEL="WARNING",
+                   SHANZHI_JWT_SECRET=self.secret,
                    SHANZHI_RUN_RELAY="false", SHANZHI_RUN_CONSUMERS="false")
         env.update(settings)
         self.log_dir.mkdir(parents=True, exist_ok=True)
