@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 from kafka import KafkaConsumer
+from kafka.admin import KafkaAdminClient, NewTopic
 from shanzhi.common.v1 import event_pb2, paging_pb2, region_pb2
 from shanzhi_kit.auth import SYSTEM, reset_current_caller, set_current_caller
 from shanzhi_kit.consumer import EventConsumer
@@ -20,7 +21,7 @@ from shanzhi_kit.db import make_engine, make_sessionmaker, new_metadata
 from shanzhi_kit.events import Outbox, unpack
 from shanzhi_kit.idempotency import IdempotentWriter
 from shanzhi_kit.messaging import MessagingTables
-from shanzhi_kit.pytest_plugin import wait_until
+from shanzhi_kit.pytest_plugin import RecordedMetrics, wait_until
 from shanzhi_kit.relay import OutboxRelay, Producer, kafka_producer
 from shanzhi_kit.testing import Broker, run_database
 from sqlalchemy import Column, Integer, String, Table, func, select, text
@@ -532,3 +533,96 @@ async def test_a_statement_run_on_the_driver_first_belongs_to_the_sessions_trans
         await driver_execute(session, "INSERT INTO effects (event_id, code) VALUES ($1, 'x')", [marker])
         await session.execute(effects.insert().values(event_id=marker, code="y"))
     assert await effect_count(engine, marker) == 2
+
+
+async def test_the_relay_reports_its_backlog_and_what_it_published(
+    engine: AsyncEngine, broker: Broker, recorded_metrics: RecordedMetrics,
+) -> None:
+    sessionmaker = make_sessionmaker(engine)
+    relay = OutboxRelay(sessionmaker, messaging.outbox, lambda: kafka_producer(broker.bootstrap, "kit-test"))
+    while await relay.publish_pending():  # what earlier tests left
+        pass
+    assert (await relay.read_stats()).pending == 0
+    assert relay.stats.oldest_age_seconds == 0.0
+
+    name = topic()
+    await write_events(engine, Outbox(messaging.outbox, source="kit-test", topic=name), 4)
+    later = datetime.now(UTC) + timedelta(seconds=90)
+    stats = await relay.read_stats(now=later)
+    assert stats.pending == 4
+    assert 90 <= stats.oldest_age_seconds < 120
+
+    # The running relay reads its backlog before its first pass, then publishes.
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        async def drained() -> bool:
+            return (await relay.read_stats()).pending == 0
+        await wait_until(drained, within=20)
+    finally:
+        stop.set()
+        await task
+    assert recorded_metrics.by("shanzhi.outbox.pending", "outbox")["outbox"].value == 0
+    published = recorded_metrics.by("shanzhi.outbox.published", "outbox")["outbox"].value
+    assert published == relay.published >= 4
+    received = await asyncio.to_thread(consume_all, broker.bootstrap, name, 4)
+    assert len(received) == 4
+
+
+async def test_a_consumer_counts_its_events_by_outcome_and_measures_its_lag(
+    engine: AsyncEngine, broker: Broker, recorded_metrics: RecordedMetrics,
+) -> None:
+    name = topic()
+    admin = KafkaAdminClient(bootstrap_servers=[broker.bootstrap])
+    try:  # one partition, so that the lag below is known record by record
+        await asyncio.to_thread(admin.create_topics, [NewTopic(name, num_partitions=1, replication_factor=1)])
+    finally:
+        admin.close()
+    outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
+    written = await write_events(engine, outbox, 5)
+    sessionmaker = make_sessionmaker(engine)
+    relay = OutboxRelay(sessionmaker, messaging.outbox, lambda: kafka_producer(broker.bootstrap, "kit-test"))
+    while await relay.publish_pending():
+        pass
+    await relay.close()
+
+    # Lag as a consumer sees it after taking two of the five records.
+    consumer_name = f"kit-metrics-{uuid.uuid4().hex[:6]}"
+    runner = EventConsumer(
+        name=consumer_name, topics=[name], handlers={"shanzhi.common.v1.RegionScope": apply_effect},
+        sessionmaker=sessionmaker, inbox=messaging.inbox, bootstrap_servers=broker.bootstrap,
+        group_id=f"kit-test-{uuid.uuid4().hex[:8]}", loop=asyncio.get_running_loop())
+
+    def two_then_lag() -> dict[tuple[str, int], int]:
+        kafka = KafkaConsumer(name, bootstrap_servers=[broker.bootstrap], group_id=None,
+                              auto_offset_reset="earliest")
+        try:
+            taken = 0
+            for _ in range(50):
+                taken += sum(len(r) for r in kafka.poll(timeout_ms=200, max_records=2 - taken).values())
+                if taken == 2:
+                    return runner.measure_lag(kafka)
+            raise AssertionError("the consumer took no records")
+        finally:
+            kafka.close()
+
+    assert await asyncio.to_thread(two_then_lag) == {(name, 0): 3}
+    assert {p.attributes["messaging.destination.name"]: p.value
+            for p in recorded_metrics.points("shanzhi.consumer.lag")} == {name: 3}
+
+    # One event applied before: it comes as a duplicate.
+    async with sessionmaker() as session, session.begin():
+        await session.execute(messaging.inbox.insert().values(
+            consumer=consumer_name, event_id=written[0], event_type="shanzhi.common.v1.RegionScope",
+            outcome="applied", detail="", received_at=datetime.now(UTC)))
+    runner.start()
+    try:
+        await wait_until(lambda: _took(runner, 5), within=30)
+    finally:
+        runner.stop()
+    outcomes = recorded_metrics.by("shanzhi.consumer.events", "outcome")
+    assert {k: p.value for k, p in outcomes.items()} == {"applied": 4, "duplicate": 1}
+
+
+async def _took(consumer: EventConsumer, n: int) -> bool:
+    return consumer.applied + consumer.duplicates == n

@@ -8,7 +8,10 @@ import uuid
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from shanzhi.common.v1 import paging_pb2
 from shanzhi_kit.db import make_engine
+from shanzhi_kit.errors import InvalidArgument
+from shanzhi_kit.pytest_plugin import RecordedMetrics, auth_metadata
 from shanzhi_kit.server import ServiceHost
 from shanzhi_kit.settings import ServiceSettings
 from shanzhi_kit.testing import fresh_database, postgres_admin_url, run_database_name
@@ -55,3 +58,49 @@ async def test_health_is_serving_only_once_the_database_answers_and_not_while_st
     finally:
         if host.server is not None:
             await host.server.stop(0)
+
+
+async def test_every_call_is_measured_by_method_and_status_while_metrics_are_on(
+    postgres: None, recorded_metrics: RecordedMetrics,
+) -> None:
+    url = await fresh_database(run_database_name("shanzhi_test_rpc_metrics"))
+
+    async def echo(request: paging_pb2.PageRequest,
+                   context: grpc.aio.ServicerContext) -> paging_pb2.PageRequest:
+        if request.page_size > 100:
+            raise InvalidArgument.field("page_size", "must be at most 100")
+        return request
+
+    def register(server: grpc.aio.Server) -> None:
+        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+            "shanzhi.test.v1.TestService", {"Echo": grpc.unary_unary_rpc_method_handler(
+                echo, request_deserializer=paging_pb2.PageRequest.FromString,
+                response_serializer=paging_pb2.PageRequest.SerializeToString)})])
+
+    settings = ServiceSettings(database_url=url, grpc_port=0, shutdown_grace_seconds=1)
+    host = ServiceHost(name="test", settings=settings, engine=make_engine(url),
+                       service_names=["shanzhi.test.v1.TestService"], register=register)
+    port = await host.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary("/shanzhi.test.v1.TestService/Echo",
+                                       request_serializer=paging_pb2.PageRequest.SerializeToString,
+                                       response_deserializer=paging_pb2.PageRequest.FromString)
+            md = auth_metadata("130123")
+            for size in (10, 20):
+                assert (await call(paging_pb2.PageRequest(page_size=size), metadata=md)).page_size == size
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call(paging_pb2.PageRequest(page_size=500), metadata=md)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+                await call(paging_pb2.PageRequest(page_size=1))
+            assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        await host.stop()
+    calls = recorded_metrics.by("rpc.server.duration", "rpc.grpc.status_code")
+    assert {code: p.count for code, p in calls.items()} == {
+        grpc.StatusCode.OK.value[0]: 2, grpc.StatusCode.INVALID_ARGUMENT.value[0]: 1,
+        grpc.StatusCode.UNAUTHENTICATED.value[0]: 1}
+    assert {(p.attributes["rpc.service"], p.attributes["rpc.method"]) for p in calls.values()} == {
+        ("shanzhi.test.v1.TestService", "Echo")}
+    assert all(p.sum > 0 for p in calls.values())

@@ -14,6 +14,9 @@ and never skipped. Events of a type the consumer has no handler for (the other
 events on a shared topic, such as one ``EntryPostedEvent`` per ledger entry) change
 nothing, so they are passed over without touching the database: by their
 ``ce_type`` header when the record has one, else once the envelope is read.
+
+With metrics on (:mod:`shanzhi_kit.metrics`) each consumer counts its events by
+outcome and reports its lag per partition every ``LAG_SECONDS``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +35,7 @@ from shanzhi.common.v1 import event_pb2
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shanzhi_kit import metrics
 from shanzhi_kit.db import insert_ignoring_conflicts
 from shanzhi_kit.errors import ServiceError
 from shanzhi_kit.settings import ServiceSettings
@@ -40,6 +45,9 @@ tracer = trace.get_tracer(__name__)
 
 EventEnvelope = event_pb2.EventEnvelope
 Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+#: How often a consumer measures its lag while metrics are on, in seconds.
+LAG_SECONDS = 5.0
 
 
 class EventConsumer:
@@ -81,6 +89,8 @@ class EventConsumer:
         self.ready = threading.Event()
         #: Set while the last poll found nothing new: everything published so far is applied.
         self.caught_up = threading.Event()
+        self.stats = metrics.ConsumerStats(name)
+        self._next_lag = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -140,6 +150,9 @@ class EventConsumer:
             batch = consumer.poll(timeout_ms=300)
             if not self.ready.is_set() and consumer.assignment():
                 self.ready.set()
+            if metrics.enabled() and time.monotonic() >= self._next_lag:
+                self._next_lag = time.monotonic() + LAG_SECONDS
+                self.measure_lag(consumer)
             if not batch:
                 if self.ready.is_set():
                     self.caught_up.set()
@@ -153,6 +166,25 @@ class EventConsumer:
             consumer.commit()
         consumer.close(autocommit=False)
 
+    def measure_lag(self, consumer: KafkaConsumer) -> dict[tuple[str, int], int]:
+        """Records between this consumer's position and the end of each of its partitions
+        (partitions not fetched from yet are left out); kept for the lag gauge."""
+        lag: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is None:
+                continue
+            try:
+                position = consumer.position(tp, timeout_ms=100)
+            except Exception:
+                continue
+            if position is not None:
+                lag[(tp.topic, tp.partition)] = max(0, end - position)
+        with self.stats.lock:
+            self.stats.lag = lag
+        metrics.watch_consumer(self.stats)
+        return lag
+
     def _unhandled(self, record: Any) -> bool:
         for key, value in record.headers or ():
             if key == "ce_type":
@@ -163,6 +195,7 @@ class EventConsumer:
         """Apply one record, retrying transient failures until stopped. False if stopped."""
         if self._unhandled(record):
             self.passed_over += 1
+            metrics.record_consumed(self.name, "passed_over")
             return True
         backoff = 0.2
         while not self._stop.is_set():
@@ -195,6 +228,7 @@ class EventConsumer:
                 f"{record.topic}:{record.partition}:{record.offset}", "unreadable", "rejected",
                 f"not an EventEnvelope: {exc}",
             )
+            metrics.record_consumed(self.name, "rejected")
             return None
         carrier = {"traceparent": env.traceparent, "tracestate": env.tracestate}
         ctx = propagate.extract(carrier)
@@ -207,20 +241,24 @@ class EventConsumer:
             handler = self.handlers.get(env.type)
             if handler is None:
                 self.passed_over += 1
+                metrics.record_consumed(self.name, "passed_over")
                 return env
             try:
                 async with self._sessionmaker() as session, session.begin():
                     if not await self._claim(session, env.id, env.type, "applied", ""):
                         log.info("consumer %s: event %s already applied", self.name, env.id)
                         self.duplicates += 1
+                        metrics.record_consumed(self.name, "duplicate")
                         return env
                     await handler(session, env)
             except ServiceError as exc:
                 log.warning("consumer %s rejected event %s (%s): %s", self.name, env.id,
                             env.type, exc.message)
                 await self._record_outcome(env.id, env.type, "rejected", exc.message)
+                metrics.record_consumed(self.name, "rejected")
                 return env
         self.applied += 1
+        metrics.record_consumed(self.name, "applied")
         if self._on_applied is not None:
             self._on_applied(env)
         return env

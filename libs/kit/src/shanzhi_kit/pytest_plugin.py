@@ -11,12 +11,14 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from shanzhi_kit import metrics
 from shanzhi_kit.auth import ROLE_ADMIN, issue_token
 from shanzhi_kit.db import make_engine
 from shanzhi_kit.migrations import upgrade_async
@@ -126,13 +128,53 @@ def rpc_error_details(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
 
 
 __all__ = [
+    "RecordedMetrics",
     "auth_metadata",
     "broker",
     "make_database",
     "make_engine",
     "postgres",
+    "recorded_metrics",
     "rolled_back_session",
     "rpc_error_details",
     "token_for",
     "wait_until",
 ]
+
+
+class RecordedMetrics:
+    """What the kit's instruments recorded, read from an in-memory reader."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def points(self, name: str) -> list[Any]:
+        """The data points of metric ``name`` as of now (gauges call their sources)."""
+        data = self._reader.get_metrics_data()
+        found: list[Any] = []
+        for resource in data.resource_metrics if data is not None else []:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name == name:
+                        found += list(metric.data.data_points)
+        return found
+
+    def by(self, name: str, key: str) -> dict[Any, Any]:
+        """Metric ``name``'s points by the value of attribute ``key``."""
+        return {p.attributes[key]: p for p in self.points(name)}
+
+
+@pytest.fixture
+def recorded_metrics() -> Iterator[RecordedMetrics]:
+    """Metrics on, recorded in memory for the test; off again after it."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    metrics.install(provider.get_meter("shanzhi-test"))
+    try:
+        yield RecordedMetrics(reader)
+    finally:
+        metrics.uninstall()
+        provider.shutdown()

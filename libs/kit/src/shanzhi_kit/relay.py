@@ -16,6 +16,10 @@ deleted.
 
 kafka-python is synchronous, so the producer's flush runs in a worker thread and
 never blocks the event loop.
+
+With metrics on (:mod:`shanzhi_kit.metrics`) the relay counts what it publishes and
+reads its backlog (how many rows wait, how old the oldest is) every
+``OUTBOX_STATS_SECONDS``, for the gauges an operator alerts on.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from shanzhi.common.v1 import event_pb2
 from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shanzhi_kit import metrics
 from shanzhi_kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -109,6 +114,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.published = 0
         self.pruned = 0
+        self.stats = metrics.OutboxStats()
+        self._next_stats = 0.0
 
     @classmethod
     def for_service(cls, settings: ServiceSettings, sessionmaker: async_sessionmaker[AsyncSession],
@@ -154,6 +161,7 @@ class OutboxRelay:
                     .values(published_at=datetime.now(UTC))
                 )
         self.published += len(sent)
+        metrics.record_published(o.name, len(sent))
         if len(sent) < len(rows):
             raise RuntimeError(f"published {len(sent)} of {len(rows)} outbox rows; will retry")
         return len(sent)
@@ -193,6 +201,28 @@ class OutboxRelay:
         self.pruned += total
         return total
 
+    async def read_stats(self, now: datetime | None = None) -> metrics.OutboxStats:
+        """Read the backlog: rows not yet published, and how long the oldest has waited."""
+        o = self._outbox
+        waiting = o.c.published_at.is_(None)
+        async with self._sessionmaker() as session:
+            pending = (await session.execute(select(func.count()).select_from(o).where(waiting))).scalar()
+            oldest = (await session.execute(
+                select(o.c.created_at).where(waiting).order_by(o.c.seq).limit(1))).scalar()
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        self.stats.pending = int(pending or 0)
+        self.stats.oldest_age_seconds = (
+            max(0.0, ((now or datetime.now(UTC)) - oldest).total_seconds()) if oldest is not None else 0.0)
+        return self.stats
+
+    async def _stats_when_due(self) -> None:
+        if not metrics.enabled() or time.monotonic() < self._next_stats:
+            return
+        self._next_stats = time.monotonic() + metrics.OUTBOX_STATS_SECONDS
+        metrics.watch_outbox(self._outbox.name, self.stats)
+        await self.read_stats()
+
     async def _prune_when_due(self) -> None:
         if self._keep_published is None or time.monotonic() < self._next_prune:
             return
@@ -227,6 +257,7 @@ class OutboxRelay:
         while not stop.is_set():
             self._wake.clear()
             try:
+                await self._stats_when_due()
                 count = await self.publish_pending()
                 backoff = self._poll_seconds
                 if count >= self._batch_size:

@@ -2,7 +2,7 @@
 
 :class:`ServiceHost` starts a ``grpc.aio`` server with the standard health
 service, server reflection and the interceptors (tracing, caller identity,
-error mapping, one log line per call). Health reports NOT_SERVING until the
+error mapping, one log line and one duration metric per call). Health reports NOT_SERVING until the
 database answers, then SERVING; background work (the outbox relay, event
 consumers) starts at the same moment. On SIGTERM or SIGINT health turns
 NOT_SERVING, consumers stop, and ``server.stop(grace)`` lets in-flight calls
@@ -28,7 +28,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shanzhi_kit import telemetry
+from shanzhi_kit import metrics, telemetry
 from shanzhi_kit.auth import TokenVerifier, reset_current_caller, set_current_caller
 from shanzhi_kit.consumer import EventConsumer
 from shanzhi_kit.db import DriverPool, wait_for_database
@@ -136,9 +136,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     log.exception("%s failed", method)
                     failure = INTERNAL_STATUS
             finally:
-                code = failure.code.name if failure else "OK"
-                log.info("%s %s caller=%s %.1fms", method, code, subject,
-                         (time.perf_counter() - started) * 1000)
+                elapsed = (time.perf_counter() - started) * 1000
+                code = failure.code if failure else grpc.StatusCode.OK
+                log.info("%s %s caller=%s %.1fms", method, code.name, subject, elapsed)
+                metrics.record_rpc(method, code.value[0], elapsed)
             assert failure is not None
             await context.abort(failure.code, failure.details, failure.trailing_metadata)
 
@@ -266,6 +267,7 @@ class ServiceHost:
         await stop.wait()
         await self.stop()
         telemetry.shutdown_telemetry()
+        metrics.shutdown_metrics()
 
 
 def run_service(name: str, settings: ServiceSettings, build: Callable[[], ServiceHost]) -> None:
@@ -282,6 +284,7 @@ def run_service(name: str, settings: ServiceSettings, build: Callable[[], Servic
     if settings.workers > 1:
         raise SystemExit(_supervise(settings))
     telemetry.setup_telemetry(name)
+    metrics.setup_metrics(name)
     asyncio.run(build().run_until_signal())
 
 

@@ -19,17 +19,20 @@ from opentelemetry import trace
 log = logging.getLogger(__name__)
 
 
-def tracing_enabled() -> bool:
+def signal_enabled(exporter_variable: str, endpoint_variable: str) -> bool:
+    """Whether the ``OTEL_*`` variables ask for a signal (traces, metrics) to be exported:
+    its exporter named (not ``none``) or an OTLP endpoint set, and the SDK not disabled."""
     if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
         return False
-    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "").lower()
+    exporter = os.environ.get(exporter_variable, "").lower()
     if exporter == "none":
         return False
-    return bool(
-        exporter
-        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    )
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(endpoint_variable)
+    return bool(exporter or endpoint)
+
+
+def tracing_enabled() -> bool:
+    return signal_enabled("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
 def setup_telemetry(default_service_name: str) -> bool:
