@@ -305,16 +305,20 @@ def check_collector_yaml(yaml: Any, report: Report) -> None:
     report.check(
         str(grpc.get("endpoint", "")).endswith(":4317"), path, "OTLP gRPC receiver should listen on 4317"
     )
-    pipeline = (((data or {}).get("service") or {}).get("pipelines") or {}).get("traces") or {}
-    report.check("batch" in pipeline.get("processors", []), path, "traces pipeline needs the batch processor")
-    report.check("debug" in pipeline.get("exporters", []), path, "traces pipeline should export to debug")
-    for section in ("receivers", "processors", "exporters"):
-        for component in pipeline.get(section, []):
-            report.check(
-                component in (data.get(section) or {}),
-                path,
-                f"pipeline uses undefined {section[:-1]} {component}",
-            )
+    pipelines = ((data or {}).get("service") or {}).get("pipelines") or {}
+    for signal in ("traces", "metrics"):
+        pipeline = pipelines.get(signal) or {}
+        for section, component, wanted in (("receivers", "otlp", "needs the otlp receiver"),
+                                           ("processors", "batch", "needs the batch processor"),
+                                           ("exporters", "debug", "should export to debug")):
+            report.check(component in pipeline.get(section, []), path, f"{signal} pipeline {wanted}")
+        for section in ("receivers", "processors", "exporters"):
+            for component in pipeline.get(section, []):
+                report.check(
+                    component in (data.get(section) or {}),
+                    path,
+                    f"{signal} pipeline uses undefined {section[:-1]} {component}",
+                )
 
 
 def probe_port(probe: Any, kind: str) -> Any:
