@@ -1,4 +1,4 @@
-"""One span per GraphQL operation, parent of the calls it makes."""
+"""One span per GraphQL operation, parent of the calls it makes; its duration as a metric."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from shanzhi.talent.v1 import talent_pb2
 from shanzhi_gateway import tracing
 from shanzhi_gateway.context import GatewayContext
 from shanzhi_gateway.schema import schema
+from shanzhi_kit.pytest_plugin import RecordedMetrics
 
 if TYPE_CHECKING:
     from conftest import Fakes
@@ -65,3 +66,22 @@ async def test_operation_span_records_error_codes(
     assert span.status.status_code == StatusCode.ERROR
     assert span.attributes is not None
     assert span.attributes["graphql.error.codes"] == ("UNAUTHENTICATED",)
+
+
+async def test_each_operation_is_measured_by_type_and_outcome_while_metrics_are_on(
+    recorded_metrics: RecordedMetrics,
+    fakes: Fakes,
+    context_for: Callable[[str | None], GatewayContext],
+    token: str,
+) -> None:
+    fakes.talent.answer("ListPeople", lambda request: talent_pb2.ListPeopleResponse())
+    for _ in range(2):
+        result = await schema.execute(
+            'query Roster { people(regionCodePrefix: "130123") { items { name } } }',
+            context_value=context_for(f"Bearer {token}"))
+        assert result.errors is None
+    await schema.execute("{ viewer { subject } }", context_value=context_for(None))
+    points = recorded_metrics.by("shanzhi.graphql.operation.duration", "outcome")
+    assert {k: (p.count, p.attributes["graphql.operation.type"]) for k, p in points.items()} == {
+        "ok": (2, "query"), "error": (1, "query")}
+    assert all(p.sum > 0 for p in points.values())

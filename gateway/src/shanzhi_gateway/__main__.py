@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from shanzhi_kit.logs import configure_logging
+from shanzhi_kit.metrics import setup_metrics, shutdown_metrics
 from shanzhi_kit.server import freeze_startup_heap
 from shanzhi_kit.telemetry import setup_telemetry, shutdown_telemetry
 
@@ -25,12 +26,14 @@ def main() -> None:
     configure_logging(settings.log_level, "gateway")
     logging.getLogger("uvicorn.error").addFilter(WithoutClientAddresses())
     setup_telemetry("shanzhi-gateway")
+    setup_metrics("shanzhi-gateway")
     server = make_server(settings)
     freeze_startup_heap()
     try:
         server.run()
     finally:
         shutdown_telemetry()
+        shutdown_metrics()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ What a service reports:
   ``passed_over`` (a type it does not handle).
 - ``shanzhi.consumer.lag`` (records): per consumer and partition, how far its position is
   behind the end of the partition, as of its last poll.
+- ``shanzhi.graphql.operation.duration`` (ms, histogram; the gateway): every GraphQL
+  operation, by ``graphql.operation.type`` and ``outcome`` (``ok`` or ``error``). Not by
+  operation name: clients choose names, and each would be a series of its own.
 
 When metrics are off nothing is recorded: the call path checks one module variable.
 """
@@ -72,6 +75,9 @@ class _Instruments:
         self.consumed = meter.create_counter(
             "shanzhi.consumer.events", unit="{event}",
             description="Events taken by each consumer, by outcome")
+        self.graphql_duration = meter.create_histogram(
+            "shanzhi.graphql.operation.duration", unit="ms",
+            description="Duration of GraphQL operations served by the gateway")
         self.outboxes: weakref.WeakValueDictionary[str, OutboxStats] = weakref.WeakValueDictionary()
         self.consumers: weakref.WeakSet[ConsumerStats] = weakref.WeakSet()
 
@@ -168,6 +174,13 @@ def record_rpc(method: str, code: int, milliseconds: float) -> None:
     instruments = _instruments
     if instruments is not None:
         instruments.rpc_duration.record(milliseconds, instruments.rpc_attributes(method, code))
+
+
+def record_graphql(operation_type: str, ok: bool, milliseconds: float) -> None:
+    instruments = _instruments
+    if instruments is not None:
+        instruments.graphql_duration.record(milliseconds, {
+            "graphql.operation.type": operation_type, "outcome": "ok" if ok else "error"})
 
 
 def record_published(outbox: str, count: int) -> None:
