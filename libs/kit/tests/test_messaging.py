@@ -626,3 +626,55 @@ async def test_a_consumer_counts_its_events_by_outcome_and_measures_its_lag(
 
 async def _took(consumer: EventConsumer, n: int) -> bool:
     return consumer.applied + consumer.duplicates == n
+
+
+async def test_relays_of_two_replicas_keep_each_entitys_events_in_order(
+    engine: AsyncEngine, broker: Broker,
+) -> None:
+    name = topic()
+    outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
+    sessionmaker = make_sessionmaker(engine)
+    written: dict[str, list[str]] = {}
+    token = set_current_caller(SYSTEM)
+    try:
+        for i in range(240):
+            key = f"entity-{i % 3}"
+            async with sessionmaker() as session, session.begin():
+                env = await outbox.add(session, region_pb2.RegionScope(code_prefix=f"{i:04d}"),
+                                       subject=key, region_code="130123101201")
+            written.setdefault(key, []).append(env.id)
+    finally:
+        reset_current_caller(token)
+
+    relays = [OutboxRelay(sessionmaker, messaging.outbox,
+                          lambda n=n: kafka_producer(broker.bootstrap, f"kit-test-replica-{n}"),
+                          poll_seconds=0.02, batch_size=8) for n in range(2)]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(relay.run(stop)) for relay in relays]
+
+    async def stamped() -> bool:
+        async with engine.connect() as conn:
+            left = (await conn.execute(select(func.count()).select_from(messaging.outbox).where(
+                messaging.outbox.c.published_at.is_(None)))).scalar_one()
+        return left == 0
+
+    try:
+        await wait_until(stamped, within=60)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert sum(relay.published for relay in relays) == 240
+
+    def received_by_key() -> dict[str, list[str]]:
+        consumer = KafkaConsumer(name, bootstrap_servers=[broker.bootstrap], group_id=None,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=5000)
+        seen: dict[str, list[str]] = {}
+        try:
+            for record in consumer:
+                seen.setdefault(record.key.decode(), []).append(
+                    event_pb2.EventEnvelope.FromString(record.value).id)
+        finally:
+            consumer.close()
+        return seen
+
+    assert await asyncio.to_thread(received_by_key) == written

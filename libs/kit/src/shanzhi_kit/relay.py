@@ -1,9 +1,13 @@
 """The outbox relay: publishes committed outbox rows to Kafka.
 
-Each pass locks a batch of unpublished rows in order (``FOR UPDATE SKIP LOCKED``
-on PostgreSQL, so several replicas can run a relay), sends them with an
+Each pass locks a batch of unpublished rows in order, sends them with an
 idempotent producer (``acks=all``), waits for the broker's acknowledgements and
-only then stamps ``published_at`` in the same transaction. A relay that dies
+only then stamps ``published_at`` in the same transaction. Every replica of a
+service runs a relay, but one pass runs at a time: a pass first takes a
+transaction-level advisory lock on PostgreSQL, and a relay that cannot get it
+leaves the pass to the one that has it. Two relays sending neighbouring batches
+at once could otherwise land a later event of an entity on the broker before an
+earlier one; this way events reach each partition in the order they were written. A relay that dies
 after the commit of the change but before the publish leaves the rows
 unpublished, and the next pass sends them: nothing is lost. A relay that dies
 after the publish but before the stamp sends them again; consumers drop the
@@ -33,7 +37,7 @@ from typing import Any, Protocol
 
 from kafka import KafkaProducer
 from shanzhi.common.v1 import event_pb2
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shanzhi_kit import metrics
@@ -142,13 +146,15 @@ class OutboxRelay:
         producer = await self._get_producer()
         o = self._outbox
         async with self._sessionmaker() as session, session.begin():
+            if not await self._take_turn(session):
+                return 0
             rows = (
                 await session.execute(
                     select(o.c.seq, o.c.topic, o.c.key, o.c.payload)
                     .where(o.c.published_at.is_(None))
                     .order_by(o.c.seq)
                     .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update()
                 )
             ).all()
             if not rows:
@@ -165,6 +171,19 @@ class OutboxRelay:
         if len(sent) < len(rows):
             raise RuntimeError(f"published {len(sent)} of {len(rows)} outbox rows; will retry")
         return len(sent)
+
+    async def _take_turn(self, session: AsyncSession) -> bool:
+        """Whether this pass may publish: no other relay of this outbox is in a pass.
+
+        The lock is the transaction's (PostgreSQL ``pg_try_advisory_xact_lock``), so it
+        goes with the pass's commit or rollback, and with a relay that dies mid-pass.
+        SQLite serves one process, which runs one relay.
+        """
+        if session.bind is None or session.bind.dialect.name != "postgresql":
+            return True
+        taken = await session.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"),
+                                      {"name": f"shanzhi.outbox.{self._outbox.name}"})
+        return bool(taken.scalar())
 
     async def prune_published(self, now: datetime | None = None) -> int:
         """Delete the rows published longer ago than the relay keeps them; returns how many.

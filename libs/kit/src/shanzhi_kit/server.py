@@ -275,8 +275,8 @@ def run_service(name: str, settings: ServiceSettings, build: Callable[[], Servic
 
     With ``SHANZHI_WORKERS`` above 1 this process starts that many copies of itself
     on the same port (SO_REUSEPORT), passes SIGTERM and SIGINT on to them and exits
-    when they have. Each worker runs the relay and consumers too: the relay locks
-    its rows (``SKIP LOCKED``) and consumers share their group's partitions.
+    when they have. Each worker runs the relay and consumers too: one relay publishes
+    at a time (an advisory lock per pass) and consumers share their group's partitions.
     """
     from shanzhi_kit.logs import configure_logging
 
