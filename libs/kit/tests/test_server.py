@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shanzhi.common.v1 import paging_pb2
 from shanzhi_kit.db import make_engine
 from shanzhi_kit.errors import InvalidArgument
-from shanzhi_kit.pytest_plugin import RecordedMetrics, auth_metadata
+from shanzhi_kit.pytest_plugin import RecordedMetrics, auth_metadata, wait_until
 from shanzhi_kit.server import ServiceHost
 from shanzhi_kit.settings import ServiceSettings
 from shanzhi_kit.testing import fresh_database, postgres_admin_url, run_database_name
@@ -71,11 +71,17 @@ async def test_every_call_is_measured_by_method_and_status_while_metrics_are_on(
             raise InvalidArgument.field("page_size", "must be at most 100")
         return request
 
+    async def slow(request: paging_pb2.PageRequest,
+                   context: grpc.aio.ServicerContext) -> paging_pb2.PageRequest:
+        await asyncio.sleep(30)
+        return request
+
     def register(server: grpc.aio.Server) -> None:
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-            "shanzhi.test.v1.TestService", {"Echo": grpc.unary_unary_rpc_method_handler(
-                echo, request_deserializer=paging_pb2.PageRequest.FromString,
-                response_serializer=paging_pb2.PageRequest.SerializeToString)})])
+            "shanzhi.test.v1.TestService", {name: grpc.unary_unary_rpc_method_handler(
+                behavior, request_deserializer=paging_pb2.PageRequest.FromString,
+                response_serializer=paging_pb2.PageRequest.SerializeToString)
+                for name, behavior in (("Echo", echo), ("Slow", slow))})])
 
     settings = ServiceSettings(database_url=url, grpc_port=0, shutdown_grace_seconds=1)
     host = ServiceHost(name="test", settings=settings, engine=make_engine(url),
@@ -95,9 +101,24 @@ async def test_every_call_is_measured_by_method_and_status_while_metrics_are_on(
             with pytest.raises(grpc.aio.AioRpcError) as anonymous:
                 await call(paging_pb2.PageRequest(page_size=1))
             assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            slow_call = channel.unary_unary("/shanzhi.test.v1.TestService/Slow",
+                                            request_serializer=paging_pb2.PageRequest.SerializeToString,
+                                            response_deserializer=paging_pb2.PageRequest.FromString)
+            with pytest.raises(grpc.aio.AioRpcError) as late:
+                await slow_call(paging_pb2.PageRequest(), metadata=md, timeout=0.3)
+            assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+        async def slow_call_recorded() -> bool:
+            points = recorded_metrics.points("rpc.server.duration")
+            return "Slow" in {p.attributes["rpc.method"] for p in points}
+        await wait_until(slow_call_recorded, within=10)
     finally:
         await host.stop()
-    calls = recorded_metrics.by("rpc.server.duration", "rpc.grpc.status_code")
+    (abandoned,) = [p for p in recorded_metrics.points("rpc.server.duration")
+                    if p.attributes["rpc.method"] == "Slow"]
+    assert abandoned.attributes["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]
+    calls = {p.attributes["rpc.grpc.status_code"]: p for p in recorded_metrics.points("rpc.server.duration")
+             if p.attributes["rpc.method"] == "Echo"}
     assert {code: p.count for code, p in calls.items()} == {
         grpc.StatusCode.OK.value[0]: 2, grpc.StatusCode.INVALID_ARGUMENT.value[0]: 1,
         grpc.StatusCode.UNAUTHENTICATED.value[0]: 1}

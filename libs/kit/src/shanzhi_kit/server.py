@@ -112,6 +112,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             failure: grpc.Status | None = None
+            code = grpc.StatusCode.OK
             subject = "-"
             try:
                 metadata = {k: v for k, v in context.invocation_metadata() or ()}
@@ -125,6 +126,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             except ServiceError as exc:
                 failure = status_for(exc)
             except asyncio.CancelledError:
+                # The client went away or its deadline passed: the call ends unanswered.
+                code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as exc:
                 reason = RETRYABLE_SQLSTATES.get(_sqlstate(exc) or "")
@@ -137,7 +140,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     failure = INTERNAL_STATUS
             finally:
                 elapsed = (time.perf_counter() - started) * 1000
-                code = failure.code if failure else grpc.StatusCode.OK
+                if failure is not None:
+                    code = failure.code
                 log.info("%s %s caller=%s %.1fms", method, code.name, subject, elapsed)
                 metrics.record_rpc(method, code.value[0], elapsed)
             assert failure is not None
