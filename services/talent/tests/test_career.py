@@ -3,6 +3,7 @@ over gRPC on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -199,3 +200,24 @@ async def test_major_matters_and_the_complete_record(
     got = await talent.BatchGetMajorMatterReports(S.BatchGetMajorMatterReportsRequest(ids=[report.id]),
                                                   metadata=ADMIN)
     assert got.reports[0].title == "子女婚礼"
+
+
+async def test_two_incompetent_grades_finalised_at_once_still_raise_one_removal_flag(
+    talent: talent_pb2_grpc.TalentServiceStub, talent_host: ServiceHost, ops: Any,
+) -> None:
+    # Each finalisation locks the person first, so the second sees the first's grade.
+    for attempt in range(3):
+        person = await ops.register(village(10 + attempt), f"同时定档{attempt}")
+        await ops.appoint(person, S.POST_ROLE_COMMITTEE_DIRECTOR, start="2023-01-01")
+        drafts = []
+        for year in (2024, 2025):
+            drafts.append((await talent.RecordAssessment(S.RecordAssessmentRequest(
+                request_id=rid(), person_id=person.id, year=year, period=S.ASSESSMENT_PERIOD_ANNUAL,
+                scores=[S.IndicatorScore(work_line="党建", indicator="三会一课", score=5, max_score=20)],
+                democratic_appraisal_percent=30, grade=S.ASSESSMENT_GRADE_INCOMPETENT,
+                comment="评语"), metadata=ADMIN)).assessment)
+        results = await asyncio.gather(*(talent.FinalizeAssessment(S.FinalizeAssessmentRequest(
+            request_id=rid(), assessment_id=d.id), metadata=ADMIN) for d in drafts))
+        assert sum(r.HasField("removal_flag") for r in results) == 1
+        [flagged] = await events_of(talent_host, person.id, events_pb2.RemovalFlaggedEvent)
+        assert sorted(flagged.assessment_ids) == sorted(d.id for d in drafts)

@@ -218,3 +218,62 @@ async def test_the_cadre_record_leaves_out_what_lies_outside_the_callers_scope(
                                         metadata=clerk)).record
     assert [p.id for p in seen.posts] == [here.id]
     assert len((await record(talent, person, "2025-01-01")).posts) == 2
+
+
+async def test_one_person_appointed_twice_at_once_to_a_role_of_many_holders_holds_it_once(
+    talent: talent_pb2_grpc.TalentServiceStub, talent_host: ServiceHost, ops: Any,
+) -> None:
+    # Villagers' representatives are many per village, so no unique index stops a second
+    # post: the appointment's lock on the person does. Its events keep their order too.
+    for attempt in range(5):
+        person = await ops.register(village(6), f"代表{attempt}")
+        results = await asyncio.gather(
+            *(ops.appoint(person, talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, start="2025-01-01")
+              for _ in range(3)), return_exceptions=True)
+        assert sum(isinstance(r, talent_pb2.Post) for r in results) == 1, results
+        assert {r.code() for r in results if isinstance(r, grpc.aio.AioRpcError)} == {
+            grpc.StatusCode.FAILED_PRECONDITION}
+        terms = (await record(talent, person, "2025-06-01")).posts
+        assert len(terms) == 1
+        async with talent_host.engine.connect() as conn:
+            appointed = (await conn.execute(select(messaging.outbox.c.event_type).where(
+                messaging.outbox.c.key == person.id,
+                messaging.outbox.c.event_type == events_pb2.PersonAppointedEvent.DESCRIPTOR.full_name)
+            )).scalars().all()
+        assert len(appointed) == 1
+
+
+async def test_a_persons_events_are_numbered_in_the_order_their_writes_commit(
+    talent: talent_pb2_grpc.TalentServiceStub, talent_host: ServiceHost, ops: Any,
+) -> None:
+    # An appointment and an ending of another of the person's terms race; each write
+    # locks the person before adding its event, so the outbox numbers (the order the
+    # relay publishes in) follow the commits: the appointment's event carries the name
+    # that was current when it committed, and the update's event comes after or before
+    # it as a whole.
+    person = await ops.register(village(7), "原名")
+    grid = await ops.appoint(person, talent_pb2.POST_ROLE_GRID_WORKER, start="2024-01-01")
+    rename = talent_pb2.UpdatePersonRequest(
+        request_id=rid(), person=talent_pb2.Person(id=person.id, name="新名"))
+    rename.update_mask.paths.append("name")
+    await asyncio.gather(
+        ops.appoint(person, talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, start="2025-01-01"),
+        ops.end(grid, "2024-12-31"),
+        talent.UpdatePerson(rename, metadata=ADMIN))
+    async with talent_host.engine.connect() as conn:
+        rows = (await conn.execute(select(messaging.outbox.c.event_type, messaging.outbox.c.payload)
+                                   .where(messaging.outbox.c.key == person.id)
+                                   .order_by(messaging.outbox.c.seq))).all()
+    names = []
+    for event_type, payload in rows:
+        env = EventEnvelope.FromString(payload)
+        if event_type == events_pb2.PersonUpdatedEvent.DESCRIPTOR.full_name:
+            names.append(unpack(env, events_pb2.PersonUpdatedEvent).person_name)
+        elif event_type == events_pb2.PersonAppointedEvent.DESCRIPTOR.full_name:
+            names.append(unpack(env, events_pb2.PersonAppointedEvent).person_name)
+        elif event_type == events_pb2.PostEndedEvent.DESCRIPTOR.full_name:
+            names.append(unpack(env, events_pb2.PostEndedEvent).person_name)
+    # Every event after the rename carries the new name, every one before it the old.
+    first_new = names.index("新名")
+    assert all(n == "原名" for n in names[:first_new]), names
+    assert all(n == "新名" for n in names[first_new:]), names

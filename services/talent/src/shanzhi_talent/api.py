@@ -126,9 +126,12 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
 
     @staticmethod
     async def _person(repo: TalentRepository, caller: Caller, person_id: str,
-                      field: str = "person_id") -> Row[Any]:
+                      field: str = "person_id", *, lock: bool = False) -> Row[Any]:
+        """The person, in the caller's scope; ``lock`` for a write that adds an event keyed
+        by the person (see :meth:`TalentRepository.lock_person`)."""
         person_id = require_id(person_id, field)
-        row = (await repo.people_by_ids([person_id])).get(person_id)
+        row = (await repo.lock_person(person_id) if lock
+               else (await repo.people_by_ids([person_id])).get(person_id))
         if row is None:
             raise NotFound("person", person_id)
         caller.scope.require_covers(row.region_code, "person")
@@ -344,7 +347,9 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
 
         async def work(session: AsyncSession) -> talent_pb2.AppointPersonResponse:
             repo = TalentRepository(session)
-            person = await self._person(repo, caller, new.person_id)
+            # Locked: appointments of one person are decided one at a time, and its
+            # events keep their order (see lock_person).
+            person = await self._person(repo, caller, new.person_id, lock=True)
             override = await self._check_review(repo, new)
             holders = await repo.active_holders(new.region_code, new.role)
             domain.check_can_hold(new.role, new.region_code, holders, new.person_id)
@@ -445,11 +450,12 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         async def work(session: AsyncSession) -> talent_pb2.EndPostResponse:
             repo = TalentRepository(session)
             post = await self._post_in_scope(repo, caller, request.post_id)
+            person = await repo.lock_person(post.person_id)  # the person first, as appointments do
+            assert person is not None, "a post's person is never deleted"
             domain.check_can_end(post.start_date, post.end_date, end)
             if not await repo.end_post(post.id, end_date=end.end_date, end_reason=end.reason,
                                        end_note=end.note, ended_by=caller.subject, ended_at=utcnow()):
                 raise FailedPrecondition("the term was just ended by another request")
-            person = (await repo.people_by_ids([post.person_id]))[post.person_id]
             await self._event(
                 session,
                 events_pb2.PostEndedEvent(
@@ -719,7 +725,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
 
         async def work(session: AsyncSession) -> talent_pb2.AddReserveCandidateResponse:
             repo = TalentRepository(session)
-            person = await self._person(repo, caller, request.person_id)
+            person = await self._person(repo, caller, request.person_id, lock=True)
             if request.mentor_person_id:
                 await self._check_mentor(repo, caller, request.mentor_person_id, person.region_code[:6])
             candidate_id = await reserve.enter_pool(
@@ -735,6 +741,9 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
 
     async def _locked_candidate(self, repo: TalentRepository, caller: Caller, candidate_id: str) -> Row[Any]:
         candidate_id = require_id(candidate_id, "candidate_id")
+        seen = (await repo.by_ids(reserve_candidates, [candidate_id])).get(candidate_id)
+        if seen is not None:
+            await repo.lock_person(seen.person_id)  # the person first, as every person's event
         row = await repo.lock_candidate(candidate_id)
         if row is None:
             raise NotFound("reserve candidate", candidate_id)
@@ -878,7 +887,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
             if course is None or not sees_region(caller.scope, course.region_code):
                 raise NotFound("training course", course_id)
             person_ids, hours = career.check_attendance(request, course.hours)
-            found = await repo.people_by_ids(person_ids)
+            found = await repo.lock_people(person_ids)
             for pid in person_ids:
                 if pid not in found:
                     raise NotFound("person", pid)
@@ -998,6 +1007,11 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
 
         async def work(session: AsyncSession) -> talent_pb2.FinalizeAssessmentResponse:
             repo = TalentRepository(session)
+            seen = (await repo.by_ids(assessments, [assessment_id])).get(assessment_id)
+            if seen is not None:
+                # The person first, as every write of a person's events: two finalisations
+                # of one person then see each other's grades (a removal flag needs both).
+                await repo.lock_person(seen.person_id)
             row = await repo.lock_assessment(assessment_id)
             if row is None:
                 raise NotFound("assessment", assessment_id)

@@ -77,7 +77,7 @@ class PointsEventHandlers:
         """An outstanding representative (优秀村民代表) joins the reserve pool, once."""
         event = _honour(env)
         repo = TalentRepository(session)
-        person = (await repo.people_by_ids([event.person_id])).get(event.person_id)
+        person = await repo.lock_person(event.person_id)
         if person is None:
             raise NotFound("person", event.person_id)
         reference = honour_reference(event.honour_id)

@@ -66,9 +66,23 @@ class TalentRepository:
         return await self.by_ids(people, ids)
 
     async def lock_person(self, person_id: str) -> Row[Any] | None:
-        """The person's row, locked until the transaction ends (PostgreSQL)."""
+        """The person's row, locked until the transaction ends (PostgreSQL).
+
+        Every write that adds an event keyed by a person takes this lock before the event,
+        so two such writes commit in the order their events were numbered, and the relay
+        publishes that person's events in the order they happened.
+        """
         return (await self.session.execute(
             select(people).where(people.c.id == person_id).with_for_update())).first()
+
+    async def lock_people(self, ids: Sequence[str]) -> dict[str, Row[Any]]:
+        """Several people's rows, locked in id order (so two writers never deadlock)."""
+        if not ids:
+            return {}
+        rows = (await self.session.execute(
+            select(people).where(people.c.id.in_(sorted(set(ids)))).order_by(people.c.id)
+            .with_for_update())).all()
+        return {r.id: r for r in rows}
 
     async def set_person(self, person_id: str, **values: Any) -> None:
         await self.session.execute(update(people).where(people.c.id == person_id).values(**values))
