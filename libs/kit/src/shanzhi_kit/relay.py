@@ -7,10 +7,11 @@ service runs a relay, but one pass runs at a time: a pass first takes a
 transaction-level advisory lock on PostgreSQL, and a relay that cannot get it
 leaves the pass to the one that has it. Two relays sending neighbouring batches
 at once could otherwise land a later event of an entity on the broker before an
-earlier one; this way events reach each partition in the order they were written. A relay that dies
-after the commit of the change but before the publish leaves the rows
-unpublished, and the next pass sends them: nothing is lost. A relay that dies
-after the publish but before the stamp sends them again; consumers drop the
+earlier one; this way events reach each partition in the order they were written.
+
+A relay that dies after the commit of the change but before the publish leaves
+the rows unpublished, and the next pass sends them: nothing is lost. A relay that
+dies after the publish but before the stamp sends them again; consumers drop the
 duplicate by event id.
 
 Published rows are deleted once they are older than the service's
