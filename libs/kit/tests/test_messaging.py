@@ -634,6 +634,11 @@ async def test_relays_of_two_replicas_keep_each_entitys_events_in_order(
     name = topic()
     outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
     sessionmaker = make_sessionmaker(engine)
+    leftover = OutboxRelay(sessionmaker, messaging.outbox,
+                           lambda: kafka_producer(broker.bootstrap, "kit-test"))
+    while await leftover.publish_pending():  # what earlier tests left
+        pass
+    await leftover.close()
     written: dict[str, list[str]] = {}
     token = set_current_caller(SYSTEM)
     try:

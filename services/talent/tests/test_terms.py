@@ -246,11 +246,10 @@ async def test_one_person_appointed_twice_at_once_to_a_role_of_many_holders_hold
 async def test_a_persons_events_are_numbered_in_the_order_their_writes_commit(
     talent: talent_pb2_grpc.TalentServiceStub, talent_host: ServiceHost, ops: Any,
 ) -> None:
-    # An appointment and an ending of another of the person's terms race; each write
-    # locks the person before adding its event, so the outbox numbers (the order the
-    # relay publishes in) follow the commits: the appointment's event carries the name
-    # that was current when it committed, and the update's event comes after or before
-    # it as a whole.
+    # A rename races an appointment and the end of another term. Each write locks the
+    # person before adding its event, so the outbox numbers them (the relay publishes in
+    # that order) in the order they commit: every event before the rename's carries the
+    # old name, and every event from it on the new one.
     person = await ops.register(village(7), "原名")
     grid = await ops.appoint(person, talent_pb2.POST_ROLE_GRID_WORKER, start="2024-01-01")
     rename = talent_pb2.UpdatePersonRequest(
@@ -273,7 +272,6 @@ async def test_a_persons_events_are_numbered_in_the_order_their_writes_commit(
             names.append(unpack(env, events_pb2.PersonAppointedEvent).person_name)
         elif event_type == events_pb2.PostEndedEvent.DESCRIPTOR.full_name:
             names.append(unpack(env, events_pb2.PostEndedEvent).person_name)
-    # Every event after the rename carries the new name, every one before it the old.
     first_new = names.index("新名")
     assert all(n == "原名" for n in names[:first_new]), names
     assert all(n == "新名" for n in names[first_new:]), names
