@@ -14,13 +14,14 @@ import pytest
 from shanzhi.common.v1 import event_pb2
 from shanzhi.points.v1 import points_pb2 as P
 from shanzhi.talent.v1 import events_pb2 as talent_events
+from shanzhi.talent.v1 import talent_pb2
 from shanzhi_kit.events import envelope
 from shanzhi_kit.pytest_plugin import wait_until
 from shanzhi_kit.testing import Broker
 from shanzhi_points.clock import china_date
 from shanzhi_points.consumers import REPRESENTATIVES_CONSUMER, TALENT_TOPIC
 from shanzhi_points.tables import accounts, entries, messaging
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 pytestmark = [pytest.mark.postgres, pytest.mark.broker]
 
@@ -207,3 +208,54 @@ async def test_leaving_the_party_closes_the_account_and_rejoining_opens_it_again
     assert (again.id, again.closed_on) == (closed.id, "")
     assert await pk.count(accounts, accounts.c.subject_id == member.person_id) == 1
 
+
+
+async def test_a_rename_takes_the_persons_accounts_in_id_order_so_it_never_deadlocks(
+    pk: Any, broker: Broker,
+) -> None:
+    # A party member (account made first) later appointed a representative (account made
+    # second). Another transaction holds the older account and then wants the newer one,
+    # in id order as every path that locks several accounts does; the rename arriving in
+    # between must wait for the older one holding nothing, not hold the newer one.
+    village = pk.village()
+    member = registered(village, party_member=True, name="赵新民")
+    appointed = talent_events.PersonAppointedEvent(
+        post_id=str(uuid.uuid4()), person_id=member.person_id, region_code=village,
+        role=talent_pb2.POST_ROLE_VILLAGER_REPRESENTATIVE, start_date="2024-01-15", person_name="赵新民")
+    first = wrapped(member)
+    second = envelope(appointed, source="shanzhi.talent", subject=member.person_id,
+                      region_code=village, actor="tester")
+    await publish(broker, first)
+    await applied(pk, first)
+    await publish(broker, second)
+    await applied(pk, second)
+    party = await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_PARTY_MEMBER, id=member.person_id))
+    representative = await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE,
+                                                   id=member.person_id))
+    assert party.id < representative.id
+    # The older account written since (as any award would write it): its row version now
+    # lies after the newer account's in the table, so a scan meets the newer one first.
+    async with pk.host.engine.begin() as conn:
+        await conn.execute(accounts.update().where(accounts.c.id == party.id)
+                           .values(display_name=accounts.c.display_name))
+
+    waiting = select(func.count()).select_from(text("pg_stat_activity")).where(
+        text("wait_event_type = 'Lock' AND datname = current_database()"))
+    rename = wrapped(updated(village, member.person_id, "name", party_member=True, name="赵新明"))
+    async with pk.host.engine.begin() as holder:
+        # Find a deadlock at once on this side, so that a cycle would fail this test
+        # rather than abort the consumer's side and be retried.
+        await holder.execute(text("SET LOCAL deadlock_timeout = '50ms'"))
+        await holder.execute(select(accounts.c.id).where(accounts.c.id == party.id).with_for_update())
+        await publish(broker, rename)
+
+        async def consumer_waits() -> bool:
+            # A transaction of its own each time: pg_stat_activity holds still within one.
+            async with pk.host.engine.connect() as watcher:
+                return (await watcher.execute(waiting)).scalar_one() >= 1
+        await wait_until(consumer_waits, within=30)
+        await holder.execute(
+            select(accounts.c.id).where(accounts.c.id == representative.id).with_for_update())
+    await applied(pk, rename)
+    assert {(await pk.account(P.SubjectRef(kind=kind, id=member.person_id))).display_name
+            for kind in (P.SUBJECT_KIND_PARTY_MEMBER, P.SUBJECT_KIND_REPRESENTATIVE)} == {"赵新明"}

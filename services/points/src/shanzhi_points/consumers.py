@@ -40,7 +40,7 @@ from shanzhi_kit.errors import InvalidArgument
 from shanzhi_kit.events import Outbox, event_type, unpack
 from shanzhi_kit.regions import is_village_code
 from shanzhi_kit.values import valid_uuid
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points.accounts import credit_base, open_account
@@ -123,6 +123,11 @@ class TalentEventHandlers:
         event = _payload(env, talent_events.PersonUpdatedEvent)
         name = event.person_name.strip()[:100]
         changed_at = env.time.ToDatetime(UTC)
+        # The person's accounts locked first, in id order as every path that locks several
+        # accounts does: the updates below would take them in the order they find them.
+        await session.execute(select(accounts.c.id).where(
+            accounts.c.subject_kind.in_(PERSON_KINDS), accounts.c.subject_id == event.person_id,
+        ).order_by(accounts.c.id).with_for_update())
         if "name" in event.changed_fields and name:
             # Only a change newer than the one the name came from: a rename delivered late,
             # or replayed under another event id, does not bring an old name back.
