@@ -12,6 +12,7 @@ import pytest
 from shanzhi.common.v1 import event_pb2
 from shanzhi.common.v1.paging_pb2 import PageRequest
 from shanzhi.points.v1 import events_pb2, points_pb2
+from shanzhi_kit.events import unpack
 from shanzhi_kit.pytest_plugin import rpc_error_details
 from shanzhi_points.tables import accounts, entries, lots, messaging
 from sqlalchemy import func, select
@@ -92,8 +93,16 @@ async def test_concurrent_awards_to_one_account_all_count_once(pk: Any) -> None:
     assert (await pk.account(pk.ref(home))).balance == 200
     assert await pk.count(entries, entries.c.account_id == home.account_id) == 40
     assert await pk.count(lots, lots.c.account_id == home.account_id) == 40
-    assert await pk.count(messaging.outbox, messaging.outbox.c.key == home.account_id,
-                          messaging.outbox.c.event_type == "shanzhi.points.v1.EntryPostedEvent") == 40
+    # The outbox numbers the account's events in the order the awards committed, which is
+    # the order the relay publishes them in: balances rise by 5 from one to the next.
+    outbox = messaging.outbox
+    async with pk.host.engine.connect() as conn:
+        payloads = (await conn.execute(select(outbox.c.payload).where(
+            outbox.c.key == home.account_id,
+            outbox.c.event_type == "shanzhi.points.v1.EntryPostedEvent").order_by(outbox.c.seq))).scalars()
+        published = [unpack(event_pb2.EventEnvelope.FromString(p), events_pb2.EntryPostedEvent).balance_after
+                     for p in payloads]
+    assert published == list(range(5, 205, 5))
     await invariants_hold(pk)
 
 
