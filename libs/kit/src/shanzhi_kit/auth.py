@@ -75,6 +75,10 @@ def reset_current_caller(token: contextvars.Token[Caller | None]) -> None:
     _current.reset(token)
 
 
+#: The longest caller id (the token's ``sub``) a service records.
+MAX_SUBJECT = 200
+
+
 class TokenVerifier:
     """Verifies bearer tokens with the configured key and returns the caller."""
 
@@ -111,6 +115,11 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid bearer token: {exc}") from None
+        subject = str(claims["sub"])
+        # Stored as created_by and with every idempotency key (200 characters at most).
+        if not 0 < len(subject) <= MAX_SUBJECT or not subject.isprintable():
+            raise Unauthenticated(
+                f"invalid bearer token: sub must be 1 to {MAX_SUBJECT} printable characters")
         roles = claims.get("roles") or []
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise Unauthenticated("invalid bearer token: roles must be a list of strings")
@@ -122,7 +131,7 @@ class TokenVerifier:
         except ValueError:
             raise Unauthenticated("invalid bearer token: region is not a division code") from None
         caller = Caller(
-            subject=str(claims["sub"]),
+            subject=subject,
             roles=frozenset(roles),
             scope=scope,
             name=str(claims.get("name", "")),

@@ -21,8 +21,8 @@ class _Regional(Protocol):
 
 R = TypeVar("R", bound=_Regional)
 
-_CODE = re.compile(r"\d{12}")
-_PREFIX = re.compile(r"\d{0,12}")
+_CODE = re.compile(r"[0-9]{12}")
+_PREFIX = re.compile(r"[0-9]{0,12}")
 #: Lengths a scope prefix may have: province, city, county, township, village.
 SCOPE_LENGTHS = (2, 4, 6, 9, 12)
 

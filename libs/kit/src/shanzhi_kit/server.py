@@ -32,8 +32,9 @@ from shanzhi_kit import metrics, telemetry
 from shanzhi_kit.auth import TokenVerifier, reset_current_caller, set_current_caller
 from shanzhi_kit.consumer import EventConsumer
 from shanzhi_kit.db import DriverPool, wait_for_database
-from shanzhi_kit.errors import Aborted, ServiceError
+from shanzhi_kit.errors import Aborted, InvalidArgument, ServiceError
 from shanzhi_kit.settings import ServiceSettings
+from shanzhi_kit.strings import nul_field
 
 log = logging.getLogger("shanzhi.grpc")
 
@@ -118,6 +119,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 metadata = {k: v for k, v in context.invocation_metadata() or ()}
                 caller = verifier.from_authorization(metadata.get("authorization"))
                 subject = caller.subject
+                bad = nul_field(request)
+                if bad is not None:
+                    raise InvalidArgument.field(bad, "must not contain the NUL character (\\x00)")
                 token = set_current_caller(caller)
                 try:
                     return await behavior(request, context)
