@@ -8,7 +8,7 @@ import json
 import os
 import time
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import grpc
 import jwt
@@ -136,6 +136,34 @@ def test_page_tokens_round_trip_and_bad_ones_are_refused() -> None:
         page_of(paging_pb2.PageRequest(page_size=501))
 
 
+def _token(key: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def test_page_keys_come_back_typed_and_forged_ones_are_refused() -> None:
+    stamp = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+    page = page_of(paging_pb2.PageRequest(page_size=1), key_types=(datetime, str))
+    token = page.info([(stamp, "a"), (stamp, "b")], lambda r: [r[0].isoformat(), r[1]]).next_page_token
+    assert page_of(paging_pb2.PageRequest(page_token=token), key_types=(datetime, str)).after == [stamp, "a"]
+    assert page_of(paging_pb2.PageRequest(page_token=_token(["2026-03-01", "x"])),
+                   key_types=(date, str)).after == [date(2026, 3, 1), "x"]
+    biggest = page_of(paging_pb2.PageRequest(page_token=_token([2**63 - 1])), key_types=(int,))
+    assert biggest.after == [2**63 - 1]
+    forged = [
+        ((datetime, str), _token(["x", "y"])),  # not a time
+        ((datetime, str), _token(["2026-03-01T08:30:00", "y"])),  # a time without its zone
+        ((date, str), _token(["2026-02-30", "y"])),
+        ((int,), _token([2**63])),  # beyond BIGINT
+        ((int,), _token([True])),
+        ((str,), _token(["a\x00"])),  # PostgreSQL cannot compare text with a NUL
+        ((str,), base64.urlsafe_b64encode(b"[" * 5000).decode()),  # nested beyond recursion
+        ((str,), base64.urlsafe_b64encode(b"[" * 600).decode()),
+    ]
+    for key_types, token in forged:
+        with pytest.raises(InvalidArgument, match=r"page\.page_token"):
+            page_of(paging_pb2.PageRequest(page_token=token), key_types=key_types)
+
+
 def test_tokens_are_verified() -> None:
     verifier = TokenVerifier(AuthSettings(secret=SECRET))
     caller = verifier.from_authorization(
@@ -149,6 +177,38 @@ def test_tokens_are_verified() -> None:
                    f"Bearer {bad_region}"]:
         with pytest.raises(Unauthenticated):
             verifier.from_authorization(header)
+
+    # The subject is recorded with every write: too long or with control characters, the
+    # token is refused rather than every write failing in the database.
+    assert verifier.verify(issue_token(SECRET, "u" * 200, [], "")).subject == "u" * 200
+    for subject in ("u" * 201, "u\x00", "u\n1"):
+        with pytest.raises(Unauthenticated, match="sub must be"):
+            verifier.verify(issue_token(SECRET, subject, [], ""))
+
+
+def test_division_codes_are_ascii_digits_only() -> None:
+    assert code_problem("１３０１２３１０１２０１") is not None  # full-width digits
+    assert code_problem("\u0661" * 12) is not None  # Arabic-Indic digits
+    with pytest.raises(ValueError):
+        RegionScope("１３０１２３")
+
+
+def test_a_nul_anywhere_in_a_request_is_found_by_its_path() -> None:
+    from shanzhi.points.v1 import points_pb2 as P
+    from shanzhi_kit.strings import nul_field
+
+    def batch(**line: object) -> P.ScoreBatchRequest:
+        lines = [P.BatchLine(item_code="HJ-01", occurred_on="2026-03-01") for _ in range(3)]
+        lines.append(P.BatchLine(**line))  # type: ignore[arg-type]
+        return P.ScoreBatchRequest(request_id="r", batch_key="k", lines=lines)
+
+    assert nul_field(batch(item_code="HJ-02")) is None
+    assert nul_field(batch(note="村\x00")) == "lines[3].note"
+    assert nul_field(batch(subject=P.SubjectRef(id="a\x00"))) == "lines[3].subject.id"
+    assert nul_field(P.ScoreBatchRequest(request_id="r\x00")) == "request_id"
+    assert nul_field(P.BatchGetAccountsRequest(ids=["a", "b\x00"])) == "ids[1]"
+    page = paging_pb2.PageRequest(page_token="\x00")
+    assert nul_field(P.ListClaimsRequest(page=page)) == "page.page_token"
 
 
 def test_personal_numbers_are_masked_in_text() -> None:
@@ -267,7 +327,7 @@ async def test_a_deadlock_or_serialisation_failure_is_aborted_for_retry(
     handler = await interceptor.intercept_service(
         continuation, SimpleNamespace(method="/shanzhi.points.v1.PointsService/AwardPoints"))  # type: ignore[arg-type]
     context = Context()
-    await asyncio.wait_for(handler.unary_unary(object(), context), 5)
+    await asyncio.wait_for(handler.unary_unary(paging_pb2.PageRequest(), context), 5)
     assert context.aborted is not None and context.aborted[0] == code
     if code == grpc.StatusCode.ABORTED:
         assert context.aborted[1].endswith("; retry")

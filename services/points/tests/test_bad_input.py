@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -10,6 +12,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from google.protobuf import json_format
+from shanzhi.common.v1.paging_pb2 import PageRequest
 from shanzhi.points.v1 import points_pb2 as P
 from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details
 from shanzhi_points.tables import (
@@ -91,6 +94,10 @@ AWARD_CASES: list[tuple[str, dict[str, Any], grpc.StatusCode, str]] = [
     ("too many", {"quantity": 1000}, INVALID, "quantity"),
     ("no reason", {"reason": " "}, INVALID, "reason"),
     ("no request id", {"request_id": ""}, INVALID, "request_id"),
+    # PostgreSQL cannot store a NUL in text: refused before anything runs, naming the field.
+    ("NUL in the reason", {"reason": "月度\x00评议"}, INVALID, "reason"),
+    ("NUL in the request id", {"request_id": "r-\x00"}, INVALID, "request_id"),
+    ("NUL in the subject", {"subject": other_household(subject_id="\x00")}, INVALID, "subject.id"),
 ]
 
 
@@ -231,3 +238,44 @@ async def test_a_closed_account_earns_nothing(pk: Any, ground: Ground) -> None:
     assert err.value.code() == REFUSED
     assert rpc_error_details(err.value)[0][0] == "subject.id"
     assert await snapshot(pk) == before
+
+
+def _token(key: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+LIST_CASES: list[tuple[str, str, Any, str]] = [
+    ("claim status not a ClaimStatus", "ListClaims", P.ListClaimsRequest(status=99), "status"),  # type: ignore[arg-type]
+    ("redemption status beyond int16", "ListRedemptions",
+     P.ListRedemptionsRequest(status=100_000), "status"),  # type: ignore[arg-type]
+    ("scheme year beyond int16", "ListSchemes", P.ListSchemesRequest(year=40_000), "year"),
+    ("scheme year out of range", "ListSchemes", P.ListSchemesRequest(year=1), "year"),
+    ("scheme subject kind", "ListSchemes",
+     P.ListSchemesRequest(subject_kind=-3), "subject_kind"),  # type: ignore[arg-type]
+    ("account subject kind", "ListAccounts",
+     P.ListAccountsRequest(subject_kind=40_000), "subject_kind"),  # type: ignore[arg-type]
+    ("claims token that is not a time", "ListClaims",
+     P.ListClaimsRequest(page=PageRequest(page_token=_token(["x", "y"]))), "page.page_token"),
+    ("redemptions token that is not a time", "ListRedemptions",
+     P.ListRedemptionsRequest(page=PageRequest(page_token=_token(["x", "y"]))), "page.page_token"),
+    ("statement token beyond BIGINT", "GetStatement",
+     P.GetStatementRequest(account_id=str(uuid.uuid4()), page=PageRequest(page_token=_token([10**20]))),
+     "page.page_token"),
+    ("ranking token beyond BIGINT", "ListRanking",
+     P.ListRankingRequest(scheme_id=str(uuid.uuid4()), page=PageRequest(page_token=_token([10**20, "x"]))),
+     "page.page_token"),
+    ("households token with a NUL", "ListHouseholds",
+     P.ListHouseholdsRequest(page=PageRequest(page_token=_token(["\x00"]))), "page.page_token"),
+    ("token nested past recursion", "ListGoods",
+     P.ListGoodsRequest(page=PageRequest(page_token=base64.urlsafe_b64encode(b"[" * 800).decode())),
+     "page.page_token"),
+]
+
+
+@pytest.mark.parametrize(("case", "method", "request_", "field"), LIST_CASES, ids=[c[0] for c in LIST_CASES])
+async def test_a_bad_list_filter_or_forged_page_token_names_the_field(
+        pk: Any, case: str, method: str, request_: Any, field: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await getattr(pk.stub, method)(request_, metadata=pk.ADMIN)
+    assert err.value.code() == INVALID, err.value.details()
+    assert [f for f, _ in rpc_error_details(err.value)] == [field]

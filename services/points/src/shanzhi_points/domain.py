@@ -9,7 +9,7 @@ villagers' representatives (优秀村民代表). Scheme rules live in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -129,6 +129,16 @@ def check_subject(v: Validator, field: str, ref: points_pb2.SubjectRef,
     elif not valid_uuid(ref.id.lower()):
         v.add(f"{field}.id", f"{ref.id!r} is not a valid id (UUID)")
     return Subject(ref.kind, ref.id.lower())
+
+
+def check_filter(v: Validator, field: str, value: int, allowed: Iterable[int], what: str) -> None:
+    """A list filter: 0 (unset, everything) or one of ``allowed``."""
+    v.check(value == 0 or value in allowed, field, f"must be {what}, or unset for all")
+
+
+def check_year_filter(v: Validator, year: int) -> None:
+    v.check(year == 0 or rules.MIN_YEAR <= year <= rules.MAX_YEAR, "year",
+            f"must be between {rules.MIN_YEAR} and {rules.MAX_YEAR}, or 0 for every year")
 
 
 def check_quantity(v: Validator, field: str, quantity: int) -> int:

@@ -471,7 +471,7 @@ class PointsRepository:
         if account_id:
             query = query.where(claims.c.account_id == account_id)
         if page.after is not None:
-            stamp = datetime.fromisoformat(page.after[0])
+            stamp = page.after[0]
             query = query.where(or_(claims.c.created_at < stamp,
                                     and_(claims.c.created_at == stamp, claims.c.id > page.after[1])))
         return await self._all(query.order_by(claims.c.created_at.desc(), claims.c.id)
@@ -593,7 +593,7 @@ class PointsRepository:
         if status:
             query = query.where(r.c.status == status)
         if page.after is not None:
-            stamp = datetime.fromisoformat(page.after[0])
+            stamp = page.after[0]
             query = query.where(or_(r.c.reserved_at < stamp,
                                     and_(r.c.reserved_at == stamp, r.c.id > page.after[1])))
         return await self._all(query.order_by(r.c.reserved_at.desc(), r.c.id).limit(page.size + 1))

@@ -282,7 +282,10 @@ class ClaimsApi(ApiBase):
     async def ListClaims(
         self, request: points_pb2.ListClaimsRequest, context: grpc.aio.ServicerContext
     ) -> points_pb2.ListClaimsResponse:
-        page = page_of(request.page, key_types=(str, str))
+        page = page_of(request.page, key_types=(datetime, str))
+        v = Validator()
+        domain.check_filter(v, "status", request.status, points_pb2.ClaimStatus.values(), "a ClaimStatus")
+        v.raise_if_any()
         prefix = self._caller().scope.narrow(request.region_code_prefix)
         account_id = require_id(request.account_id, "account_id") if request.account_id else ""
         if prefix is None:

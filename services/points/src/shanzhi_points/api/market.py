@@ -10,6 +10,7 @@ from and the stock back to the shelf.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -365,7 +366,11 @@ class MarketApi(ApiBase):
     async def ListRedemptions(
         self, request: points_pb2.ListRedemptionsRequest, context: grpc.aio.ServicerContext
     ) -> points_pb2.ListRedemptionsResponse:
-        page = page_of(request.page, key_types=(str, str))
+        page = page_of(request.page, key_types=(datetime, str))
+        v = Validator()
+        domain.check_filter(v, "status", request.status, points_pb2.RedemptionStatus.values(),
+                            "a RedemptionStatus")
+        v.raise_if_any()
         prefix = self._caller().scope.narrow(request.region_code_prefix)
         account_id = require_id(request.account_id, "account_id") if request.account_id else ""
         if prefix is None:

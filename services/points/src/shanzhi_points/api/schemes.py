@@ -190,6 +190,10 @@ class SchemesApi(ApiBase):
         self, request: points_pb2.ListSchemesRequest, context: grpc.aio.ServicerContext
     ) -> points_pb2.ListSchemesResponse:
         page = page_of(request.page)
+        v = Validator()
+        domain.check_year_filter(v, request.year)
+        domain.check_filter(v, "subject_kind", request.subject_kind, domain.SUBJECT_KINDS, "a SubjectKind")
+        v.raise_if_any()
         prefix = self._caller().scope.narrow(request.region_code_prefix)
         if prefix is None:
             return points_pb2.ListSchemesResponse()
