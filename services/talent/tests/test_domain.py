@@ -158,6 +158,12 @@ def test_an_update_changes_only_the_named_fields_and_says_which_changed() -> Non
     assert change.person == recorded(name="张山")
 
 
+def test_a_phone_typed_in_full_width_digits_is_the_same_phone() -> None:
+    change = domain.check_person_update(update("phone", phone="１３８ １２３４ ５６７８"), recorded(), TODAY)
+    assert change.changed == ()
+    assert change.person.phone == "13812345678"
+
+
 @pytest.mark.parametrize(
     ("paths", "problem"),
     [
@@ -183,6 +189,7 @@ def test_the_mask_names_editable_fields_only(paths: tuple[str, ...], problem: st
     [
         (update("name", name=""), "person.name"),
         (update("phone", phone="call me"), "person.phone"),
+        (update("phone", phone="\u0661\u0663812345678"), "person.phone"),  # Arabic-Indic digits
         (update("party_join_date", party_join_date="2027-01-01"), "person.party_join_date"),
         (update("party_join_date", party_join_date="1995-01-01"), "person.party_join_date"),  # age 14
         (update("birth_date", birth_date="1990-01-01"), "person.party_join_date"),  # joined at 15

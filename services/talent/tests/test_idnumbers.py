@@ -34,6 +34,18 @@ def test_spaces_and_a_lower_case_x_are_normalised() -> None:
     assert idnumbers.parse(" 110105 19491231 002x ", TODAY).value == EXAMPLE
 
 
+def test_full_width_digits_from_a_chinese_input_method_are_the_same_number() -> None:
+    full_width = EXAMPLE.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+    assert idnumbers.parse(full_width, TODAY).value == EXAMPLE
+    assert idnumbers.parse(full_width[:6] + full_width[8:17], TODAY).value == EXAMPLE  # 15 digits
+
+
+@pytest.mark.parametrize("digit", ["\u0661", "\u096b"])  # Arabic-Indic one, Devanagari five
+def test_digits_of_other_scripts_are_refused(digit: str) -> None:
+    with pytest.raises(idnumbers.IdNumberError):
+        idnumbers.parse(digit + EXAMPLE[1:], TODAY)
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [

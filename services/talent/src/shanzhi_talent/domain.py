@@ -10,6 +10,7 @@ this one.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -74,7 +75,7 @@ MAX_NAME = 50
 MAX_NOTE = 500
 EARLIEST_BIRTH = date(1900, 1, 1)
 PARTY_MIN_AGE = 18
-_PHONE = re.compile(r"\+?\d[\d-]{5,18}\d")
+_PHONE = re.compile(r"\+?[0-9][0-9-]{5,18}[0-9]")
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def check_new_person(req: talent_pb2.RegisterPersonRequest, today: date) -> NewP
             v.add("party_join_date", "must not be in the future")
         elif birth is not None and years_between(birth, joined) < PARTY_MIN_AGE:
             v.add("party_join_date", f"is before the person turned {PARTY_MIN_AGE}")
-    phone = req.phone.strip().replace(" ", "")
+    phone = unicodedata.normalize("NFKC", req.phone).strip().replace(" ", "")
     if phone and not _PHONE.fullmatch(phone):
         v.add("phone", "must be a phone number: 7 to 20 digits, optionally with + and -")
     v.raise_if_any()

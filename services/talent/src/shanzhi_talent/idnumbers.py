@@ -17,6 +17,7 @@ number cannot be registered again with the new one.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -83,17 +84,19 @@ def _birth(digits: str) -> date:
 
 def parse(raw: str, today: date) -> IdNumber:
     """Validate and normalise ``raw`` (spaces dropped, x upper-cased, 15 digits converted)."""
-    value = "".join(raw.split()).upper()
+    # Full-width digits and X (１１０１…Ｘ), as Chinese input methods type them, are the
+    # same number: NFKC makes them ASCII, so both forms find the same person.
+    value = "".join(unicodedata.normalize("NFKC", raw).split()).upper()
     converted = False
     if len(value) == 15:
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise IdNumberError("a 15-character number must be all digits")
         first17 = value[:6] + "19" + value[6:]
         value = first17 + check_character(first17)
         converted = True
     if len(value) != 18:
         raise IdNumberError("must have 18 characters (or 15 digits for a legacy number)")
-    if not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
+    if not (value.isascii() and value[:17].isdigit() and (value[17].isdigit() or value[17] == "X")):
         raise IdNumberError("must be 17 digits followed by a digit or X")
     if value[:2] not in PROVINCES:
         raise IdNumberError("the address code does not start with a province code")
