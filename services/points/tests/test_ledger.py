@@ -332,4 +332,32 @@ async def test_lots_expire_on_their_last_day_without_anyone_asking(pk: Any) -> N
     lots_now = (await pk.stub.ListLots(P.ListLotsRequest(account_id=home.account_id, include_spent=True),
                                        metadata=pk.ADMIN)).lots
     assert (lots_now[0].entry_id, lots_now[0].available, lots_now[0].closed) == (old.id, 0, True)
+    # Reversing the expired credit takes nothing more from the balance: its points left it
+    # once, when the lot expired. The balance is what it would be without the credit.
+    undone = (await pk.stub.ReverseEntry(P.ReverseEntryRequest(
+        request_id=pk.rid(), entry_id=old.id, reason="评议有误，予以冲正"), metadata=pk.ADMIN)).entry
+    assert (undone.amount, undone.score, undone.balance_after) == (0, -5, 10)
+    await invariants_hold(pk)
+
+
+async def test_reversing_a_partly_spent_then_expired_credit_takes_back_only_what_was_spent(
+        pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, points_valid_months=1)
+    home = await pk.household(village)
+    wrong = await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2, occurred_on=date(2025, 5, 20))
+    await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2)  # 10 points, not expiring soon
+    soap = await pk.goods(village, price=4, stock=1)
+    await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+        request_id=pk.rid(), subject=pk.ref(home), goods_id=soap.id, quantity=1), metadata=pk.ADMIN)
+    pk.clock.advance(timedelta(days=2))  # the May lot (10, 4 of them spent) expires with 6 left
+    for _ in range(50):
+        if (await pk.account(pk.ref(home))).balance == 10:
+            break
+        await asyncio.sleep(0.1)
+    assert (await pk.account(pk.ref(home))).balance == 10
+    undone = (await pk.stub.ReverseEntry(P.ReverseEntryRequest(
+        request_id=pk.rid(), entry_id=wrong.id, reason="评议有误，予以冲正"), metadata=pk.ADMIN)).entry
+    # Without the wrong credit the soap's 4 points would have come from the other lot.
+    assert (undone.amount, undone.score, undone.balance_after) == (-4, -10, 6)
     await invariants_hold(pk)

@@ -319,6 +319,27 @@ async def test_representatives_start_each_year_at_their_base_score(pk: Any) -> N
         (P.ENTRY_KIND_BASE, 2026, closed.id)]
 
 
+async def test_an_entry_of_a_closed_year_is_not_reversed_even_without_a_scheme(pk: Any) -> None:
+    village = pk.village()
+    rep = P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=str(uuid.uuid4()))
+    # Opened before the village had a representatives' scheme: the base has no scheme.
+    await pk.stub.OpenAccount(P.OpenAccountRequest(
+        request_id=pk.rid(), subject=rep, region_code=village, display_name="钱学文"), metadata=pk.ADMIN)
+    [base] = (await pk.stub.GetStatement(P.GetStatementRequest(subject=rep), metadata=pk.ADMIN)).entries
+    assert (base.kind, base.year, base.scheme_id) == (P.ENTRY_KIND_BASE, 2025, "")
+    scheme = await pk.scheme(village, kind=P.SUBJECT_KIND_REPRESENTATIVE, items=(
+        pk.item("JF-01", 3, category=P.ITEM_CATEGORY_REPRESENTATIVE_DUTY, name="收集反映社情民意"),))
+    pk.clock.set(at(date(2026, 1, 3)))
+    await pk.stub.CloseCycle(P.CloseCycleRequest(request_id=pk.rid(), scheme_id=scheme.id), metadata=pk.ADMIN)
+    before = (await pk.account(rep)).balance
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ReverseEntry(P.ReverseEntryRequest(
+            request_id=pk.rid(), entry_id=base.id, reason="误开账户"), metadata=pk.ADMIN)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert rpc_error_details(err.value) == [("entry_id", "the entry's year 2025 is closed (年度已结算)")]
+    assert (await pk.account(rep)).balance == before
+
+
 async def test_expiries_at_a_close_point_to_the_credit_whose_lot_expired(pk: Any) -> None:
     village = pk.village()
     scheme = await pk.scheme(village, cycle_policy=P.CYCLE_POLICY_RESET, points_valid_months=1)

@@ -143,6 +143,21 @@ def plan_deduct(lots: Sequence[LotView], points: int, today: date, *, first: int
     return Plan(amount=-taken, score=-points if score is None else score, moves=moves)
 
 
+def plan_take_back(lots: Sequence[LotView], credited: int, expired: int, today: date, *,
+                   lot: int | None, score: int) -> Plan:
+    """The reversal of a credit (冲正): its ``credited`` points leave the balance, from its own
+    ``lot`` first, then the oldest live lots, never below zero.
+
+    Points the credit's lot already lost when it expired (``expired``) left the balance once
+    then and are not taken again: the balance ends as if the credit had never been made. The
+    score drops by the whole credit.
+    """
+    wanted = credited - expired
+    if wanted <= 0:
+        return Plan(amount=0, score=score)
+    return plan_deduct(lots, wanted, today, first=lot, score=score)
+
+
 def plan_restore(lots: Sequence[LotView], taken: Iterable[tuple[int, int]], today: date, *,
                  score: int = 0) -> Plan:
     """Give back what an earlier entry took (``taken``: its moves), to the same lots.
@@ -259,8 +274,10 @@ class MemoryLedger:
         """Reverse a credit or a deduction."""
         self.expire(today)
         if entry.kind == "credit":
-            plan = plan_deduct(self.lot_list(), entry.amount, today, first=entry.lot_id,
-                               score=-entry.score)
+            expired = sum(-delta for e in self.entries if e.kind == "expiry"
+                          for lot_id, delta in e.moves if lot_id == entry.lot_id)
+            plan = plan_take_back(self.lot_list(), entry.amount, expired, today, lot=entry.lot_id,
+                                  score=-entry.score)
         elif entry.kind == "deduct":
             plan = plan_restore(self.lot_list(), entry.moves, today, score=-entry.score)
         else:

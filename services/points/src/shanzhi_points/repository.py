@@ -32,6 +32,7 @@ from shanzhi_points.tables import (
     household_head_changes,
     household_members,
     households,
+    lot_moves,
     lots,
     redemptions,
     representative_honours,
@@ -368,6 +369,16 @@ class PointsRepository:
     async def lot_made_by(self, entry_id: str) -> int | None:
         row = await self._first(select(lots.c.id).where(lots.c.entry_id == entry_id))
         return None if row is None else int(row.id)
+
+    async def expired_from(self, account_id: str, lot_id: int) -> int:
+        """Points a lot of this account lost when it expired (积分过期)."""
+        taken = (await self.session.execute(
+            select(func.coalesce(func.sum(-lot_moves.c.amount), 0))
+            .select_from(entries)
+            .join(lot_moves, and_(lot_moves.c.entry_id == entries.c.id, lot_moves.c.lot_id == lot_id))
+            .where(entries.c.account_id == account_id, entries.c.kind == points_pb2.ENTRY_KIND_EXPIRY)
+        )).scalar_one()
+        return int(taken)
 
     async def statement(self, account_id: str, start: date | None, end: date | None,
                         page: Page) -> list[Row[Any]]:

@@ -41,7 +41,7 @@ from shanzhi_points.api.scoring import (
     signed,
 )
 from shanzhi_points.errors import refused, require_scope, unknown
-from shanzhi_points.ledger import expiry_date, plan_credit, plan_deduct, plan_restore
+from shanzhi_points.ledger import expiry_date, plan_credit, plan_deduct, plan_restore, plan_take_back
 from shanzhi_points.messages import (
     account_message,
     batch_message,
@@ -446,14 +446,19 @@ class LedgerApi(ApiBase):
             claim = await posted_claim_of(repo, entry)
             writer = self._ledger(session, caller)
             state = (await writer.lock_accounts([entry.account_id]))[entry.account_id]
+            # Read under the account's lock: a cycle close takes the same lock first.
+            if state.closed_cycle_year is not None and entry.year <= state.closed_cycle_year:
+                raise refused("entry_id", f"the entry's year {entry.year} is closed (年度已结算)")
             done = await repo.reversal_of(entry.id)
             if done is not None:
                 raise refused("entry_id", f"was already reversed by entry {done.id}")
             await writer.expire_due([state])
             assert state.lots is not None
             if entry.score >= 0:
-                plan = plan_deduct(list(state.lots.values()), entry.amount, writer.today,
-                                   first=await repo.lot_made_by(entry.id), score=-entry.score)
+                lot = await repo.lot_made_by(entry.id)
+                expired = 0 if lot is None else await repo.expired_from(entry.account_id, lot)
+                plan = plan_take_back(list(state.lots.values()), entry.amount, expired, writer.today,
+                                      lot=lot, score=-entry.score)
             else:
                 taken = await writer.moves_of(entry.id)
                 await writer.load_lots_by_id(state, [lot_id for lot_id, _ in taken])
