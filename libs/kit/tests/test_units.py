@@ -207,6 +207,9 @@ def test_a_nul_anywhere_in_a_request_is_found_by_its_path() -> None:
     assert nul_field(batch(subject=P.SubjectRef(id="a\x00"))) == "lines[3].subject.id"
     assert nul_field(P.ScoreBatchRequest(request_id="r\x00")) == "request_id"
     assert nul_field(P.BatchGetAccountsRequest(ids=["a", "b\x00"])) == "ids[1]"
+    # A zero byte that is no NUL (an empty string's length) is looked into and let pass.
+    empty = P.BatchGetAccountsRequest(ids=["", "a"])
+    assert b"\x00" in empty.SerializeToString() and nul_field(empty) is None
     page = paging_pb2.PageRequest(page_token="\x00")
     assert nul_field(P.ListClaimsRequest(page=page)) == "page.page_token"
 

@@ -5,8 +5,11 @@ a value fails. So a NUL anywhere in a request's strings, free text or request id
 token, is refused before any handler runs, naming the field, rather than failing in the
 database as an internal error.
 
-The fields to look at are worked out once per message type from its descriptor, so a
-check costs a few attribute reads per message (about 3 ms for a 10,000-line batch).
+A string's UTF-8 goes into the wire form as it is, so a request whose serialised bytes
+hold no zero byte holds no NUL: that test (about 1 µs for an award, 0.7 ms for a
+10,000-line batch) settles almost every request. Only when a zero byte turns up (it may
+also be a zero number or an empty string in a list) are the message's strings walked, to
+name the field; the fields to walk are worked out once per message type.
 """
 
 from __future__ import annotations
@@ -62,8 +65,14 @@ def _plan(descriptor: Any) -> _Plan:
     return plan
 
 
-def nul_field(message: Message, prefix: str = "") -> str | None:
+def nul_field(message: Message) -> str | None:
     """The path of the first string in ``message`` that holds a NUL (``lines[3].note``), or None."""
+    if b"\x00" not in message.SerializeToString():
+        return None
+    return _walk(message, "")
+
+
+def _walk(message: Message, prefix: str) -> str | None:
     plan = _plan(message.DESCRIPTOR)
     if plan.empty:
         return None
@@ -76,12 +85,12 @@ def nul_field(message: Message, prefix: str = "") -> str | None:
                 return f"{prefix}{name}[{i}]"
     for name in plan.messages:
         if message.HasField(name):
-            found = nul_field(getattr(message, name), f"{prefix}{name}.")
+            found = _walk(getattr(message, name), f"{prefix}{name}.")
             if found:
                 return found
     for name in plan.message_lists:
         for i, item in enumerate(getattr(message, name)):
-            found = nul_field(item, f"{prefix}{name}[{i}].")
+            found = _walk(item, f"{prefix}{name}[{i}].")
             if found:
                 return found
     for name in plan.string_maps:
@@ -92,7 +101,7 @@ def nul_field(message: Message, prefix: str = "") -> str | None:
         for key, value in getattr(message, name).items():
             if NUL in str(key):
                 return f"{prefix}{name}[{_key(key)}]"
-            found = nul_field(value, f"{prefix}{name}[{_key(key)}].")
+            found = _walk(value, f"{prefix}{name}[{_key(key)}].")
             if found:
                 return found
     return None
