@@ -279,3 +279,44 @@ async def test_a_bad_list_filter_or_forged_page_token_names_the_field(
         await getattr(pk.stub, method)(request_, metadata=pk.ADMIN)
     assert err.value.code() == INVALID, err.value.details()
     assert [f for f, _ in rpc_error_details(err.value)] == [field]
+
+
+def _unknown() -> str:
+    return str(uuid.uuid4())
+
+
+NOT_FOUND_CASES: list[tuple[str, Any, str]] = [
+    ("GetHousehold", lambda g: P.GetHouseholdRequest(id=_unknown()), "id"),
+    ("GetAccount", lambda g: P.GetAccountRequest(id=_unknown()), "id"),
+    ("GetStatement", lambda g: P.GetStatementRequest(account_id=_unknown()), "account_id"),
+    ("GetStatement", lambda g: P.GetStatementRequest(subject=other_household()), "subject.id"),
+    ("GetGoods", lambda g: P.GetGoodsRequest(id=_unknown()), "id"),
+    ("GetClaim", lambda g: P.GetClaimRequest(id=_unknown()), "id"),
+    ("GetBatch", lambda g: P.GetBatchRequest(id=_unknown()), "id"),
+    ("CloseCycle", lambda g: P.CloseCycleRequest(request_id=_unknown(), scheme_id=_unknown()), "scheme_id"),
+    ("PickUpRedemption", lambda g: P.PickUpRedemptionRequest(request_id=_unknown(), redemption_id=_unknown()),
+     "redemption_id"),
+    ("GetRulesInForce", lambda g: P.GetRulesInForceRequest(scheme_id=g.scheme.id, on_date="2024-06-01"),
+     "on_date"),
+]
+
+
+@pytest.mark.parametrize(("method", "make", "field"), NOT_FOUND_CASES,
+                         ids=[f"{c[0]}-{c[2]}" for c in NOT_FOUND_CASES])
+async def test_what_is_not_found_names_the_field_that_named_it(
+        pk: Any, ground: Ground, method: str, make: Any, field: str) -> None:
+    before = await snapshot(pk)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await getattr(pk.stub, method)(make(ground), metadata=pk.ADMIN)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND, err.value.details()
+    assert [f for f, _ in rpc_error_details(err.value)] == [field]
+    assert await snapshot(pk) == before
+
+
+async def test_a_taken_household_number_names_the_field(pk: Any, ground: Ground) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.CreateHousehold(P.CreateHouseholdRequest(
+            request_id=pk.rid(), region_code=ground.village, household_number=ground.home.household_number,
+            head_name="重名户", member_count=3), metadata=pk.ADMIN)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert [f for f, _ in rpc_error_details(err.value)] == ["household_number"]

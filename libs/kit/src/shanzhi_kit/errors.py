@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Self
 
 import grpc
 
@@ -37,7 +38,7 @@ class ServiceError(Exception):
         self.violations = list(violations or [])
 
     @classmethod
-    def about(cls, field: str, description: str) -> ServiceError:
+    def about(cls, field: str, description: str) -> Self:
         """This error, about one field: ``FailedPrecondition.about("quantity", "…")``."""
         error = cls.__new__(cls)
         ServiceError.__init__(error, f"{field}: {description}", [FieldViolation(field, description)])
@@ -63,8 +64,10 @@ class InvalidArgument(ServiceError):
 class NotFound(ServiceError):
     code = grpc.StatusCode.NOT_FOUND
 
-    def __init__(self, kind: str, ident: str) -> None:
-        super().__init__(f"{kind} {ident!r} not found")
+    def __init__(self, kind: str, ident: str, field: str | None = None) -> None:
+        """``field``, when given, is the request field that named it, as a violation."""
+        violations = [FieldViolation(field, f"no {kind} has this id")] if field else None
+        super().__init__(f"{kind} {ident!r} not found", violations)
         self.kind, self.ident = kind, ident
 
 

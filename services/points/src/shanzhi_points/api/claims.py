@@ -91,7 +91,7 @@ class ClaimsApi(ApiBase):
                             status: int) -> Row[Any]:
         row = (await repo.claims_by_ids([claim_id], lock=True)).get(claim_id)
         if row is None:
-            raise NotFound("claim", claim_id)
+            raise NotFound("claim", claim_id, "claim_id")
         require_scope(caller.scope, row.region_code, "claim_id")
         if row.status != status:
             raise refused("claim_id", f"the claim is {name_of(STATUS, row.status)}, "
@@ -260,7 +260,7 @@ class ClaimsApi(ApiBase):
         async with self._sessionmaker() as session:
             row = (await PointsRepository(session).claims_by_ids([claim_id])).get(claim_id)
         if row is None:
-            raise NotFound("claim", claim_id)
+            raise NotFound("claim", claim_id, "id")
         require_scope(self._caller().scope, row.region_code, "id")
         await self._finaliser.finalise_due(account_id=row.account_id)
         async with self._sessionmaker() as session:

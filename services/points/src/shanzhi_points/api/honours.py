@@ -86,7 +86,7 @@ class HonoursApi(ApiBase):
         async with self._sessionmaker() as session:
             row = (await PointsRepository(session).honours_by_ids([honour_id])).get(honour_id)
         if row is None:
-            raise NotFound("representative honour", honour_id)
+            raise NotFound("representative honour", honour_id, "id")
         require_scope(self._caller().scope, row.region_code, "id")
         return points_pb2.GetRepresentativeHonourResponse(honour=honour_message(row))
 

@@ -25,9 +25,8 @@ MOVED_OUT = points_pb2.HOUSEHOLD_STATUS_MOVED_OUT
 
 
 def _number_taken(new: domain.NewHousehold) -> AlreadyExists:
-    return AlreadyExists(
-        f"household number {new.household_number!r} already exists in village {new.region_code}"
-    )
+    return AlreadyExists.about(
+        "household_number", f"{new.household_number!r} already exists in village {new.region_code}")
 
 
 def household_display_name(number: str, head: str) -> str:
@@ -101,8 +100,8 @@ class HouseholdsApi(ApiBase):
             repo = PointsRepository(session)
             row = (await repo.households_by_ids([household_id])).get(household_id)
             if row is None:
-                raise NotFound("household", household_id)
-            self._caller().scope.require_covers(row.region_code, "household")
+                raise NotFound("household", household_id, "id")
+            require_scope(self._caller().scope, row.region_code, "id")
             return points_pb2.GetHouseholdResponse(household=await self._household(repo, household_id))
 
     async def BatchGetHouseholds(
@@ -196,7 +195,7 @@ class HouseholdsApi(ApiBase):
             repo = PointsRepository(session)
             member = await repo.member(leaving.id)
             if member is None:
-                raise NotFound("household member", leaving.id)
+                raise NotFound("household member", leaving.id, "member_id")
             row = await self._locked_household(repo, member.household_id, "member_id")
             member = await repo.member(leaving.id)
             assert member is not None

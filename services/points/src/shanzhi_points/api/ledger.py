@@ -133,7 +133,7 @@ class LedgerApi(ApiBase):
         async def work(session: AsyncSession) -> points_pb2.OpenAccountResponse:
             repo = PointsRepository(session)
             if await repo.accounts_by_subjects([(subject.kind, subject.id)]):
-                raise AlreadyExists("this subject already has an account")
+                raise AlreadyExists.about("subject.id", "this subject already has an account")
             writer = self._ledger(session, caller)
             try:
                 async with session.begin_nested():
@@ -142,7 +142,7 @@ class LedgerApi(ApiBase):
                         region_code=request.region_code, display_name=name, now=writer.now,
                         actor=caller.subject)
             except IntegrityError:
-                raise AlreadyExists("this subject already has an account") from None
+                raise AlreadyExists.about("subject.id", "this subject already has an account") from None
             state.lots = {}
             # No source (来源): the opening is the account's own record, and the entry's
             # created_by names the clerk.
@@ -166,7 +166,8 @@ class LedgerApi(ApiBase):
             v.raise_if_any()
             row = (await repo.accounts_by_subjects([(ref.kind, ref.id)])).get((ref.kind, ref.id))
         if row is None:
-            raise NotFound("account", account_id or subject.id)
+            raise NotFound("account", account_id or subject.id,
+                           id_field if account_id else "subject.id")
         require_scope(self._caller().scope, row.region_code, id_field)
         return row
 
@@ -415,7 +416,7 @@ class LedgerApi(ApiBase):
         async with self._sessionmaker() as session:
             row = await PointsRepository(session).batch(batch_id)
         if row is None:
-            raise NotFound("batch", batch_id)
+            raise NotFound("batch", batch_id, "id")
         require_scope(self._caller().scope, row.region_code, "id")
         return points_pb2.GetBatchResponse(batch=batch_message(row))
 

@@ -87,7 +87,7 @@ class MarketApi(ApiBase):
                             field: str = "goods_id") -> Row[Any]:
         row = (await repo.goods_by_ids([goods_id], lock=True)).get(goods_id)
         if row is None:
-            raise NotFound("goods", goods_id)
+            raise NotFound("goods", goods_id, field)
         require_scope(caller.scope, row.region_code, field)
         return row
 
@@ -147,7 +147,7 @@ class MarketApi(ApiBase):
         async with self._sessionmaker() as session:
             row = (await PointsRepository(session).goods_by_ids([goods_id])).get(goods_id)
         if row is None:
-            raise NotFound("goods", goods_id)
+            raise NotFound("goods", goods_id, "id")
         require_scope(self._caller().scope, row.region_code, "id")
         return points_pb2.GetGoodsResponse(goods=goods_message(row))
 
@@ -265,7 +265,7 @@ class MarketApi(ApiBase):
                                  caller: Caller) -> Row[Any]:
         row = (await repo.redemptions_by_ids([redemption_id], lock=True)).get(redemption_id)
         if row is None:
-            raise NotFound("redemption", redemption_id)
+            raise NotFound("redemption", redemption_id, "redemption_id")
         require_scope(caller.scope, row.region_code, "redemption_id")
         if row.status != RESERVED:
             raise refused("redemption_id", f"the redemption is {name_of(STATUS, row.status)}, "
@@ -346,7 +346,7 @@ class MarketApi(ApiBase):
             repo = PointsRepository(session)
             row = (await repo.redemptions_by_ids([redemption_id])).get(redemption_id)
             if row is None:
-                raise NotFound("redemption", redemption_id)
+                raise NotFound("redemption", redemption_id, "id")
             require_scope(self._caller().scope, row.region_code, "id")
             return points_pb2.GetRedemptionResponse(
                 redemption=(await self._redemption_messages(repo, [row]))[0])

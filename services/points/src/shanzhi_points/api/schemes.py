@@ -154,7 +154,7 @@ class SchemesApi(ApiBase):
                               lock: bool = False, field: str = "scheme_id") -> Row[Any]:
         row = await repo.scheme(scheme_id, lock=lock)
         if row is None:
-            raise NotFound("scheme", scheme_id)
+            raise NotFound("scheme", scheme_id, field)
         if not visible(self._caller(), row.region_code, row.is_template):
             require_scope(self._caller().scope, row.region_code, field)
         return row
@@ -212,7 +212,7 @@ class SchemesApi(ApiBase):
             repo = PointsRepository(session)
             row = await repo.version(version_id)
             if row is None:
-                raise NotFound("scheme version", version_id)
+                raise NotFound("scheme version", version_id, "id")
             await self._visible_scheme(repo, row.scheme_id, field="id")
             return points_pb2.GetSchemeVersionResponse(version=await self._version_message(repo, row))
 
@@ -238,7 +238,7 @@ class SchemesApi(ApiBase):
             scheme = await self._visible_scheme(repo, scheme_id)
             found = await rules_in_force(repo, [(scheme, day)])
         if not found:
-            raise NotFound("version in force on", day.isoformat())
+            raise NotFound("scheme version in force on", day.isoformat(), "on_date")
         return points_pb2.GetRulesInForceResponse(version=found[0].version,
                                                   items_in_force=found[0].items_in_force)
 
@@ -275,7 +275,7 @@ class SchemesApi(ApiBase):
             found = await template_comparisons(repo, [scheme], day)
         if not found:
             assert day is not None
-            raise NotFound("version in force on", day.isoformat())
+            raise NotFound("scheme version in force on", day.isoformat(), "on_date")
         return points_pb2.CompareSchemeWithTemplateResponse(
             template_scheme_id=found[0].template_scheme_id, departures=found[0].departures,
             version=found[0].version)
@@ -335,8 +335,8 @@ class SchemesApi(ApiBase):
         async def work(session: AsyncSession) -> points_pb2.CreateSchemeResponse:
             repo = PointsRepository(session)
             if await repo.scheme_taken(code, request.year, request.subject_kind):
-                raise AlreadyExists(f"village {code} already has a {request.year} scheme for "
-                                    f"{name_of(points_pb2.SubjectKind, request.subject_kind)}")
+                raise AlreadyExists.about("year", f"village {code} already has a {request.year} scheme for "
+                                          f"{name_of(points_pb2.SubjectKind, request.subject_kind)}")
             scheme_id, version_id, now = new_id(), new_id(), self._clock.now()
             values: dict[str, Any]
             item_rows: list[dict[str, Any]]
@@ -367,7 +367,7 @@ class SchemesApi(ApiBase):
                 async with session.begin_nested():
                     await repo.add_scheme(**row)
             except IntegrityError:
-                raise AlreadyExists(f"village {code} already has this scheme") from None
+                raise AlreadyExists.about("year", f"village {code} already has this scheme") from None
             await repo.add_version(id=version_id, scheme_id=scheme_id, version=1, status=DRAFT,
                                    change_note="", created_at=now, created_by=caller.subject, **values)
             await repo.add_items(item_rows)
@@ -415,7 +415,7 @@ class SchemesApi(ApiBase):
                                field: str = "scheme_id") -> Row[Any]:
         scheme = await repo.scheme(scheme_id, lock=True)
         if scheme is None:
-            raise NotFound("scheme", scheme_id)
+            raise NotFound("scheme", scheme_id, field)
         require_scope(caller.scope, scheme.region_code, field)
         caller.require_role(*(domain.TEMPLATE_ROLES if scheme.is_template else domain.MANAGER_ROLES))
         return scheme
@@ -424,7 +424,7 @@ class SchemesApi(ApiBase):
                                 status: int) -> tuple[Row[Any], Row[Any]]:
         row = await repo.version(version_id)
         if row is None:
-            raise NotFound("scheme version", version_id)
+            raise NotFound("scheme version", version_id, "version_id")
         scheme = await self._writable_scheme(repo, row.scheme_id, caller, "version_id")
         row = await repo.version(version_id, lock=True)
         assert row is not None

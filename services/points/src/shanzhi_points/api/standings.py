@@ -61,7 +61,7 @@ class StandingsApi(ApiBase):
             repo = PointsRepository(session)
             scheme = await repo.scheme(scheme_id, lock=True)
             if scheme is None:
-                raise NotFound("scheme", scheme_id)
+                raise NotFound("scheme", scheme_id, "scheme_id")
             require_scope(caller.scope, scheme.region_code, "scheme_id")
             if scheme.is_template:
                 raise refused("scheme_id", "a template has no cycle")
@@ -184,7 +184,7 @@ class StandingsApi(ApiBase):
             repo = PointsRepository(session)
             scheme = await repo.scheme(scheme_id)
             if scheme is None:
-                raise NotFound("scheme", scheme_id)
+                raise NotFound("scheme", scheme_id, "scheme_id")
             require_scope(self._caller().scope, scheme.region_code, "scheme_id")
             if scheme.is_template:
                 raise refused("scheme_id", template_refusal)
