@@ -335,6 +335,42 @@ async def test_idempotent_writes_apply_once_under_concurrency(engine: AsyncEngin
     assert await effect_count(engine, "idem") == 1
 
 
+async def test_a_retry_whose_key_is_forgotten_meanwhile_is_aborted_not_run_unkeyed(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shanzhi.common.v1 import paging_pb2
+    from shanzhi_kit.errors import Aborted
+
+    writer = IdempotentWriter(make_sessionmaker(engine), messaging.idempotency_keys)
+    request = _Request(str(uuid.uuid4()))
+    calls = 0
+
+    async def work(session: AsyncSession) -> paging_pb2.PageInfo:
+        nonlocal calls
+        calls += 1
+        return paging_pb2.PageInfo(next_page_token="first")
+
+    token = set_current_caller(SYSTEM)
+    try:
+        await writer.run("M", request, paging_pb2.PageInfo, work)  # type: ignore[arg-type]
+        claim = writer._claim
+        keys = messaging.idempotency_keys
+
+        async def claim_then_forget(session: AsyncSession, *args: str) -> bool:
+            claimed = await claim(session, *args)
+            # Retention deletes the key between the retry's claim and its lookup.
+            async with engine.begin() as conn:
+                await conn.execute(keys.delete().where(keys.c.request_id == request.request_id))
+            return claimed
+
+        monkeypatch.setattr(writer, "_claim", claim_then_forget)
+        with pytest.raises(Aborted, match="retry"):
+            await writer.run("M", request, paging_pb2.PageInfo, work)  # type: ignore[arg-type]
+    finally:
+        reset_current_caller(token)
+    assert calls == 1
+
+
 class _Request:
     """A write request: its id, and a body the fingerprint is taken of."""
 

@@ -108,6 +108,9 @@ class IdempotentWriter:
                         found = await self._lookup(session, key, digest, response_type)
                         if found is not None:
                             return found
+                        # The key was there and is gone (its keeping time ran out at this
+                        # moment): working now would store no key, so a retry claims afresh.
+                        raise Aborted("the request id was being forgotten; retry")
                     response = await work(session)
                     await session.execute(
                         self._store, {**key, "response": response.SerializeToString()}
