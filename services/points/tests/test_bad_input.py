@@ -320,3 +320,13 @@ async def test_a_taken_household_number_names_the_field(pk: Any, ground: Ground)
             head_name="重名户", member_count=3), metadata=pk.ADMIN)
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert [f for f, _ in rpc_error_details(err.value)] == ["household_number"]
+
+
+async def test_a_period_error_names_the_date_the_caller_gave(pk: Any, ground: Ground) -> None:
+    for field, change in (("from_date", {"from_date": "2026-03-01"}), ("to_date", {"to_date": "2024-12-01"}),
+                          ("to_date", {"from_date": "2025-05-01", "to_date": "2025-04-01"})):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await pk.stub.ListRanking(P.ListRankingRequest(scheme_id=ground.scheme.id, **change),
+                                      metadata=pk.ADMIN)
+        assert err.value.code() == INVALID
+        assert [f for f, _ in rpc_error_details(err.value)] == [field], change

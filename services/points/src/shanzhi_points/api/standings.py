@@ -39,13 +39,16 @@ def period(v: Validator, start_text: str, end_text: str, *, required: bool,
     start = v.date_field("from_date", start_text, required=required)
     end = v.date_field("to_date", end_text, required=required)
     v.raise_if_any()
+    # The field to blame is the one the caller gave when the other is the default.
+    blamed = "from_date" if end is None and start is not None else "to_date"
     if default is not None:
         start, end = start or default[0], end or default[1]
     assert start is not None and end is not None
     if end < start:
-        raise InvalidArgument.field("to_date", "must not be before from_date")
+        raise InvalidArgument.field(blamed, "must not be before from_date"
+                                    if blamed == "to_date" else f"is after the period's end, {end}")
     if (end - start).days > MAX_PERIOD_DAYS:
-        raise InvalidArgument.field("to_date", "a period spans at most three years")
+        raise InvalidArgument.field(blamed, "a period spans at most three years")
     return start, end
 
 
