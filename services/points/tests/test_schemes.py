@@ -3,6 +3,7 @@ past day, county templates and where villages depart from them."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -10,9 +11,13 @@ from typing import Any
 import grpc
 import pytest
 from shanzhi.points.v1 import points_pb2 as P
-from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details
+from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details, wait_until
+from shanzhi_points.api import ledger as ledger_api
+from shanzhi_points.api.ledger import LedgerApi
 from shanzhi_points.clock import CHINA
+from shanzhi_points.repository import PointsRepository
 from shanzhi_points.tables import messaging
+from sqlalchemy import text
 
 pytestmark = pytest.mark.postgres
 
@@ -489,3 +494,91 @@ async def test_the_county_compares_a_villages_rules_in_force_as_well_as_its_late
     await fails(pk.stub.CompareSchemeWithTemplate, P.CompareSchemeWithTemplateRequest(
         scheme_id=copy.scheme.id, on_date="2025-02-30"), grpc.StatusCode.INVALID_ARGUMENT, "on_date",
         county_md)
+
+
+# -- an adoption taking effect today, against scores of today in progress ------------------
+
+
+async def _waits_on_a_lock(pk: Any) -> bool:
+    # A transaction of its own each time: pg_stat_activity holds still within one.
+    async with pk.host.engine.connect() as watcher:
+        return (await watcher.execute(text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"))).scalar_one() >= 1
+
+
+@pytest.mark.parametrize("path", ["unlocked award", "locked award", "batch"])
+async def test_a_score_waiting_on_a_same_day_adoption_is_scored_under_the_new_version(
+        pk: Any, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, effective_from=date(2025, 3, 1))
+    home = await pk.household(village)
+    v2 = await revised(pk, scheme, date(2025, 5, 1))  # the courtyard item: 5 points, then 3
+    pk.clock.set(at(date(2025, 5, 10)))
+    if path == "locked award":
+        async def never(*args: Any) -> None:
+            return None
+        monkeypatch.setattr(LedgerApi, "_award_unlocked", never)
+    # The adoption stops once it holds the scheme's accounts, until the score waits on them.
+    holding, release = asyncio.Event(), asyncio.Event()
+    take_accounts = PointsRepository.raise_rules_epoch
+
+    async def held(self: PointsRepository, *args: Any) -> None:
+        await take_accounts(self, *args)
+        holding.set()
+        await release.wait()
+    monkeypatch.setattr(PointsRepository, "raise_rules_epoch", held)
+
+    adopting = asyncio.ensure_future(pk.stub.AdoptSchemeVersion(P.AdoptSchemeVersionRequest(
+        request_id=pk.rid(), version_id=v2.id, resolution=pk.resolution(date(2025, 5, 10)),
+        effective_from="2025-05-10"), metadata=pk.ADMIN))
+    await asyncio.wait_for(holding.wait(), 10)
+    batch = P.ScoreBatchRequest(request_id=pk.rid(), batch_key=f"b-{uuid.uuid4().hex[:8]}",
+                                scheme_id=scheme.id, title="5月检查", lines=[P.BatchLine(
+                                    subject=pk.ref(home), item_code="HJ-01", occurred_on="2025-05-10")])
+    scoring = asyncio.ensure_future(
+        pk.stub.ScoreBatch(batch, metadata=pk.ADMIN) if path == "batch"
+        else pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=date(2025, 5, 10)))
+    await wait_until(lambda: _waits_on_a_lock(pk), within=10)
+    release.set()
+    assert (await adopting).version.effective_from == "2025-05-10"
+    if path == "batch":
+        # Its lines were checked under version 1: refused for a retry, which scores under 2.
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await scoring
+        assert err.value.code() == grpc.StatusCode.ABORTED
+        await pk.stub.ScoreBatch(batch, metadata=pk.ADMIN)
+    else:
+        await scoring
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=pk.ref(home)), metadata=pk.ADMIN)
+    assert [(e.entry_date, e.amount) for e in statement.entries] == [("2025-05-10", 3)]
+    assert courtyard(await rules_on(pk, scheme, date(2025, 5, 10))) == (2, 3)
+
+
+async def test_an_award_read_before_a_same_day_adoption_and_written_after_it_is_read_again(
+        pk: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, effective_from=date(2025, 3, 1))
+    home = await pk.household(village)
+    v2 = await revised(pk, scheme, date(2025, 5, 1))
+    pk.clock.set(at(date(2025, 5, 10)))
+    # The award stops between its read (version 1 in force) and its guarded write.
+    read, release = asyncio.Event(), asyncio.Event()
+    statement = ledger_api.read_for_scoring()
+
+    class Paused:
+        async def fetchrow_on(self, raw: Any, params: dict[str, Any]) -> Any:
+            row = await statement.fetchrow_on(raw, params)
+            if not read.is_set():
+                read.set()
+                await release.wait()
+            return row
+    monkeypatch.setattr(ledger_api, "read_for_scoring", lambda: Paused())
+    awarding = asyncio.ensure_future(
+        pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=date(2025, 5, 10)))
+    await asyncio.wait_for(read.wait(), 10)
+    await pk.stub.AdoptSchemeVersion(P.AdoptSchemeVersionRequest(
+        request_id=pk.rid(), version_id=v2.id, resolution=pk.resolution(date(2025, 5, 10)),
+        effective_from="2025-05-10"), metadata=pk.ADMIN)
+    release.set()
+    assert (await awarding).amount == 3

@@ -79,13 +79,16 @@ class AccountState:
     created_by: str
     #: The last year whose cycle has closed for the account, if any.
     closed_cycle_year: int | None = None
+    #: Raised by each adoption that may change the account's rules the same day.
+    rules_epoch: int = 0
     #: Lots loaded for spending (not closed, points left), by id.
     lots: dict[int, LotView] | None = None
 
     @classmethod
     def of(cls, row: Any) -> AccountState:
         return cls(row.id, row.region_code, row.subject_kind, row.subject_id, row.display_name,
-                   row.balance, row.closed_on, row.created_at, row.created_by, row.closed_cycle_year)
+                   row.balance, row.closed_on, row.created_at, row.created_by, row.closed_cycle_year,
+                   row.rules_epoch)
 
     @property
     def subject(self) -> points_pb2.SubjectRef:
@@ -215,7 +218,7 @@ class LedgerPlan:
         if sql is None:
             sql = _GUARDED[shape] = _guarded_sql(shape)
         args: list[Any] = [state.balance, state.id, read.balance, read.closed_on,
-                           read.closed_cycle_year]
+                           read.closed_cycle_year, read.rules_epoch]
         args += _insert_args(inserts)
         self._flushed = len(self.written)
         self._extra = []
@@ -572,16 +575,18 @@ _GUARDED: dict[Any, str] = {}
 def _guarded_sql(shape: Any) -> str:
     """A credit's inserts, made only if the account's row still reads as it did.
 
-    ``$1`` is the new balance, ``$2`` the account, ``$3`` to ``$5`` the balance, closing
-    day and closed cycle year it was read with; then each insert's rows column by column.
+    ``$1`` is the new balance, ``$2`` the account, ``$3`` to ``$6`` the balance, closing
+    day, closed cycle year and rules epoch it was read with (an adoption that changed the
+    rules meanwhile raised the epoch); then each insert's rows column by column.
     Inserts take
     their rows from the account's update, so they happen only if it did; parameters are
     cast to their columns' types, since a SELECT list does not give them one.
     """
-    numbers = iter(range(6, 10**6))
+    numbers = iter(range(7, 10**6))
     parts = ["acc AS (UPDATE accounts SET balance = $1 WHERE id = $2 AND balance = $3 "
              "AND closed_on IS NOT DISTINCT FROM $4::date "
-             "AND closed_cycle_year IS NOT DISTINCT FROM $5::smallint RETURNING id)"]
+             "AND closed_cycle_year IS NOT DISTINCT FROM $5::smallint "
+             "AND rules_epoch = $6::integer RETURNING id)"]
     for n, (table, columns, count) in enumerate(shape):
         types = [table.c[c].type.compile(dialect=_PG) for c in columns]
         rows = " UNION ALL ".join(

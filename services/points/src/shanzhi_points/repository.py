@@ -98,12 +98,12 @@ def _select_rule() -> Any:
 
 #: The account's columns in :func:`_lock_and_rule`, prefixed ``a_``.
 ACCOUNT_FIELDS = ("id", "region_code", "subject_kind", "subject_id", "display_name", "balance",
-                  "closed_on", "created_at", "created_by", "closed_cycle_year")
+                  "closed_on", "created_at", "created_by", "closed_cycle_year", "rules_epoch")
 
 
-def _account_and_rule() -> Any:
+def _account_and_rule(*extra: Any) -> Any:
     a = accounts
-    return (select(*[a.c[f].label(f"a_{f}") for f in ACCOUNT_FIELDS], *_rule_columns())
+    return (select(*[a.c[f].label(f"a_{f}") for f in ACCOUNT_FIELDS], *extra, *_rule_columns())
             .select_from(_rule_joins(a.join(schemes, schemes.c.id == bindparam("scheme_id"))))
             .where(a.c.subject_kind == bindparam("kind"), a.c.subject_id == bindparam("subject_id")))
 
@@ -111,8 +111,16 @@ def _account_and_rule() -> Any:
 @cache
 def _lock_and_rule() -> DriverStatement:
     """Run by the driver directly: the locking read of every claim, and of an award that
-    cannot be written without a lock."""
-    return DriverStatement(_account_and_rule().with_for_update(of=accounts))
+    cannot be written without a lock.
+
+    With ``seen_rules_epoch``, the account's rules epoch as of the statement's snapshot. A
+    locking read that waited for an adoption (方案修订) gets the account as the adoption left
+    it, its ``a_rules_epoch`` raised, but the rule as it was before: PostgreSQL re-reads
+    only the locked row. The two epochs differing says the rule must be read again.
+    """
+    before = accounts.alias("before")
+    seen = select(before.c.rules_epoch).where(before.c.id == accounts.c.id).scalar_subquery()
+    return DriverStatement(_account_and_rule(seen.label("seen_rules_epoch")).with_for_update(of=accounts))
 
 
 @cache
@@ -529,6 +537,16 @@ class PointsRepository:
         if account_ids:
             query = query.where(claims.c.account_id.in_(account_ids))
         return await self._first(query.limit(1)) is not None
+
+    async def raise_rules_epoch(self, region_code: str, subject_kind: int) -> None:
+        """Lock the accounts a scheme scores, in id order, and raise their rules epoch: a
+        score in progress under the old rules then either has committed before this (and
+        :meth:`scored_on` sees it) or reads its rule again after it (方案修订)."""
+        where = (accounts.c.region_code == region_code, accounts.c.subject_kind == subject_kind)
+        await self.session.execute(select(accounts.c.id).where(*where).order_by(accounts.c.id)
+                                   .with_for_update())
+        await self.session.execute(update(accounts).where(*where)
+                                   .values(rules_epoch=accounts.c.rules_epoch + 1))
 
     async def scored_on(self, scheme: Row[Any], day: date) -> bool:
         """Whether anything is scored under the scheme for ``day``: an entry of a claim,

@@ -203,6 +203,9 @@ accounts = Table(
     # of the event that set it. A rename older than that is not applied. Null for a name
     # given by a clerk or at opening.
     Column("display_name_at", DateTime(timezone=True), nullable=True),
+    # Raised on each of the scheme's accounts by an adoption that may take effect the same
+    # day, so that scores read under the rules before it are read again (方案修订).
+    Column("rules_epoch", Integer, nullable=False, server_default="0"),
     UniqueConstraint("subject_kind", "subject_id"),
     CheckConstraint("balance >= 0", name="balance_not_negative"),
     Index("ix_accounts_region", "region_code", "subject_kind"),

@@ -113,6 +113,10 @@ def batch_hash(request: points_pb2.ScoreBatchRequest) -> str:
     return hashlib.sha256(content.SerializeToString(deterministic=True)).hexdigest()
 
 
+def _version_id(version: Any) -> str | None:
+    return None if version is None else str(version.id)
+
+
 class LedgerApi(ApiBase):
     # -- accounts -----------------------------------------------------------------------
 
@@ -372,6 +376,11 @@ class LedgerApi(ApiBase):
                 raise Aborted("a batch with this key is being written right now; retry") from None
             by_subject = await writer.lock_subjects_of_kind(
                 scheme.subject_kind, {line.subject.id for line, _, _ in resolved})
+            # The lines were checked under the versions read before the locks; an adoption
+            # that took effect meanwhile (it locks the same accounts) changes what governs.
+            now_in_force = (await repo.versions_of([scheme.id])).get(scheme.id, [])
+            if any(_version_id(in_force(now_in_force, d)) != _version_id(version_on[d]) for d in days):
+                raise Aborted("the scheme's rules changed (方案修订) while the batch was checked; retry")
             for i, (line, _, _) in enumerate(resolved):
                 check_subject_fits(by_subject.get(line.subject.id), line.subject.kind, scheme,
                                    line.occurred_on, caller, f"lines[{i}].subject")

@@ -545,6 +545,10 @@ class SchemesApi(ApiBase):
             versions = (await repo.versions_of([scheme.id]))[scheme.id]
             current = [x for x in versions if x.status == ADOPTED]
             if current:
+                if start <= today:
+                    # Taking effect today: scores of today in progress must finish before
+                    # the check below, or read the new rules (the accounts' lock and epoch).
+                    await repo.raise_rules_epoch(scheme.region_code, scheme.subject_kind)
                 field = "effective_from" if requested else "resolution.meeting_date"
                 await self._check_supersedes(repo, scheme, current[0], start, today, field)
             now = self._clock.now()

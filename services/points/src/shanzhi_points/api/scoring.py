@@ -105,8 +105,12 @@ async def rule_and_locked_account(repo: PointsRepository, writer: LedgerWriter, 
     row = await repo.lock_for_scoring(subject.kind, subject.id, scheme_id, scoring.item_code,
                                       scoring.occurred_on)
     if row is not None:
-        values = [row._mapping[f"a_{f}"] for f in ACCOUNT_FIELDS]
-        return rule_of(row), AccountState(*values)
+        state = AccountState(*[row._mapping[f"a_{f}"] for f in ACCOUNT_FIELDS])
+        if row.seen_rules_epoch == state.rules_epoch:
+            return rule_of(row), state
+        # An adoption changed the rules while this waited for the account: read them again.
+        rule = await repo.scoring_rule(scheme_id, scoring.item_code, scoring.occurred_on)
+        return rule, state
     rule = await repo.scoring_rule(scheme_id, scoring.item_code, scoring.occurred_on)
     return rule, await writer.lock_subject(subject.kind, subject.id)
 
