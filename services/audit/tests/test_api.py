@@ -191,6 +191,7 @@ async def test_unknown_and_malformed_ids(audit: Stub) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call(rid())
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        assert [f for f, _ in rpc_error_details(err.value)] == ["id"]
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await call("nope")
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

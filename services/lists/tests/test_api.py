@@ -236,6 +236,7 @@ async def test_unknown_and_malformed_ids(lists: Stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await lists.GetListItem(lists_pb2.GetListItemRequest(id=str(uuid.uuid4())), metadata=ADMIN)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert [f for f, _ in rpc_error_details(err.value)] == ["id"]
     for bad in ["nope", ""]:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await lists.GetListItem(lists_pb2.GetListItemRequest(id=bad), metadata=ADMIN)

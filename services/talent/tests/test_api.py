@@ -131,6 +131,7 @@ async def test_unknown_and_malformed_ids(talent: talent_pb2_grpc.TalentServiceSt
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await talent.GetPerson(talent_pb2.GetPersonRequest(id=str(uuid.uuid4())), metadata=ADMIN)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert [f for f, _ in rpc_error_details(err.value)] == ["id"]
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await talent.GetPerson(talent_pb2.GetPersonRequest(id="nope"), metadata=ADMIN)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -216,6 +217,7 @@ async def test_appointing_an_unknown_person_is_not_found(
             role=talent_pb2.POST_ROLE_GRID_WORKER, method=talent_pb2.APPOINTMENT_METHOD_APPOINTMENT,
             start_date="2026-01-01"), metadata=ADMIN)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert [f for f, _ in rpc_error_details(err.value)] == ["person_id"]
 
 
 async def test_outbox_rows_are_published(talent_host: ServiceHost,

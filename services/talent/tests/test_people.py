@@ -101,6 +101,7 @@ async def test_duplicates_are_refused_also_across_the_15_and_18_digit_forms(
         await talent.FindPersonByIdNumber(
             talent_pb2.FindPersonByIdNumberRequest(id_number=legacy), metadata=outsider)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert [f for f, _ in rpc_error_details(err.value)] == ["id_number"]
 
 
 async def test_a_legacy_caller_without_id_number_still_registers(

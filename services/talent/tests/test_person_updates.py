@@ -248,6 +248,7 @@ async def test_outside_the_scope_or_unknown_is_refused_and_changes_nothing(
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await talent.UpdatePerson(update(str(uuid.uuid4()), "name", name="钱七"), metadata=CLERK)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert [f for f, _ in rpc_error_details(err.value)] == ["person.id"]
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await talent.UpdatePerson(update("not-an-id", "name", name="钱七"), metadata=CLERK)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

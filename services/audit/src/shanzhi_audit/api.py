@@ -118,7 +118,7 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
         async with self._sessionmaker() as session:
             record = (await AuditRepository(session).rounds_by_ids([round_id])).get(round_id)
         if record is None:
-            raise NotFound("inspection round", round_id)
+            raise NotFound("inspection round", round_id, "id")
         current_caller().scope.require_covers(record.row.region_code, "inspection round")
         return audit_pb2.GetInspectionRoundResponse(round=record_message(record))
 
@@ -157,7 +157,7 @@ class AuditApi(audit_pb2_grpc.AuditServiceServicer):
         async with self._sessionmaker() as session:
             row = (await AuditRepository(session).entries_by_ids([entry_id])).get(entry_id)
         if row is None:
-            raise NotFound("audit schedule entry", entry_id)
+            raise NotFound("audit schedule entry", entry_id, "id")
         current_caller().scope.require_covers(row.region_code, "audit schedule entry")
         return audit_pb2.GetAuditScheduleEntryResponse(entry=entry_message(row))
 

@@ -101,7 +101,7 @@ class ListsApi(lists_pb2_grpc.ListsServiceServicer):
         async with self._sessionmaker() as session:
             row = (await ListsRepository(session).items_by_ids([item_id])).get(item_id)
         if row is None:
-            raise NotFound("list item", item_id)
+            raise NotFound("list item", item_id, "id")
         current_caller().scope.require_covers(row.region_code, "list item")
         return lists_pb2.GetListItemResponse(item=item_message(row))
 

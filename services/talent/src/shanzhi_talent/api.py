@@ -133,7 +133,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         row = (await repo.lock_person(person_id) if lock
                else (await repo.people_by_ids([person_id])).get(person_id))
         if row is None:
-            raise NotFound("person", person_id)
+            raise NotFound("person", person_id, field)
         caller.scope.require_covers(row.region_code, "person")
         return row
 
@@ -226,7 +226,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
             repo = TalentRepository(session)
             row = await repo.lock_person(person_id)
             if row is None:
-                raise NotFound("person", person_id)
+                raise NotFound("person", person_id, "person.id")
             caller.scope.require_covers(row.region_code, "person")
             day = today()
             change = domain.check_person_update(request, self._recorded(row, day), day)
@@ -330,7 +330,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         async with self._sessionmaker() as session:
             row = await TalentRepository(session).person_by_id_hash(self._vault.lookup_hash(number.value))
         if row is None or not caller.scope.covers(row.region_code):
-            raise NotFound("person", "with this ID number")
+            raise NotFound("person", "with this ID number", "id_number")
         return talent_pb2.FindPersonByIdNumberResponse(
             person=person_message(row, self._vault, may_see_pii(caller)))
 
@@ -393,7 +393,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         if new.review_id:
             found = (await repo.reviews_with_checks([new.review_id])).get(new.review_id)
             if found is None:
-                raise NotFound("qualification review", new.review_id)
+                raise NotFound("qualification review", new.review_id, "review_id")
             review, checks = found
             rules.require_matching_review(review.person_id, review.region_code, review.role,
                                           new.person_id, new.region_code, new.role)
@@ -409,7 +409,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         async with self._sessionmaker() as session:
             row = (await TalentRepository(session).posts_by_ids([post_id])).get(post_id)
         if row is None:
-            raise NotFound("post", post_id)
+            raise NotFound("post", post_id, "id")
         current_caller().scope.require_covers(row.region_code, "post")
         return talent_pb2.GetPostResponse(post=post_message(row))
 
@@ -436,7 +436,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
         post_id = require_id(post_id, "post_id")
         row = (await repo.posts_by_ids([post_id])).get(post_id)
         if row is None:
-            raise NotFound("post", post_id)
+            raise NotFound("post", post_id, "post_id")
         caller.scope.require_covers(row.region_code, "post")
         return row
 
@@ -622,7 +622,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
             repo = TalentRepository(session)
             review = await repo.lock_review(review_id)
             if review is None:
-                raise NotFound("qualification review", review_id)
+                raise NotFound("qualification review", review_id, "review_id")
             caller.scope.require_covers(review.region_code, "review")
             await repo.insert(review_checks, review_id=review_id, kind=check.kind,
                               department=check.department, result=check.result, note=check.note,
@@ -746,7 +746,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
             await repo.lock_person(seen.person_id)  # the person first, as every person's event
         row = await repo.lock_candidate(candidate_id)
         if row is None:
-            raise NotFound("reserve candidate", candidate_id)
+            raise NotFound("reserve candidate", candidate_id, "candidate_id")
         caller.scope.require_covers(row.region_code, "reserve candidate")
         return row
 
@@ -885,12 +885,12 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
             repo = TalentRepository(session)
             course = (await repo.by_ids(training_courses, [course_id])).get(course_id)
             if course is None or not sees_region(caller.scope, course.region_code):
-                raise NotFound("training course", course_id)
+                raise NotFound("training course", course_id, "course_id")
             person_ids, hours = career.check_attendance(request, course.hours)
             found = await repo.lock_people(person_ids)
             for pid in person_ids:
                 if pid not in found:
-                    raise NotFound("person", pid)
+                    raise NotFound("person", pid, "person_ids")
                 caller.scope.require_covers(found[pid].region_code, "person")
             already = await repo.recorded_attendees(course_id, person_ids)
             now = utcnow()
@@ -1014,7 +1014,7 @@ class TalentApi(talent_pb2_grpc.TalentServiceServicer):
                 await repo.lock_person(seen.person_id)
             row = await repo.lock_assessment(assessment_id)
             if row is None:
-                raise NotFound("assessment", assessment_id)
+                raise NotFound("assessment", assessment_id, "assessment_id")
             caller.scope.require_covers(row.region_code, "assessment")
             if row.state != talent_pb2.ASSESSMENT_STATE_DRAFT:
                 raise FailedPrecondition("the assessment is already finalised")
