@@ -28,7 +28,7 @@ from shanzhi_kit.paging import page_of
 from shanzhi_kit.regions import RegionScope, code_problem, is_village_code, scope_prefix
 from shanzhi_kit.server import freeze_startup_heap, status_for
 from shanzhi_kit.settings import AuthSettings
-from shanzhi_kit.values import batch_ids, new_id, parse_date, valid_uuid
+from shanzhi_kit.values import aware, batch_ids, new_id, parse_date, valid_uuid
 
 SECRET = "unit-test-secret-of-at-least-32-bytes"
 
@@ -107,6 +107,18 @@ def test_any_error_can_name_its_field() -> None:
     assert proto.details[0].Unpack(bad)
     assert bad.field_violations[0].field == "quantity"
     assert not PermissionDenied("outside").violations
+
+
+def test_a_date_is_a_calendar_date_and_nothing_else() -> None:
+    assert parse_date("2026-01-01", "d") == date(2026, 1, 1)
+    # date.fromisoformat would take these: a week date, and a date with its dashes left out.
+    for other in ("2026-W01-1", "20260101", "2026-001", "２０２６-01-01"):
+        with pytest.raises(InvalidArgument, match="YYYY-MM-DD"):
+            parse_date(other, "d")
+    naive = datetime(2026, 1, 1, 8)
+    assert aware(naive) == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    china = datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=8)))
+    assert aware(china) is china
 
 
 def test_dates_and_batches() -> None:

@@ -4,7 +4,7 @@ nobody pressing a button, objections (异议) that send a claim back, limits and
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import grpc
@@ -13,6 +13,7 @@ from shanzhi.common.v1 import event_pb2
 from shanzhi.points.v1 import events_pb2
 from shanzhi.points.v1 import points_pb2 as P
 from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details
+from shanzhi_points.clock import china_date
 from shanzhi_points.tables import accounts, claim_reviews, claims, entries, messaging
 from sqlalchemy import select, update
 
@@ -429,3 +430,25 @@ async def test_reversing_a_posted_claims_entry_shows_on_the_claim(pk: Any) -> No
     await pk.award(pk.ref(home), scheme.id, "ZY-01", quantity=2)
     assert (await pk.account(pk.ref(home))).balance == 6
     assert (await get(pk, claim)).status == P.CLAIM_STATUS_REVERSED
+
+
+async def test_a_claim_is_judged_on_the_day_its_window_closed_however_late_it_is_settled(
+        pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=7)
+    home = await pk.household(village)
+    claim = await review(pk, await submit(pk, home, scheme, "HJ-01"), P.REVIEW_DECISION_APPROVE)
+    window_closes = china_date(claim.publicity_end_time.ToDatetime(UTC))
+    # The account stays open until the day after the window closes (a representative's term
+    # ending then); the windows are settled only two days later, after the account closed.
+    async with pk.host.engine.begin() as conn:
+        await conn.execute(update(accounts).where(accounts.c.subject_id == home.id)
+                           .values(closed_on=window_closes + timedelta(days=1)))
+    pk.clock.advance(timedelta(days=9))
+    await eventually(lambda: _settled(pk, claim))
+    posted = await get(pk, claim)
+    assert posted.status == P.CLAIM_STATUS_POSTED and posted.entry_id
+
+
+async def _settled(pk: Any, claim: P.Claim) -> bool:
+    return (await get(pk, claim)).status != P.CLAIM_STATUS_IN_PUBLICITY

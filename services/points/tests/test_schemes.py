@@ -61,7 +61,13 @@ async def test_a_scheme_goes_from_draft_to_adopted_and_later_versions_supersede_
     await fails(pk.stub.UpdateSchemeDraft, P.UpdateSchemeDraftRequest(
         request_id=pk.rid(), version_id=draft.id, items=list(pk.DEFAULT_ITEMS)),
         grpc.StatusCode.FAILED_PRECONDITION, "version_id", md)
+    # On the comment period's last day the board still shows it; after it, no longer.
+    pk.clock.set(at(date(2025, 1, 12)))
+    board = await pk.stub.GetPublicityBoard(P.GetPublicityBoardRequest(region_code=village), metadata=md)
+    assert [v.id for v in board.schemes_for_comment] == [draft.id]
     pk.clock.set(at(date(2025, 1, 15)))
+    board = await pk.stub.GetPublicityBoard(P.GetPublicityBoardRequest(region_code=village), metadata=md)
+    assert list(board.schemes_for_comment) == []
     await fails(pk.stub.AdoptSchemeVersion, P.AdoptSchemeVersionRequest(
         request_id=pk.rid(), version_id=draft.id, resolution=pk.resolution(date(2025, 1, 10))),
         grpc.StatusCode.INVALID_ARGUMENT, "resolution.meeting_date", md)

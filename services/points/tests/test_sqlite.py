@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from shanzhi.common.v1.paging_pb2 import PageRequest
 from shanzhi.points.v1 import points_pb2 as P
 from shanzhi_kit.pytest_plugin import auth_metadata
 from shanzhi_points.tables import accounts, entries, lots
@@ -74,3 +75,32 @@ async def test_a_claim_whose_entry_is_reversed_shows_it_on_sqlite(lite: Any) -> 
         P.CLAIM_STATUS_REVERSED, posted.entry_id, reversal.id)
     assert (done.reviews[-1].reviewer, done.reviews[-1].reason) == ("tester", "冲正 (reversed): 重复申报")
     assert (await lite.account(lite.ref(home))).balance == 0
+
+
+async def test_objections_and_second_pages_work_on_sqlite(lite: Any) -> None:
+    # SQLite gives back times without their zone: a window's end is still compared, and a
+    # page token still made, as the UTC time it is.
+    village = lite.village()
+    scheme = await lite.scheme(village, claim_publicity_days=3)
+    home = await lite.household(village)
+    made = []
+    for _ in range(3):
+        made.append((await lite.stub.SubmitClaim(P.SubmitClaimRequest(
+            request_id=lite.rid(), subject=lite.ref(home), scheme_id=scheme.id, item_code="HJ-01",
+            occurred_on=lite.TODAY.isoformat(), source=P.CLAIM_SOURCE_RECORDED),
+            metadata=lite.ADMIN)).claim)
+    seen, token = [], ""
+    while True:
+        page = await lite.stub.ListClaims(P.ListClaimsRequest(
+            region_code_prefix=village, page=PageRequest(page_size=2, page_token=token)), metadata=lite.ADMIN)
+        seen += [c.id for c in page.claims]
+        token = page.page_info.next_page_token
+        if not token:
+            break
+    assert sorted(seen) == sorted(c.id for c in made) and len(seen) == 3
+    await lite.stub.ReviewClaim(P.ReviewClaimRequest(
+        request_id=lite.rid(), claim_id=made[0].id, decision=P.REVIEW_DECISION_APPROVE, reason="属实"),
+        metadata=auth_metadata(lite.COUNTY, roles=("county_officer",), subject="reviewer-1"))
+    objected = (await lite.stub.ObjectToClaim(P.ObjectToClaimRequest(
+        request_id=lite.rid(), claim_id=made[0].id, reason="邻居反映不实"), metadata=lite.ADMIN)).claim
+    assert objected.status == P.CLAIM_STATUS_PENDING_REVIEW

@@ -17,6 +17,7 @@ from shanzhi.common.v1 import paging_pb2
 from sqlalchemy import ColumnElement, tuple_
 
 from shanzhi_kit.errors import InvalidArgument
+from shanzhi_kit.values import calendar_date
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -63,7 +64,7 @@ def _key_part(value: Any, kind: type) -> Any:
             raise ValueError
         return stamp
     if kind is date:
-        return date.fromisoformat(value)
+        return calendar_date(value)
     if kind is not str:
         raise TypeError(f"page keys are str, int, date or datetime, not {kind.__name__}")
     return value

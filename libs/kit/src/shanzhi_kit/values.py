@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -37,6 +38,7 @@ def utcnow() -> datetime:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SECOND = timedelta(seconds=1)
 
 
@@ -52,6 +54,22 @@ def to_timestamp(value: datetime) -> timestamp_pb2.Timestamp:
                                    nanos=value.microsecond * 1000)
 
 
+def calendar_date(value: str) -> date:
+    """An ISO 8601 calendar date, "YYYY-MM-DD" only; ValueError for anything else.
+
+    ``date.fromisoformat`` also takes week dates ("2026-W01-1" is 2025-12-29) and, on
+    some inputs, other forms: a day asked for must be written as one.
+    """
+    if not _CALENDAR_DATE.fullmatch(value):
+        raise ValueError(f"{value!r} is not YYYY-MM-DD")
+    return date.fromisoformat(value)
+
+
+def aware(value: datetime) -> datetime:
+    """``value`` with its zone; naive datetimes (as SQLite returns them) are UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def parse_date(value: str, field: str, *, required: bool = True) -> date | None:
     """Parse an ISO 8601 calendar date ("YYYY-MM-DD")."""
     if not value:
@@ -59,9 +77,7 @@ def parse_date(value: str, field: str, *, required: bool = True) -> date | None:
             raise InvalidArgument.field(field, "is required (YYYY-MM-DD)")
         return None
     try:
-        if len(value) != 10:
-            raise ValueError
-        return date.fromisoformat(value)
+        return calendar_date(value)
     except ValueError:
         raise InvalidArgument.field(field, f"{value!r} is not a date in the form YYYY-MM-DD") from None
 

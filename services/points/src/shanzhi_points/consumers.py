@@ -39,7 +39,7 @@ from shanzhi_kit.consumer import EventEnvelope, Handler
 from shanzhi_kit.errors import InvalidArgument
 from shanzhi_kit.events import Outbox, event_type, unpack
 from shanzhi_kit.regions import is_village_code
-from shanzhi_kit.values import valid_uuid
+from shanzhi_kit.values import calendar_date, valid_uuid
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,7 +81,7 @@ def _payload(env: EventEnvelope, kind: type[M]) -> M:
 
 def _day(value: str, field: str) -> date:
     try:
-        return date.fromisoformat(value)
+        return calendar_date(value)
     except ValueError:
         raise InvalidArgument.field(field, "is not a date") from None
 

@@ -31,7 +31,7 @@ from shanzhi_kit.values import format_date, new_id
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shanzhi_points.clock import Clock
+from shanzhi_points.clock import Clock, china_date
 from shanzhi_points.ledger import expiry_date, plan_credit, plan_deduct
 from shanzhi_points.outbox import EventBuffer
 from shanzhi_points.posting import AccountState, LedgerWriter
@@ -117,11 +117,14 @@ class Finaliser:
                 # seen closed by it: never posted to after it closed.
                 states = await writer.lock_accounts({c.account_id for c in due})
                 await writer.expire_due(states.values())
-                # A claim posts, or lapses when its account has closed: one or the other,
+                # A claim posts, or lapses when its account had closed by the day its window
+                # closed (not the day this pass runs, which may be later): one or the other,
                 # in this transaction, and either way it leaves the publicity state.
-                lapsing = [c for c in due if account_closed(states[c.account_id], writer.today)]
+                lapses = {c.id for c in due
+                          if account_closed(states[c.account_id], china_date(c.publicity_ends_at))}
+                lapsing = [c for c in due if c.id in lapses]
                 posted = [(claim.id, self._post(writer, states[claim.account_id], claim))
-                          for claim in due if not account_closed(states[claim.account_id], writer.today)]
+                          for claim in due if claim.id not in lapses]
                 for claim in lapsing:
                     self._lapse_event(writer, states[claim.account_id], claim)
                 await writer.flush()

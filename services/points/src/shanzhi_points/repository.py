@@ -508,12 +508,14 @@ class PointsRepository:
                          claims.c.id.in_(objected))))
             .order_by(claims.c.publicity_ends_at, claims.c.created_at).limit(1000))
 
-    async def versions_for_comment(self, region_code: str) -> list[Row[Any]]:
+    async def versions_for_comment(self, region_code: str, today: date) -> list[Row[Any]]:
+        """Versions publicised for comment (征求意见) whose comment period runs today."""
         v = scheme_versions
         return await self._all(
             select(v).join(schemes, schemes.c.id == v.c.scheme_id)
             .where(schemes.c.region_code == region_code,
-                   v.c.status == points_pb2.SCHEME_VERSION_STATUS_PUBLICIZED)
+                   v.c.status == points_pb2.SCHEME_VERSION_STATUS_PUBLICIZED,
+                   v.c.comment_ends_on >= today)
             .order_by(v.c.comment_ends_on))
 
     async def due_claims(self, now: datetime, limit: int, *, region_prefix: str | None = None,

@@ -12,7 +12,7 @@ from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.auth import Caller
 from shanzhi_kit.errors import NotFound, Validator
 from shanzhi_kit.paging import page_of
-from shanzhi_kit.values import batch_ids, format_date, new_id, require_id
+from shanzhi_kit.values import aware, batch_ids, format_date, new_id, require_id
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -210,7 +210,7 @@ class ClaimsApi(ApiBase):
             repo = PointsRepository(session)
             row = await self._locked_claim(repo, claim_id, caller, IN_PUBLICITY)
             now = self._clock.now()
-            if row.publicity_ends_at <= now:
+            if aware(row.publicity_ends_at) <= now:
                 raise refused("claim_id", "the publicity window has closed (公示期已满)")
             objection_id = new_id()
             await repo.add_objection(id=objection_id, claim_id=claim_id, reason=reason,
@@ -296,7 +296,7 @@ class ClaimsApi(ApiBase):
             rows = await repo.list_claims(prefix, request.status, account_id, page)
             return points_pb2.ListClaimsResponse(
                 claims=await self._claim_messages(repo, rows[: page.size]),
-                page_info=page.info(rows, lambda r: [r.created_at.isoformat(), r.id]))
+                page_info=page.info(rows, lambda r: [aware(r.created_at).isoformat(), r.id]))
 
     async def GetPublicityBoard(
         self, request: points_pb2.GetPublicityBoardRequest, context: grpc.aio.ServicerContext
@@ -310,7 +310,7 @@ class ClaimsApi(ApiBase):
             repo = PointsRepository(session)
             rows = await repo.board_claims(request.region_code)
             claims = await self._claim_messages(repo, rows)
-            versions = await repo.versions_for_comment(request.region_code)
+            versions = await repo.versions_for_comment(request.region_code, self._clock.today())
             items = await repo.items_of([x.id for x in versions])
         return points_pb2.GetPublicityBoardResponse(
             in_publicity=[c for c in claims if c.status == IN_PUBLICITY],

@@ -21,7 +21,7 @@ from shanzhi_kit.db import DriverStatement
 from shanzhi_kit.errors import NotFound, Validator
 from shanzhi_kit.idempotency import KeyRow
 from shanzhi_kit.paging import page_of
-from shanzhi_kit.values import batch_ids, new_id, require_id
+from shanzhi_kit.values import aware, batch_ids, new_id, require_id
 from sqlalchemy import Row, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -380,4 +380,4 @@ class MarketApi(ApiBase):
             rows = await repo.list_redemptions(prefix, account_id, request.status, page)
             return points_pb2.ListRedemptionsResponse(
                 redemptions=await self._redemption_messages(repo, rows[: page.size]),
-                page_info=page.info(rows, lambda r: [r.reserved_at.isoformat(), r.id]))
+                page_info=page.info(rows, lambda r: [aware(r.reserved_at).isoformat(), r.id]))
