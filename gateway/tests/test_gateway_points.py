@@ -899,3 +899,131 @@ async def test_template_departures_of_the_rules_in_force_on_a_day(fakes: Fakes, 
     assert sorted((list(c.request.scheme_ids), c.request.on_date)
                   for c in fakes.points.BatchCompareSchemesWithTemplate.calls) == [
         ([scheme.id], ""), ([scheme.id], "2026-03-01")]
+
+
+async def test_each_mutation_reads_what_the_writes_before_it_left(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    household, goods = new_id(), new_id()
+    account = account_for(household, 100)
+
+    def reserve(request: P.ReserveRedemptionRequest) -> P.ReserveRedemptionResponse:
+        account.balance -= 10
+        return P.ReserveRedemptionResponse(redemption=P.Redemption(
+            id=new_id(), account_id=account.id, subject=household_ref(household), region_code=VILLAGE,
+            goods_id=goods, goods_name="肥皂", quantity=1, points=10,
+            status=P.REDEMPTION_STATUS_RESERVED, reserve_time=STAMP))
+
+    fakes.points.answer("ReserveRedemption", reserve)
+    fakes.points.answer("BatchGetAccounts", lambda r: P.BatchGetAccountsResponse(accounts=[account]))
+    result = await schema.execute(
+        """mutation($h: ID!, $g: ID!) {
+             first: reserveRedemption(requestId: "r1", subject: {kind: HOUSEHOLD, id: $h}, goodsId: $g,
+               quantity: 1) { account { balance } }
+             second: reserveRedemption(requestId: "r2", subject: {kind: HOUSEHOLD, id: $h}, goodsId: $g,
+               quantity: 1) { account { balance } } }""",
+        variable_values={"h": household, "g": goods}, context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None, result.errors
+    assert result.data == {"first": {"account": {"balance": 90}}, "second": {"account": {"balance": 80}}}
+
+
+async def test_an_accounts_lots_are_asked_once_however_many_fields_ask(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    household = new_id()
+    account = account_for(household, 12)
+    credit = P.Entry(id=new_id(), account_id=account.id, subject=household_ref(household),
+                     region_code=VILLAGE, kind=P.ENTRY_KIND_AWARD, amount=12, score=12, balance_after=12,
+                     entry_date="2026-03-01", year=2026, create_time=STAMP, created_by="clerk-1")
+    fakes.points.answer("BatchGetAccounts", lambda r: P.BatchGetAccountsResponse(accounts=[account]))
+    fakes.points.answer("ListLots", lambda r: P.ListLotsResponse(lots=[P.Lot(
+        id=1, entry_id=credit.id, lot_date="2026-03-01", amount=12, available=12)]))
+    fakes.points.answer("BatchGetEntries", lambda r: P.BatchGetEntriesResponse(
+        entries=[credit] if credit.id in r.ids else []))
+    result = await schema.execute(
+        """query($a: ID!) { one: pointsAccount(id: $a) { lots { available entry { kind amount } } }
+                            two: pointsAccount(id: $a) { lots { available } } }""",
+        variable_values={"a": account.id}, context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None, result.errors
+    assert result.data == {"one": {"lots": [{"available": 12, "entry": {"kind": "AWARD", "amount": 12}}]},
+                           "two": {"lots": [{"available": 12}]}}
+    assert len(fakes.points.ListLots.calls) == 1
+    assert len(fakes.points.BatchGetEntries.calls) == 1
+
+
+async def test_a_claim_links_to_its_scheme_item_and_entries(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    household, scheme_id = new_id(), new_id()
+    posted = P.Entry(id=new_id(), account_id=new_id(), subject=household_ref(household), region_code=VILLAGE,
+                     kind=P.ENTRY_KIND_CLAIM, amount=5, score=5, balance_after=5, entry_date="2026-03-02",
+                     year=2026, scheme_id=scheme_id, create_time=STAMP, created_by="system")
+    claim = P.Claim(
+        id=new_id(), account_id=posted.account_id, subject=household_ref(household), region_code=VILLAGE,
+        scheme_id=scheme_id, version_id=new_id(), item_code="HJ-01", item_name="庭院整洁", points=5,
+        quantity=1, occurred_on="2026-03-02", source=P.CLAIM_SOURCE_RECORDED,
+        evidence=P.Evidence(description="网格员拍照"), status=P.CLAIM_STATUS_POSTED, entry_id=posted.id,
+        create_time=STAMP, created_by="grid-1", update_time=STAMP)
+    item = P.CatalogItem(code="HJ-01", name="庭院整洁", category=P.ITEM_CATEGORY_BEAUTIFUL_VILLAGE,
+                         sign=P.ITEM_SIGN_POSITIVE, points=5, evidence_required="现场照片")
+    fakes.points.answer("BatchGetClaims", lambda r: P.BatchGetClaimsResponse(claims=[claim]))
+    fakes.points.answer("BatchGetEntries", lambda r: P.BatchGetEntriesResponse(entries=[posted]))
+    fakes.points.answer("BatchGetSchemes", lambda r: P.BatchGetSchemesResponse(schemes=[P.Scheme(
+        id=scheme_id, region_code=VILLAGE, year=2026, subject_kind=P.SUBJECT_KIND_HOUSEHOLD,
+        title="2026年家庭积分方案", create_time=STAMP, created_by="clerk-1")]))
+    fakes.points.answer("BatchGetRulesInForce", lambda r: P.BatchGetRulesInForceResponse(rules=[
+        P.RulesInForce(scheme_id=k.scheme_id, on_date=k.on_date, items_in_force=[item]) for k in r.keys]))
+    result = await schema.execute(
+        """query($c: ID!) { pointsClaim(id: $c) { entry { amount scheme { title } } reversalEntry { id }
+             scheme { title } item { points evidenceRequired } } }""",
+        variable_values={"c": claim.id}, context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None, result.errors
+    assert result.data == {"pointsClaim": {
+        "entry": {"amount": 5, "scheme": {"title": "2026年家庭积分方案"}}, "reversalEntry": None,
+        "scheme": {"title": "2026年家庭积分方案"}, "item": {"points": 5, "evidenceRequired": "现场照片"}}}
+    # The scheme asked twice, by the claim and by its entry, in one call.
+    assert len(fakes.points.BatchGetSchemes.calls) == 1
+
+
+async def test_a_template_comparison_says_what_was_compared_and_null_when_nothing_was(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    follows, unadopted, template = new_id(), new_id(), new_id()
+    schemes = {i: P.Scheme(id=i, region_code=VILLAGE, year=2026, subject_kind=P.SUBJECT_KIND_HOUSEHOLD,
+                           title="方案", template_scheme_id=template, create_time=STAMP, created_by="c")
+               for i in (follows, unadopted)}
+    fakes.points.answer("BatchGetSchemes", lambda r: P.BatchGetSchemesResponse(
+        schemes=[schemes[i] for i in r.ids]))
+    compared = P.SchemeTemplateComparison(scheme_id=follows, template_scheme_id=template, version=2)
+    fakes.points.answer("BatchCompareSchemesWithTemplate",
+                        lambda r: P.BatchCompareSchemesWithTemplateResponse(comparisons=[compared]))
+    result = await schema.execute(
+        """query($a: ID!, $b: ID!) {
+             a: pointsScheme(id: $a) {
+               templateComparison(onDate: "2026-03-01") { version departures { code } } }
+             b: pointsScheme(id: $b) { templateComparison(onDate: "2026-03-01") { version } } }""",
+        variable_values={"a": follows, "b": unadopted}, context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None, result.errors
+    assert result.data == {"a": {"templateComparison": {"version": 2, "departures": []}},
+                           "b": {"templateComparison": None}}
+
+
+async def test_a_scheme_version_is_read_by_its_id_and_null_when_unknown(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    known = new_id()
+
+    def answer(request: P.GetSchemeVersionRequest) -> Any:
+        if request.id != known:
+            return RefusedCall(grpc.StatusCode.NOT_FOUND, "id", "no scheme version has this id")
+        return P.GetSchemeVersionResponse(version=P.SchemeVersion(
+            id=known, scheme_id=new_id(), version=3, status=P.SCHEME_VERSION_STATUS_ADOPTED,
+            create_time=STAMP, created_by="clerk-1"))
+
+    fakes.points.answer("GetSchemeVersion", answer)
+    result = await schema.execute(
+        """query($k: ID!, $u: ID!) { known: pointsSchemeVersion(id: $k) { version status }
+                                     unknown: pointsSchemeVersion(id: $u) { version } }""",
+        variable_values={"k": known, "u": new_id()}, context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None, result.errors
+    assert result.data == {"known": {"version": 3, "status": "ADOPTED"}, "unknown": None}

@@ -184,6 +184,13 @@ async def test_an_honoured_representative_appears_in_the_reserve_pool(
     await wait_until(account_opened, within=30, interval=0.3)
     reply = await gql(REPRESENTATIVE_ACCOUNT, county_token, person=person["id"])
     account = reply["data"]["pointsAccountOf"]
+    # The year's base score (年度基础分) is the account's one lot, linked to the entry that made it.
+    lots = await gql("query($p: ID!) { pointsAccountOf(subject: {kind: REPRESENTATIVE, id: $p}) {"
+                     " lots { available entry { kind amount account { id } } } } }", county_token,
+                     p=person["id"])
+    [lot] = lots["data"]["pointsAccountOf"]["lots"]
+    assert lot["entry"] == {"kind": "BASE", "amount": lot["available"], "account": {"id": account["id"]}}
+    assert lot["available"] == account["balance"] > 0
     today = datetime.now(timezone(timedelta(hours=8))).date()
     honoured = await gql(HONOUR, county_token, rid=str(uuid.uuid4()), account=account["id"],
                          year=today.year, day=today.isoformat(), number=f"{today.year}-{region[-3:]}")

@@ -35,6 +35,8 @@ WALK_MAX_PAGES = 20
 WALK_CONCURRENCY = 8
 
 Resp = TypeVar("Resp")
+K = TypeVar("K")
+V = TypeVar("V")
 Keyed = TypeVar("Keyed", bound="_HasId")
 
 
@@ -89,7 +91,15 @@ class GatewayContext(BaseContext):
         return self._caller
 
     async def call(self, method: Callable[..., Awaitable[Resp]], request: Any) -> Resp:
-        """Call a service as the caller, with the deadline."""
+        """Call a service as the caller, with the deadline.
+
+        A write (every write takes a ``request_id``) starts the request's loaders afresh:
+        what they cached before it, an account's balance before a redemption, may be stale
+        after it. GraphQL runs a document's mutations one after another, each with its
+        selections, so every mutation's answer reads what the writes before it left.
+        """
+        if "request_id" in request.DESCRIPTOR.fields_by_name:
+            self.loaders = Loaders(self)
         return await self.clients.call(method, request, token=self.caller.token)
 
 
@@ -97,6 +107,18 @@ def _loader(
     load: Callable[[list[str]], Awaitable[Sequence[Any]]],
 ) -> DataLoader[str, Any]:
     return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
+
+
+async def _each(keys: Sequence[K], fetch: Callable[[K], Awaitable[V]]) -> list[V | BaseException]:
+    """``fetch`` for every key, WALK_CONCURRENCY at a time, where a service has no batch
+    read: each key's answer or error, so one refusal fails only the fields that asked it."""
+    limit = asyncio.Semaphore(WALK_CONCURRENCY)
+
+    async def one(key: K) -> V:
+        async with limit:
+            return await fetch(key)
+
+    return list(await asyncio.gather(*(one(k) for k in keys), return_exceptions=True))
 
 
 class Loaders:
@@ -145,6 +167,18 @@ class Loaders:
         self.points_template_comparisons: DataLoader[
             tuple[str, str], points_pb2.SchemeTemplateComparison | None
         ] = DataLoader(load_fn=self._points_template_comparisons, max_batch_size=MAX_BATCH)
+        #: points.Entry by id (PointsService.BatchGetEntries).
+        self.points_entries: DataLoader[str, points_pb2.Entry | None] = _loader(self._points_entries)
+        #: An account's lots by (account id, whether spent ones too) (PointsService.ListLots,
+        #: one call per account, a few at a time).
+        self.points_lots: DataLoader[tuple[str, bool], list[points_pb2.Lot]] = DataLoader(
+            load_fn=self._points_lots, max_batch_size=MAX_BATCH
+        )
+        #: A scheme's versions by scheme id (PointsService.ListSchemeVersions, one call per
+        #: scheme, a few at a time).
+        self.points_scheme_versions: DataLoader[str, list[points_pb2.SchemeVersion]] = _loader(
+            self._points_scheme_versions
+        )
         #: points.Claim by id (PointsService.BatchGetClaims).
         self.points_claims: DataLoader[str, points_pb2.Claim | None] = _loader(self._points_claims)
         #: points.Goods by id (PointsService.BatchGetGoods).
@@ -284,6 +318,36 @@ class Loaders:
             )
             index.update(((c.scheme_id, day), c) for c in answer.comparisons)
         return [index.get(k) for k in keys]
+
+    async def _points_entries(self, ids: list[str]) -> list[points_pb2.Entry | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(points.BatchGetEntries, points_pb2.BatchGetEntriesRequest(ids=ids))
+        return by_id(ids, answer.entries)
+
+    async def _points_lots(self, keys: list[tuple[str, bool]]) -> list[list[points_pb2.Lot] | BaseException]:
+        points = self._ctx.clients.points
+
+        async def lots(key: tuple[str, bool]) -> list[points_pb2.Lot]:
+            account_id, spent = key
+            answer = await self._ctx.call(
+                points.ListLots, points_pb2.ListLotsRequest(account_id=account_id, include_spent=spent)
+            )
+            return list(answer.lots)
+
+        return await _each(keys, lots)
+
+    async def _points_scheme_versions(
+        self, scheme_ids: list[str]
+    ) -> list[list[points_pb2.SchemeVersion] | BaseException]:
+        points = self._ctx.clients.points
+
+        async def versions(scheme_id: str) -> list[points_pb2.SchemeVersion]:
+            answer = await self._ctx.call(
+                points.ListSchemeVersions, points_pb2.ListSchemeVersionsRequest(scheme_id=scheme_id)
+            )
+            return list(answer.versions)
+
+        return await _each(scheme_ids, versions)
 
     async def _points_claims(self, ids: list[str]) -> list[points_pb2.Claim | None]:
         points = self._ctx.clients.points

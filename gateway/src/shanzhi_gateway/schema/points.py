@@ -412,6 +412,10 @@ class Lot:
             closed=lot.closed,
         )
 
+    @strawberry.field(description="The credit entry that made it (来源明细).")
+    async def entry(self, info: Info) -> Entry | None:
+        return await _entry(info, str(self.entry_id))
+
 
 @strawberry.type(description="Ledger entry (积分明细): append-only; a correction is a reversal (冲正).")
 class Entry:
@@ -481,6 +485,24 @@ class Entry:
     async def account(self, info: Info) -> Account | None:
         return await _account(info, str(self.account_id))
 
+    @strawberry.field(description="The entry this one reverses (冲正对象); null unless a reversal.")
+    async def reverses_entry(self, info: Info) -> Entry | None:
+        return await _entry(info, str(self.reverses_entry_id)) if self.reverses_entry_id else None
+
+    @strawberry.field(description="The scheme (积分方案) it was scored under; null unless scored.")
+    async def scheme(self, info: Info) -> Scheme | None:
+        return await _scheme(info, str(self.scheme_id)) if self.scheme_id else None
+
+
+async def _entry(info: Info, entry_id: str) -> Entry | None:
+    found = await info.context.loaders.points_entries.load(entry_id)
+    return Entry.from_pb(found) if found is not None else None
+
+
+async def _scheme(info: Info, scheme_id: str) -> Scheme | None:
+    found = await info.context.loaders.points_schemes.load(scheme_id)
+    return Scheme.from_pb(found) if found is not None else None
+
 
 @strawberry.type(description="A page of ledger entries (积分明细), oldest first.")
 class EntryPage:
@@ -514,7 +536,10 @@ class Account:
             closed_on=to_date(a.closed_on),
         )
 
-    @strawberry.field(description="The statement (积分明细): entries with their sources, oldest first.")
+    @strawberry.field(
+        description="The statement (积分明细): entries with their sources, oldest first. One call "
+        "to the points service per account: ask it of one account, not of a list of them."
+    )
     async def entries(
         self,
         info: Info,
@@ -547,12 +572,8 @@ class Account:
             bool, strawberry.argument(description="Include used-up and expired lots (含已用完、已失效批次).")
         ] = False,
     ) -> list[Lot]:
-        ctx = info.context
-        answer = await ctx.call(
-            ctx.clients.points.ListLots,
-            P.ListLotsRequest(account_id=str(self.id), include_spent=include_spent),
-        )
-        return [Lot.from_pb(lot) for lot in answer.lots]
+        lots = await info.context.loaders.points_lots.load((str(self.id), include_spent))
+        return [Lot.from_pb(lot) for lot in lots]
 
 
 async def _account(info: Info, account_id: str) -> Account | None:
@@ -727,6 +748,10 @@ class SchemeVersion:
             created_by=v.created_by,
         )
 
+    @strawberry.field(description="The scheme (积分方案) it is a version of.")
+    async def scheme(self, info: Info) -> Scheme | None:
+        return await _scheme(info, str(self.scheme_id))
+
 
 @strawberry.type(
     description="Points scheme (积分方案) of a village, year and subject kind, or a county template."
@@ -772,11 +797,8 @@ class Scheme:
 
     @strawberry.field(description="Every version, oldest first (历史版本).")
     async def versions(self, info: Info) -> list[SchemeVersion]:
-        ctx = info.context
-        answer = await ctx.call(
-            ctx.clients.points.ListSchemeVersions, P.ListSchemeVersionsRequest(scheme_id=str(self.id))
-        )
-        return [SchemeVersion.from_pb(v) for v in answer.versions]
+        versions = await info.context.loaders.points_scheme_versions.load(str(self.id))
+        return [SchemeVersion.from_pb(v) for v in versions]
 
     @strawberry.field(description="The rules in force on a day (某日施行的规则); null when none was.")
     async def rules_on(
@@ -792,7 +814,9 @@ class Scheme:
 
     @strawberry.field(
         description="Where this village scheme departs from its template (与县级模板的差异): its "
-        "latest version, or the one in force on a day, against the template's latest version."
+        "latest version, or the one in force on a day, against the template's latest version.",
+        deprecation_reason="Use templateComparison: it says which version was compared, and "
+        "is null, not empty, when there was none.",
     )
     async def template_departures(
         self,
@@ -811,16 +835,34 @@ class Scheme:
         answer = await info.context.loaders.points_template_comparisons.load((str(self.id), day))
         if answer is None:
             return []
-        return [
-            TemplateDeparture(
-                code=d.code,
-                kind=require_enum(DepartureKind, P.DepartureKind, d.kind),
-                fields=list(d.fields),
-                template_item=CatalogItem.from_pb(d.template_item) if d.HasField("template_item") else None,
-                village_item=CatalogItem.from_pb(d.village_item) if d.HasField("village_item") else None,
-            )
-            for d in answer.departures
-        ]
+        return [TemplateDeparture.from_pb(d) for d in answer.departures]
+
+    @strawberry.field(
+        description="This village scheme against its county template (与县级模板比对): which of its "
+        "versions was compared (the latest, or the one in force on a day) and where it departs "
+        "from the template's latest version. Null when it was not copied from a template, or "
+        "had no version in force that day; an empty list of departures means none (无差异)."
+    )
+    async def template_comparison(
+        self,
+        info: Info,
+        on_date: Annotated[
+            dt.date | None,
+            strawberry.argument(description="Compare the version in force (施行) that day instead of "
+                                "the latest one."),
+        ] = None,
+    ) -> TemplateComparison | None:
+        if self.template_scheme_id is None:
+            return None
+        day = on_date.isoformat() if on_date else ""
+        answer = await info.context.loaders.points_template_comparisons.load((str(self.id), day))
+        if answer is None:
+            return None
+        return TemplateComparison(
+            template_scheme_id=strawberry.ID(answer.template_scheme_id),
+            version=answer.version,
+            departures=[TemplateDeparture.from_pb(d) for d in answer.departures],
+        )
 
 
 @strawberry.type(description="The rules of a scheme in force on a day (某日施行的规则).")
@@ -840,6 +882,25 @@ class TemplateDeparture:
     )
     template_item: CatalogItem | None = strawberry.field(description="The template's item (模板事项).")
     village_item: CatalogItem | None = strawberry.field(description="The village's item (本村事项).")
+
+    @classmethod
+    def from_pb(cls, d: points_pb2.TemplateDeparture) -> TemplateDeparture:
+        return cls(
+            code=d.code,
+            kind=require_enum(DepartureKind, P.DepartureKind, d.kind),
+            fields=list(d.fields),
+            template_item=CatalogItem.from_pb(d.template_item) if d.HasField("template_item") else None,
+            village_item=CatalogItem.from_pb(d.village_item) if d.HasField("village_item") else None,
+        )
+
+
+@strawberry.type(description="A village scheme compared with its county template (与县级模板比对).")
+class TemplateComparison:
+    template_scheme_id: strawberry.ID = strawberry.field(description="The template (县级模板).")
+    version: int = strawberry.field(description="Number of the village's version compared (比对版本号).")
+    departures: list[TemplateDeparture] = strawberry.field(
+        description="Where it departs (差异); empty when it follows the template (无差异)."
+    )
 
 
 @strawberry.type(description="A page of schemes (积分方案列表).")
@@ -1107,6 +1168,30 @@ class Claim:
     async def account(self, info: Info) -> Account | None:
         return await _account(info, str(self.account_id))
 
+    @strawberry.field(description="The scheme (积分方案) it is claimed under.")
+    async def scheme(self, info: Info) -> Scheme | None:
+        return await _scheme(info, str(self.scheme_id))
+
+    @strawberry.field(
+        description="The item claimed (积分事项) as the scheme has it on the day it happened: its "
+        "points and the evidence it asks for (分值、佐证材料要求); null if none is in force then."
+    )
+    async def item(self, info: Info) -> CatalogItem | None:
+        rules = await info.context.loaders.points_rules_in_force.load(
+            (str(self.scheme_id), self.occurred_on.isoformat()))
+        if rules is None:
+            return None
+        found = next((i for i in rules.items_in_force if i.code == self.item_code), None)
+        return CatalogItem.from_pb(found) if found is not None else None
+
+    @strawberry.field(description="The ledger entry (入账明细), once posted.")
+    async def entry(self, info: Info) -> Entry | None:
+        return await _entry(info, str(self.entry_id)) if self.entry_id else None
+
+    @strawberry.field(description="The entry that reversed its posting (冲正明细), if any.")
+    async def reversal_entry(self, info: Info) -> Entry | None:
+        return await _entry(info, str(self.reversal_entry_id)) if self.reversal_entry_id else None
+
 
 @strawberry.type(description="A page of claims (积分申报列表), newest first.")
 class ClaimPage:
@@ -1172,6 +1257,10 @@ class Batch:
             create_time=to_datetime(b.create_time),
             created_by=b.created_by,
         )
+
+    @strawberry.field(description="The scheme (积分方案) it scored under.")
+    async def scheme(self, info: Info) -> Scheme | None:
+        return await _scheme(info, str(self.scheme_id))
 
 
 @strawberry.input(description="One line of a batch scoring (批量评分明细).")
@@ -1271,6 +1360,14 @@ class Redemption:
     async def account(self, info: Info) -> Account | None:
         return await _account(info, str(self.account_id))
 
+    @strawberry.field(description="The entry that took the points (扣减明细).")
+    async def entry(self, info: Info) -> Entry | None:
+        return await _entry(info, str(self.entry_id))
+
+    @strawberry.field(description="The entry that gave them back (退还明细), once cancelled.")
+    async def cancel_entry(self, info: Info) -> Entry | None:
+        return await _entry(info, str(self.cancel_entry_id)) if self.cancel_entry_id else None
+
 
 @strawberry.type(description="A page of redemptions (兑换记录), newest first.")
 class RedemptionPage:
@@ -1301,7 +1398,9 @@ class RankingRow:
     region_code: str = strawberry.field(description="12-digit village code (行政区划代码).")
     display_name: str = strawberry.field(description="Name shown (显示名称).")
     score: int = strawberry.field(description="Score earned in the period (考评积分).")
-    stars: int = strawberry.field(description="Stars reached (星级); 0 outside an honour board.")
+    stars: int = strawberry.field(
+        description="Stars reached (星级) by the scheme's thresholds; 0 unless ranked by a scheme "
+        "(积分方案) or on an honour board.")
 
     @classmethod
     def from_pb(cls, r: points_pb2.RankingRow) -> RankingRow:
@@ -1559,6 +1658,20 @@ class PointsQuery:
             objected=[Claim.from_pb(c) for c in answer.objected],
             schemes_for_comment=[SchemeVersion.from_pb(v) for v in answer.schemes_for_comment],
         )
+
+    @strawberry.field(description="One scheme version (方案版本); null when unknown or outside your scope.")
+    async def points_scheme_version(
+        self, info: Info, id: Annotated[strawberry.ID, id_arg("scheme version")]
+    ) -> SchemeVersion | None:
+        ctx = info.context
+        try:
+            answer = await ctx.call(
+                ctx.clients.points.GetSchemeVersion, P.GetSchemeVersionRequest(id=require_id(id)))
+        except GatewayError as exc:
+            if exc.code in ("NOT_FOUND", "PERMISSION_DENIED"):
+                return None
+            raise
+        return SchemeVersion.from_pb(answer.version)
 
     @strawberry.field(description="One batch scoring (批量评分); null when unknown.")
     async def points_batch(self, info: Info, id: Annotated[strawberry.ID, id_arg("batch")]) -> Batch | None:
@@ -2144,7 +2257,7 @@ class PointsMutation:
         request_id: RequestIdArg,
         claim_id: Annotated[strawberry.ID, _arg("The claim (申报编号).")],
         decision: Annotated[ReviewDecision, _arg("Approve or reject (评议结果).")],
-        reason: Annotated[str, _arg("Why (评议意见); required to approve or reject.")] = "",
+        reason: Annotated[str, _arg("Why (评议意见); required to approve or reject.")],
     ) -> Claim:
         ctx = info.context
         answer = await ctx.call(
