@@ -280,3 +280,28 @@ async def test_head_changes_run_on_sqlite_too(lite: Any) -> None:
     later = await change(lite, home, head_name="王小红", changed_on="2025-06-02")
     assert [c.head_name for c in later.household.head_changes] == ["王小军", "王小红"]
     assert (await lite.account(lite.ref(home))).display_name == f"{home.household_number} 王小红"
+
+
+async def test_a_move_out_dated_before_points_scored_waits_for_their_reversal(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    scored = await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=pk.TODAY - timedelta(days=1))
+    await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=pk.TODAY - timedelta(days=5))
+
+    def move_out(day: int) -> P.MoveHouseholdOutRequest:
+        return P.MoveHouseholdOutRequest(request_id=pk.rid(), household_id=home.id, reason="整户迁出",
+                                         moved_out_on=(pk.TODAY - timedelta(days=day)).isoformat())
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.MoveHouseholdOut(move_out(3), metadata=pk.ADMIN)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "moved_out_on" and (pk.TODAY - timedelta(days=1)).isoformat() in description
+    assert (await pk.account(pk.ref(home))).closed_on == ""
+    # Once the later points are reversed (冲正), the household moves out from that day.
+    await pk.stub.ReverseEntry(P.ReverseEntryRequest(
+        request_id=pk.rid(), entry_id=scored.id, reason="迁出后误记"), metadata=pk.ADMIN)
+    moved = (await pk.stub.MoveHouseholdOut(move_out(3), metadata=pk.ADMIN)).household
+    assert moved.status == P.HOUSEHOLD_STATUS_MOVED_OUT
+    assert (await pk.account(pk.ref(home))).closed_on == (pk.TODAY - timedelta(days=3)).isoformat()

@@ -251,6 +251,21 @@ class PointsRepository:
             query = query.where(after)
         return await self._all(query.order_by(accounts.c.id).limit(page.size + 1))
 
+    async def last_scored_after(self, kind: int, subject_id: str, day: date, *, lock: bool) -> date | None:
+        """The latest day after ``day`` with points scored (a claim, award or batch line not
+        reversed) on the subject's account, or None; ``lock`` takes the account's lock first,
+        so that no score is added meanwhile."""
+        if lock:
+            await self.session.execute(select(accounts.c.id).where(
+                accounts.c.subject_kind == kind, accounts.c.subject_id == subject_id).with_for_update())
+        e, reversal = entries, entries.alias("reversal")
+        return await self.session.scalar(
+            select(func.max(e.c.entry_date))
+            .join(accounts, accounts.c.id == e.c.account_id)
+            .where(accounts.c.subject_kind == kind, accounts.c.subject_id == subject_id,
+                   e.c.entry_date > day, e.c.kind.in_(SCORED_KINDS),
+                   ~select(reversal.c.id).where(reversal.c.reverses_entry_id == e.c.id).exists()))
+
     async def close_account(self, kind: int, subject_id: str, on: date) -> None:
         await self.session.execute(update(accounts).where(
             accounts.c.subject_kind == kind, accounts.c.subject_id == subject_id,

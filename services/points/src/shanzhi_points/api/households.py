@@ -227,6 +227,13 @@ class HouseholdsApi(ApiBase):
         async def work(session: AsyncSession) -> points_pb2.MoveHouseholdOutResponse:
             repo = PointsRepository(session)
             row = await self._locked_household(repo, leaving.id, "household_id")
+            # The account earns nothing after the day it moved out: points already scored for
+            # a later day are reversed first (冲正), or the move-out dated after them.
+            later = await repo.last_scored_after(points_pb2.SUBJECT_KIND_HOUSEHOLD, row.id, leaving.on,
+                                                 lock=True)
+            if later is not None:
+                raise refused("moved_out_on", f"points are scored for {format_date(later)}, after "
+                              "that day: reverse them first (冲正), or give that day or a later one")
             now = self._clock.now()
             await repo.update_household(row.id, status=MOVED_OUT, moved_out_on=leaving.on,
                                         move_out_reason=leaving.reason, updated_at=now,

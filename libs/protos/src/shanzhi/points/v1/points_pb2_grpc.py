@@ -398,7 +398,9 @@ class PointsServiceServicer:
 
     def MoveHouseholdOut(self, request, context):
         """MoveHouseholdOut records that the whole household left the village (整户迁出).
-        Its account and history stay; it earns no more points.
+        Its account and history stay; it earns no more points. Refused (FAILED_PRECONDITION,
+        moved_out_on) while points are scored on the account for a later day: reverse them
+        first (冲正), or give that day or a later one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

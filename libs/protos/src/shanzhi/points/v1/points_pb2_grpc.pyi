@@ -56,7 +56,9 @@ class PointsServiceStub:
     """RecordMemberLeft records that a member left the household (迁出、去世等)."""
     MoveHouseholdOut: _grpc.UnaryUnaryMultiCallable[_points_pb2.MoveHouseholdOutRequest, _points_pb2.MoveHouseholdOutResponse]
     """MoveHouseholdOut records that the whole household left the village (整户迁出).
-    Its account and history stay; it earns no more points.
+    Its account and history stay; it earns no more points. Refused (FAILED_PRECONDITION,
+    moved_out_on) while points are scored on the account for a later day: reverse them
+    first (冲正), or give that day or a later one.
     """
     ChangeHouseholdHead: _grpc.UnaryUnaryMultiCallable[_points_pb2.ChangeHouseholdHeadRequest, _points_pb2.ChangeHouseholdHeadResponse]
     """ChangeHouseholdHead records a new head of household (户主变更), e.g. when the head
@@ -238,7 +240,9 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """RecordMemberLeft records that a member left the household (迁出、去世等)."""
     MoveHouseholdOut: _aio.UnaryUnaryMultiCallable[_points_pb2.MoveHouseholdOutRequest, _points_pb2.MoveHouseholdOutResponse]  # type: ignore[assignment]
     """MoveHouseholdOut records that the whole household left the village (整户迁出).
-    Its account and history stay; it earns no more points.
+    Its account and history stay; it earns no more points. Refused (FAILED_PRECONDITION,
+    moved_out_on) while points are scored on the account for a later day: reverse them
+    first (冲正), or give that day or a later one.
     """
     ChangeHouseholdHead: _aio.UnaryUnaryMultiCallable[_points_pb2.ChangeHouseholdHeadRequest, _points_pb2.ChangeHouseholdHeadResponse]  # type: ignore[assignment]
     """ChangeHouseholdHead records a new head of household (户主变更), e.g. when the head
@@ -459,7 +463,9 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.MoveHouseholdOutResponse, _abc.Awaitable[_points_pb2.MoveHouseholdOutResponse]]:
         """MoveHouseholdOut records that the whole household left the village (整户迁出).
-        Its account and history stay; it earns no more points.
+        Its account and history stay; it earns no more points. Refused (FAILED_PRECONDITION,
+        moved_out_on) while points are scored on the account for a later day: reverse them
+        first (冲正), or give that day or a later one.
         """
 
     @_abc_1.abstractmethod
