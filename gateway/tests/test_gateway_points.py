@@ -1027,3 +1027,22 @@ async def test_a_scheme_version_is_read_by_its_id_and_null_when_unknown(
         variable_values={"k": known, "u": new_id()}, context_value=context_for(f"Bearer {token}"))
     assert result.errors is None, result.errors
     assert result.data == {"known": {"version": 3, "status": "ADOPTED"}, "unknown": None}
+
+
+async def test_a_new_scheme_shows_the_draft_to_edit_next(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    scheme = P.Scheme(id=new_id(), region_code=VILLAGE, year=2026, subject_kind=P.SUBJECT_KIND_HOUSEHOLD,
+                      title="2026年家庭积分方案", latest_version=1, create_time=STAMP, created_by="clerk-1")
+    draft = P.SchemeVersion(id=new_id(), scheme_id=scheme.id, version=1, status=P.SCHEME_VERSION_STATUS_DRAFT,
+                            create_time=STAMP, created_by="clerk-1")
+    fakes.points.answer("CreateScheme", lambda r: P.CreateSchemeResponse(scheme=scheme, draft=draft))
+    fakes.points.answer("ListSchemeVersions", lambda r: P.ListSchemeVersionsResponse(versions=[draft]))
+    result = await schema.execute(
+        """mutation($v: String!) { createPointsScheme(requestId: "r", input: {regionCode: $v, year: 2026,
+             subjectKind: HOUSEHOLD, title: "2026年家庭积分方案"}) {
+             currentVersion { id } openVersion { id version status } } }""",
+        variable_values={"v": VILLAGE}, context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None, result.errors
+    assert result.data == {"createPointsScheme": {
+        "currentVersion": None, "openVersion": {"id": draft.id, "version": 1, "status": "DRAFT"}}}

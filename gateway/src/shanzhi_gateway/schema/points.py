@@ -800,6 +800,16 @@ class Scheme:
         versions = await info.context.loaders.points_scheme_versions.load(str(self.id))
         return [SchemeVersion.from_pb(v) for v in versions]
 
+    @strawberry.field(
+        description="The version not yet adopted (草案, or 公示中 for comment), if any: the one to "
+        "edit, publicise or adopt next; right after createPointsScheme, version 1's draft."
+    )
+    async def open_version(self, info: Info) -> SchemeVersion | None:
+        versions = await info.context.loaders.points_scheme_versions.load(str(self.id))
+        open_ = [v for v in versions
+                 if v.status in (P.SCHEME_VERSION_STATUS_DRAFT, P.SCHEME_VERSION_STATUS_PUBLICIZED)]
+        return SchemeVersion.from_pb(open_[-1]) if open_ else None
+
     @strawberry.field(description="The rules in force on a day (某日施行的规则); null when none was.")
     async def rules_on(
         self, info: Info, day: Annotated[dt.date, strawberry.argument(description="The day (日期).")]
