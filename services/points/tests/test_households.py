@@ -47,6 +47,8 @@ async def add_member(pk: Any, home: P.Household, name: str, **kw: Any) -> P.Hous
     fields.update(kw)
     reply = await pk.stub.AddHouseholdMember(P.AddHouseholdMemberRequest(**fields), metadata=pk.ADMIN)
     member: P.HouseholdMember = reply.member
+    # Members are listed in the order they were recorded: the new one is the last.
+    assert reply.household.members[-1].id == member.id
     return member
 
 

@@ -262,7 +262,8 @@ class Household:
     moved_out_on: dt.date | None = strawberry.field(description="Day the household moved out (迁出日期).")
     move_out_reason: str | None = strawberry.field(description="Why it moved out (迁出原因).")
     members: list[HouseholdMember] = strawberry.field(
-        description="Named members (家庭成员), those who left included."
+        description="Named members (家庭成员), those who left included, in the order they were "
+        "recorded: in addHouseholdMember's answer the new member is the last."
     )
     account_id: strawberry.ID | None = strawberry.field(
         description="The household's points account (积分账户编号)."
@@ -1913,7 +1914,10 @@ class PointsMutation:
         )
         return Household.from_pb(answer.household)
 
-    @strawberry.mutation(description="Record a member of a household (家庭成员登记).")
+    @strawberry.mutation(
+        description="Record a member of a household (家庭成员登记); the household's last member is "
+        "the new one (its id is what changeHouseholdHead takes as memberId)."
+    )
     async def add_household_member(
         self,
         info: Info,
