@@ -4,7 +4,7 @@ batches, statements; concurrency and the invariants that tie balances, entries a
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import grpc
@@ -14,6 +14,7 @@ from shanzhi.common.v1.paging_pb2 import PageRequest
 from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.events import unpack
 from shanzhi_kit.pytest_plugin import rpc_error_details
+from shanzhi_points.clock import CHINA
 from shanzhi_points.tables import accounts, entries, lots, messaging
 from sqlalchemy import func, select
 
@@ -361,3 +362,22 @@ async def test_reversing_a_partly_spent_then_expired_credit_takes_back_only_what
     # Without the wrong credit the soap's 4 points would have come from the other lot.
     assert (undone.amount, undone.score, undone.balance_after) == (-4, -10, 6)
     await invariants_hold(pk)
+
+
+async def test_a_weekly_limit_counts_the_whole_week_across_new_year(pk: Any) -> None:
+    village = pk.village()
+    weekly = (pk.item("WS-01", 2, name="环境卫生周评", per_week=1),)
+    old_year = await pk.scheme(village, items=weekly)
+    new_year = await pk.scheme(village, items=weekly, year=2026, effective_from=date(2026, 1, 1))
+    home = await pk.household(village)
+    pk.clock.set(datetime.combine(date(2026, 1, 2), time(10), CHINA))
+    # Wednesday 2025-12-31 and Friday 2026-01-02 lie in one week (Monday 12-29 to Sunday 01-04).
+    await pk.award(pk.ref(home), old_year.id, "WS-01", occurred_on=date(2025, 12, 31))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.award(pk.ref(home), new_year.id, "WS-01", occurred_on=date(2026, 1, 2))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "item_code" and "2025-12-29" in description
+    # The next week is a new one.
+    pk.clock.set(datetime.combine(date(2026, 1, 5), time(10), CHINA))
+    assert (await pk.award(pk.ref(home), new_year.id, "WS-01", occurred_on=date(2026, 1, 5))).amount == 2

@@ -415,9 +415,12 @@ class PointsRepository:
             query = query.where(after)
         return await self._all(query.order_by(entries.c.seq).limit(page.size + 1))
 
-    async def item_uses(self, account_ids: Sequence[str], scheme_id: str, codes: Sequence[str],
+    async def item_uses(self, account_ids: Sequence[str], codes: Sequence[str],
                         start: date, end: date) -> list[Row[Any]]:
-        """Occurrences that count against limits: scored entries not reversed, pending claims."""
+        """Occurrences that count against limits: scored entries not reversed, pending claims.
+
+        Whatever scheme they were scored under: an account is scored by one scheme a year,
+        and a week that spans New Year counts the uses of both years' schemes."""
         if not account_ids or not codes:
             return []
         e, r = entries, entries.alias("reversal")
@@ -425,7 +428,7 @@ class PointsRepository:
             select(e.c.account_id, e.c.item_code, e.c.entry_date.label("day"),
                    e.c.quantity.label("quantity"))
             .where(e.c.account_id.in_(account_ids), e.c.item_code.in_(codes),
-                   e.c.scheme_id == scheme_id, e.c.entry_date.between(start, end),
+                   e.c.entry_date.between(start, end),
                    e.c.kind.in_(SCORED_KINDS),
                    ~select(r.c.seq).where(r.c.reverses_entry_id == e.c.id).exists())
         )
@@ -433,7 +436,7 @@ class PointsRepository:
             select(claims.c.account_id, claims.c.item_code, claims.c.occurred_on.label("day"),
                    claims.c.quantity.label("quantity"))
             .where(claims.c.account_id.in_(account_ids), claims.c.item_code.in_(codes),
-                   claims.c.scheme_id == scheme_id, claims.c.occurred_on.between(start, end),
+                   claims.c.occurred_on.between(start, end),
                    claims.c.status.in_(PENDING_CLAIM))
         )
         return await self._all(posted.union_all(pending))

@@ -122,7 +122,7 @@ class ClaimsApi(ApiBase):
                 raise refused("evidence", f"item {item.code!r} needs evidence: {item.evidence_required}")
             if item.limits.any:
                 limits = LimitLedger()
-                await limits.load(repo, scheme.scheme_id, [state.id], [item.code], [scoring.occurred_on])
+                await limits.load(repo, [state.id], [item.code], [scoring.occurred_on])
                 limits.take(state.id, item, scoring.occurred_on, scoring.quantity, "item_code")
             claim_id, now = new_id(), writer.now
             points = signed(item, scoring.quantity)

@@ -257,7 +257,7 @@ class LedgerApi(ApiBase):
             scheme, item, state = _award_checks(rule, account, scoring, caller)
             if item.limits.any:
                 limits = LimitLedger()
-                await limits.load(repo, scheme.scheme_id, [state.id], [item.code], [scoring.occurred_on])
+                await limits.load(repo, [state.id], [item.code], [scoring.occurred_on])
                 limits.take(state.id, item, scoring.occurred_on, scoring.quantity, "item_code")
             if signed(item, scoring.quantity) < 0:
                 await writer.expire_due([state])
@@ -387,8 +387,7 @@ class LedgerApi(ApiBase):
             limited = [(line, item) for line, item, _ in resolved if item.limits.any]
             if limited:
                 limits = LimitLedger()
-                await limits.load(repo, scheme.id, list({by_subject[line.subject.id].id
-                                                         for line, _ in limited}),
+                await limits.load(repo, list({by_subject[line.subject.id].id for line, _ in limited}),
                                   list({item.code for _, item in limited}),
                                   list({line.occurred_on for line, _ in limited}))
                 for i, (line, item, _) in enumerate(resolved):

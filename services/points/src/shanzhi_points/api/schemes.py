@@ -545,10 +545,11 @@ class SchemesApi(ApiBase):
             versions = (await repo.versions_of([scheme.id]))[scheme.id]
             current = [x for x in versions if x.status == ADOPTED]
             if current:
-                if start <= today:
-                    # Taking effect today: scores of today in progress must finish before
-                    # the check below, or read the new rules (the accounts' lock and epoch).
-                    await repo.raise_rules_epoch(scheme.region_code, scheme.subject_kind)
+                # Scores in progress under the superseded version must finish before the
+                # check below, or read the rules again (the accounts' lock and epoch): a
+                # version taking effect today governs today's scores, and one taking effect
+                # tomorrow may, when "today" turns over while this runs.
+                await repo.raise_rules_epoch(scheme.region_code, scheme.subject_kind)
                 field = "effective_from" if requested else "resolution.meeting_date"
                 await self._check_supersedes(repo, scheme, current[0], start, today, field)
             now = self._clock.now()

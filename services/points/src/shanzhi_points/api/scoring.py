@@ -77,13 +77,13 @@ class LimitLedger:
     def __init__(self) -> None:
         self._uses: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
 
-    async def load(self, repo: PointsRepository, scheme_id: str, account_ids: Sequence[str],
+    async def load(self, repo: PointsRepository, account_ids: Sequence[str],
                    codes: Sequence[str], days: Sequence[date]) -> None:
         if not account_ids or not codes or not days:
             return
         start = min(rules.counting_window(d)[0] for d in days)
         end = max(rules.counting_window(d)[1] for d in days)
-        for row in await repo.item_uses(list(account_ids), scheme_id, list(codes), start, end):
+        for row in await repo.item_uses(list(account_ids), list(codes), start, end):
             self._uses[(row.account_id, row.item_code)].append((row.day, row.quantity))
 
     def take(self, account_id: str, item: rules.Item, day: date, quantity: int, field: str) -> None:
