@@ -245,10 +245,16 @@ async def test_a_schemes_ranking_counts_what_it_scored_in_its_village_with_stars
         if not token:
             break
     assert paged == list(ranking.rows)
-    # A period before any award: everyone at 0, sharing first place.
+    # A period before any award, and before the households' accounts were opened: nobody to
+    # rank (an account opened later is not ranked at 0 for it, nor put on its black list).
     early = await pk.stub.ListRanking(P.ListRankingRequest(
         scheme_id=scheme.id, from_date="2025-01-01", to_date="2025-01-31"), metadata=pk.ADMIN)
-    assert {(r.rank, r.score, r.stars) for r in early.rows} == {(1, 0, 0)}
+    assert list(early.rows) == []
+    # From the day they opened, those with nothing scored yet share a place at 0.
+    opened = await pk.stub.ListRanking(P.ListRankingRequest(
+        scheme_id=scheme.id, from_date=pk.TODAY.isoformat(), to_date=pk.TODAY.isoformat()),
+        metadata=pk.ADMIN)
+    assert (opened.rows[-1].account_id, opened.rows[-1].score) == (third.account_id, 0)
     # Without a scheme the village's ranking is the same, but shows no stars.
     plain = await pk.stub.ListRanking(P.ListRankingRequest(
         region_code_prefix=village, subject_kind=P.SUBJECT_KIND_HOUSEHOLD, from_date="2025-01-01",

@@ -180,7 +180,8 @@ async def test_rankings_share_places_and_honour_boards_pick_red_black_and_stars(
             break
     assert paged == [(r.rank, r.account_id) for r in ranking.rows]
     board = await pk.stub.GetHonourBoard(P.GetHonourBoardRequest(scheme_id=scheme.id), metadata=pk.ADMIN)
-    assert [r.score for r in board.red_list] == [20, 10]
+    # Two places on the red list; the second is shared (并列), so it is shown whole.
+    assert [r.score for r in board.red_list] == [20, 10, 10]
     assert [(r.account_id, r.score) for r in board.black_list] == [(homes[4].account_id, -10)]
     assert [(r.stars, r.score) for r in board.starred] == [(2, 20), (1, 10), (1, 10)]
     # Redemptions spend the balance, not the score.
@@ -410,3 +411,42 @@ async def test_cycles_close_in_turn_and_a_draft_that_was_never_adopted_does_not_
     assert (await close(next_year)).close.year == 2026
     assert await pk.count(accounts, accounts.c.id == home.account_id,
                           accounts.c.closed_cycle_year == 2026) == 1
+
+
+async def test_no_one_is_on_both_the_red_and_the_black_list(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, red_list_size=5, black_list_size=5, black_list_below=12)
+    homes = [await pk.household(village) for _ in range(3)]
+    for home, quantity in zip(homes, (3, 2, 1), strict=True):  # 15, 10 and 5 points
+        await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=quantity)
+    board = await pk.stub.GetHonourBoard(P.GetHonourBoardRequest(scheme_id=scheme.id), metadata=pk.ADMIN)
+    assert [r.score for r in board.red_list] == [15]
+    assert [r.score for r in board.black_list] == [5, 10]
+
+
+async def test_a_schemes_board_is_for_a_period_of_its_year(pk: Any) -> None:
+    scheme = await pk.scheme(pk.village())
+    for change, field in (({"from_date": "2026-01-01", "to_date": "2026-03-31"}, "from_date"),
+                          ({"from_date": "2024-10-01", "to_date": "2024-12-31"}, "to_date")):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await pk.stub.GetHonourBoard(P.GetHonourBoardRequest(scheme_id=scheme.id, **change),
+                                         metadata=pk.ADMIN)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert [f for f, _ in rpc_error_details(err.value)] == [field]
+
+
+async def test_a_schemes_ranking_counts_each_representatives_base_however_it_was_credited(
+        pk: Any) -> None:
+    village = pk.village()
+    early = P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=str(uuid.uuid4()))
+    # Opened before the village had a representatives' scheme: its base carries no scheme.
+    await pk.stub.OpenAccount(P.OpenAccountRequest(
+        request_id=pk.rid(), subject=early, region_code=village, display_name="孙立新"), metadata=pk.ADMIN)
+    scheme = await pk.scheme(village, kind=P.SUBJECT_KIND_REPRESENTATIVE, items=(
+        pk.item("JF-01", 3, category=P.ITEM_CATEGORY_REPRESENTATIVE_DUTY, name="收集反映社情民意"),))
+    late = P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=str(uuid.uuid4()))
+    await pk.stub.OpenAccount(P.OpenAccountRequest(
+        request_id=pk.rid(), subject=late, region_code=village, display_name="周建华"), metadata=pk.ADMIN)
+    await pk.award(early, scheme.id, "JF-01")
+    ranking = await pk.stub.ListRanking(P.ListRankingRequest(scheme_id=scheme.id), metadata=pk.ADMIN)
+    assert [(r.display_name, r.score) for r in ranking.rows] == [("孙立新", 103), ("周建华", 100)]

@@ -1435,10 +1435,12 @@ class RankingPage:
 @strawberry.type(description="A scheme's honours (荣誉榜) for a period.")
 class HonourBoard:
     red_list: list[RankingRow] = strawberry.field(
-        description="The red list (红榜): highest scores above zero."
+        description="The red list (红榜): the highest scores above zero and not below the black "
+        "list's line; a place shared at the last spot (并列) is shown whole."
     )
     black_list: list[RankingRow] = strawberry.field(
-        description="The black list (黑榜): lowest below the line."
+        description="The black list (黑榜): the lowest scores below the line, ties at the last spot "
+        "included; never someone on the red list."
     )
     starred: list[RankingRow] = strawberry.field(
         description="Star households (星级文明户), most stars first."

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
@@ -19,6 +19,7 @@ from shanzhi_kit.paging import Page
 from sqlalchemy import Date, Row, and_, bindparam, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shanzhi_points.clock import CHINA
 from shanzhi_points.tables import (
     accounts,
     batches,
@@ -685,27 +686,35 @@ class PointsRepository:
             schemes.c.region_code == region_code, schemes.c.year == year,
             schemes.c.subject_kind == kind, schemes.c.is_template.is_(False)))
 
-    def _scores(self, prefix: str, kind: int, start: date, end: date, scheme_id: str | None) -> Any:
-        """Each account's score (考评积分) in the period, and its place; only what
-        ``scheme_id`` scored when it is given."""
+    def _scores(self, prefix: str, kind: int, start: date, end: date,
+                scheme: tuple[str, int] | None) -> Any:
+        """Each account's score (考评积分) in the period, and its place; only what the
+        scheme (id, year) scored when it is given, and the year's base score (年度基础分).
+
+        Accounts opened after the period with nothing scored in it are left out."""
         e, a = entries, accounts
         score = func.coalesce(func.sum(e.c.score), 0).label("score")
         joined = and_(e.c.account_id == a.c.id, e.c.entry_date >= start, e.c.entry_date <= end)
-        if scheme_id is not None:
-            joined = and_(joined, e.c.scheme_id == scheme_id)
+        if scheme is not None:
+            scheme_id, year = scheme
+            # A base credited before the year's scheme existed carries no scheme.
+            base = and_(e.c.kind == points_pb2.ENTRY_KIND_BASE, e.c.year == year, e.c.scheme_id.is_(None))
+            joined = and_(joined, or_(e.c.scheme_id == scheme_id, base))
+        opened_by = datetime.combine(end + timedelta(days=1), time(0), CHINA).astimezone(UTC)
         scored = (
             select(a.c.id, a.c.subject_kind, a.c.subject_id, a.c.region_code, a.c.display_name, score)
             .select_from(a.outerjoin(e, joined))
             .where(a.c.region_code.startswith(prefix), a.c.subject_kind == kind,
                    or_(a.c.closed_on.is_(None), a.c.closed_on >= start))
             .group_by(a.c.id, a.c.subject_kind, a.c.subject_id, a.c.region_code, a.c.display_name)
+            .having(or_(a.c.created_at < opened_by, func.count(e.c.id) > 0))
         ).subquery("scored")
         return select(scored, func.rank().over(order_by=scored.c.score.desc()).label("rank")
                       ).subquery("ranked")
 
     async def ranking(self, prefix: str, kind: int, start: date, end: date, page: Page, *,
-                      scheme_id: str | None = None) -> list[Row[Any]]:
-        ranked = self._scores(prefix, kind, start, end, scheme_id)
+                      scheme: tuple[str, int] | None = None) -> list[Row[Any]]:
+        ranked = self._scores(prefix, kind, start, end, scheme)
         query = select(ranked)
         if page.after is not None:
             last_score, last_id = page.after
@@ -714,8 +723,8 @@ class PointsRepository:
         return await self._all(query.order_by(ranked.c.score.desc(), ranked.c.id).limit(page.size + 1))
 
     async def all_scores(self, region_code: str, kind: int, start: date, end: date, *,
-                         scheme_id: str | None = None) -> list[Row[Any]]:
-        ranked = self._scores(region_code, kind, start, end, scheme_id)
+                         scheme: tuple[str, int] | None = None) -> list[Row[Any]]:
+        ranked = self._scores(region_code, kind, start, end, scheme)
         return await self._all(select(ranked).order_by(ranked.c.score.desc(), ranked.c.id))
 
     # -- outstanding villagers' representatives (优秀村民代表) ---------------------------

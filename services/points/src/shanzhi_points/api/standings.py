@@ -52,6 +52,18 @@ def period(v: Validator, start_text: str, end_text: str, *, required: bool,
     return start, end
 
 
+def _with_ties(rows: list[points_pb2.RankingRow], size: int) -> list[points_pb2.RankingRow]:
+    """The first ``size`` rows, and any after them sharing the last one's place (并列)."""
+    if size <= 0:
+        return []
+    kept = rows[:size]
+    for row in rows[size:]:
+        if row.rank != kept[-1].rank:
+            break
+        kept.append(row)
+    return kept
+
+
 class StandingsApi(ApiBase):
     async def CloseCycle(
         self, request: points_pb2.CloseCycleRequest, context: grpc.aio.ServicerContext
@@ -172,7 +184,7 @@ class StandingsApi(ApiBase):
         await self._finaliser.finalise_due(region_prefix=scheme.region_code)
         async with self._sessionmaker() as session:
             rows = await PointsRepository(session).ranking(
-                scheme.region_code, scheme.subject_kind, start, end, page, scheme_id=scheme.id)
+                scheme.region_code, scheme.subject_kind, start, end, page, scheme=(scheme.id, scheme.year))
         thresholds = tuple(version.star_thresholds or ()) if version else ()
         return points_pb2.ListRankingResponse(
             rows=[ranking_row(r, r.rank, thresholds) for r in rows[: page.size]],
@@ -191,8 +203,11 @@ class StandingsApi(ApiBase):
             require_scope(self._caller().scope, scheme.region_code, "scheme_id")
             if scheme.is_template:
                 raise refused("scheme_id", template_refusal)
-            start, end = period(Validator(), from_text, to_text, required=False,
-                                default=(date(scheme.year, 1, 1), date(scheme.year, 12, 31)))
+            first, last = date(scheme.year, 1, 1), date(scheme.year, 12, 31)
+            start, end = period(Validator(), from_text, to_text, required=False, default=(first, last))
+            if end < first or start > last:
+                raise InvalidArgument.field("from_date" if start > last else "to_date",
+                                            f"the period must overlap the scheme's year, {scheme.year}")
             versions = (await repo.versions_of([scheme.id])).get(scheme.id, [])
         version = in_force(versions, min(end, self._clock.today())) or in_force(versions, end)
         return scheme, start, end, version
@@ -204,15 +219,17 @@ class StandingsApi(ApiBase):
             request.scheme_id, request.from_date, request.to_date, "a template has no honours")
         await self._finaliser.finalise_due(region_prefix=scheme.region_code)
         async with self._sessionmaker() as session:
-            rows = await PointsRepository(session).all_scores(scheme.region_code, scheme.subject_kind,
-                                                              start, end, scheme_id=scheme.id)
+            rows = await PointsRepository(session).all_scores(
+                scheme.region_code, scheme.subject_kind, start, end, scheme=(scheme.id, scheme.year))
         red_size = version.red_list_size if version else rules.DEFAULT_LIST_SIZE
         black_size = version.black_list_size if version else rules.DEFAULT_LIST_SIZE
         below = version.black_list_below if version else 0
         thresholds = tuple(version.star_thresholds or ()) if version else ()
         ranks = rules.competition_ranks([int(r.score) for r in rows])
         ranked = [ranking_row(r, k, thresholds) for r, k in zip(rows, ranks, strict=True)]
-        red = [r for r in ranked if r.score > 0][:red_size]
-        black = [r for r in reversed(ranked) if r.score < below][:black_size]
+        # The red list takes scores above zero and not below the black list's threshold, so
+        # no subject is on both; a place shared at a list's last spot is shown whole.
+        red = _with_ties([r for r in ranked if r.score > 0 and r.score >= below], red_size)
+        black = _with_ties([r for r in reversed(ranked) if r.score < below], black_size)
         starred = sorted((r for r in ranked if r.stars > 0), key=lambda r: (-r.stars, -r.score))
         return points_pb2.GetHonourBoardResponse(red_list=red, black_list=black, starred=starred)

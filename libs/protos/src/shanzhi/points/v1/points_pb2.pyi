@@ -5149,11 +5149,15 @@ class GetHonourBoardResponse(_message.Message):
     STARRED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def red_list(self) -> _containers.RepeatedCompositeFieldContainer[Global___RankingRow]:
-        """The red list (红榜): the highest scores above zero."""
+        """The red list (红榜): the highest scores above zero and not below the black list's
+        threshold, red_list_size places; a place shared at the last spot (并列) is shown whole.
+        """
 
     @_builtins.property
     def black_list(self) -> _containers.RepeatedCompositeFieldContainer[Global___RankingRow]:
-        """The black list (黑榜): the lowest scores below the scheme's threshold."""
+        """The black list (黑榜): the lowest scores below the scheme's threshold, black_list_size
+        places, ties at the last spot included; never a subject of the red list.
+        """
 
     @_builtins.property
     def starred(self) -> _containers.RepeatedCompositeFieldContainer[Global___RankingRow]:

@@ -766,7 +766,9 @@ class PointsServiceServicer:
 
     def GetHonourBoard(self, request, context):
         """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
-        households (星级文明户) for a period.
+        households (星级文明户) for a period of the scheme's year (the whole year by default).
+        A scheme's scores count what it scored and the year's base score (年度基础分);
+        accounts opened after the period with nothing scored in it are not ranked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -197,7 +197,9 @@ class PointsServiceStub:
     """
     GetHonourBoard: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetHonourBoardRequest, _points_pb2.GetHonourBoardResponse]
     """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
-    households (星级文明户) for a period.
+    households (星级文明户) for a period of the scheme's year (the whole year by default).
+    A scheme's scores count what it scored and the year's base score (年度基础分);
+    accounts opened after the period with nothing scored in it are not ranked.
     """
     HonourRepresentative: _grpc.UnaryUnaryMultiCallable[_points_pb2.HonourRepresentativeRequest, _points_pb2.HonourRepresentativeResponse]
     """HonourRepresentative records that the villagers' representative meeting voted a
@@ -381,7 +383,9 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """
     GetHonourBoard: _aio.UnaryUnaryMultiCallable[_points_pb2.GetHonourBoardRequest, _points_pb2.GetHonourBoardResponse]  # type: ignore[assignment]
     """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
-    households (星级文明户) for a period.
+    households (星级文明户) for a period of the scheme's year (the whole year by default).
+    A scheme's scores count what it scored and the year's base score (年度基础分);
+    accounts opened after the period with nothing scored in it are not ranked.
     """
     HonourRepresentative: _aio.UnaryUnaryMultiCallable[_points_pb2.HonourRepresentativeRequest, _points_pb2.HonourRepresentativeResponse]  # type: ignore[assignment]
     """HonourRepresentative records that the villagers' representative meeting voted a
@@ -898,7 +902,9 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.GetHonourBoardResponse, _abc.Awaitable[_points_pb2.GetHonourBoardResponse]]:
         """GetHonourBoard gives a scheme's red and black lists (红黑榜) and its star
-        households (星级文明户) for a period.
+        households (星级文明户) for a period of the scheme's year (the whole year by default).
+        A scheme's scores count what it scored and the year's base score (年度基础分);
+        accounts opened after the period with nothing scored in it are not ranked.
         """
 
     @_abc_1.abstractmethod
