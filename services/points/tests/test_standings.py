@@ -450,3 +450,18 @@ async def test_a_schemes_ranking_counts_each_representatives_base_however_it_was
     await pk.award(early, scheme.id, "JF-01")
     ranking = await pk.stub.ListRanking(P.ListRankingRequest(scheme_id=scheme.id), metadata=pk.ADMIN)
     assert [(r.display_name, r.score) for r in ranking.rows] == [("孙立新", 103), ("周建华", 100)]
+
+
+async def test_a_close_opens_the_next_year_at_the_base_even_before_its_scheme_is_adopted(
+        pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, base_score=60, cycle_policy=P.CYCLE_POLICY_CARRY_OVER)
+    home = await pk.household(village)
+    await pk.award(pk.ref(home), scheme.id, "HJ-01")
+    pk.clock.set(at(date(2026, 1, 3)))  # no 2026 household scheme yet
+    closed = (await pk.stub.CloseCycle(P.CloseCycleRequest(request_id=pk.rid(), scheme_id=scheme.id),
+                                       metadata=pk.ADMIN)).close
+    assert closed.base_scores_opened == 1
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=pk.ref(home)), metadata=pk.ADMIN)
+    base = statement.entries[-1]
+    assert (base.kind, base.year, base.amount, base.source_id) == (P.ENTRY_KIND_BASE, 2026, 60, closed.id)

@@ -45,17 +45,19 @@ async def open_account(session: AsyncSession, events: EventBuffer, *, kind: int,
 
 
 async def base_score_for(session: AsyncSession, region_code: str, kind: int, year: int,
-                         day: date) -> tuple[int, str | None]:
+                         day: date, *, default: int | None = None) -> tuple[int, str | None]:
     """The base score a subject of ``kind`` starts ``year`` with, and the scheme that says so.
 
     The village's scheme for that year decides (its version in force on ``day``, or
-    its latest adopted one); without one, representatives start at 100 and others at 0.
+    its latest adopted one); without one, ``default``, or else representatives start at
+    100 and others at 0.
     """
     s, v = schemes, scheme_versions
     scheme = (await session.execute(select(s.c.id).where(
         s.c.region_code == region_code, s.c.year == year, s.c.subject_kind == kind,
         s.c.is_template.is_(False)))).first()
-    default = rules.REPRESENTATIVE_BASE_SCORE if kind == points_pb2.SUBJECT_KIND_REPRESENTATIVE else 0
+    if default is None:
+        default = rules.REPRESENTATIVE_BASE_SCORE if kind == points_pb2.SUBJECT_KIND_REPRESENTATIVE else 0
     if scheme is None:
         return default, None
     version = (await session.execute(
@@ -75,8 +77,11 @@ async def has_base(session: AsyncSession, account_id: str, year: int) -> bool:
 
 
 async def credit_base(writer: LedgerWriter, state: AccountState, year: int, day: date, *,
-                      source_id: str | None) -> bool:
+                      source_id: str | None, default: int | None = None) -> bool:
     """Give the account the year's base score once; False if it had it or the base is 0.
+
+    ``default`` is the base when no adopted version of the year's scheme says (a cycle
+    close opening a year whose scheme is not adopted yet: the closing scheme's base).
 
     ``source_id`` is what the base entry points to (来源), given by each path:
 
@@ -89,7 +94,7 @@ async def credit_base(writer: LedgerWriter, state: AccountState, year: int, day:
     if await has_base(writer.session, state.id, year):
         return False
     points, scheme_id = await base_score_for(writer.session, state.region_code, state.subject_kind,
-                                             year, day)
+                                             year, day, default=default)
     if points <= 0:
         return False
     writer.post(state, points_pb2.ENTRY_KIND_BASE, plan_credit(points), entry_date=day, year=year,

@@ -129,9 +129,10 @@ class StandingsApi(ApiBase):
             opened = 0
             if version.base_score > 0:
                 for state in states.values():
+                    # The next year's scheme sets the base once adopted; until then, this one's.
                     if state.closed_on is None and await credit_base(
                             writer, state, scheme.year + 1, date(scheme.year + 1, 1, 1),
-                            source_id=close_id):
+                            source_id=close_id, default=int(version.base_score)):
                         opened += 1
             try:
                 async with session.begin_nested():
