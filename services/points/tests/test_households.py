@@ -307,3 +307,51 @@ async def test_a_move_out_dated_before_points_scored_waits_for_their_reversal(pk
     moved = (await pk.stub.MoveHouseholdOut(move_out(3), metadata=pk.ADMIN)).household
     assert moved.status == P.HOUSEHOLD_STATUS_MOVED_OUT
     assert (await pk.account(pk.ref(home))).closed_on == (pk.TODAY - timedelta(days=3)).isoformat()
+
+
+async def test_a_new_household_starts_the_year_at_the_schemes_base_score(pk: Any) -> None:
+    village = pk.village()
+    await pk.scheme(village, base_score=50)
+    home = await pk.household(village)
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=pk.ref(home)), metadata=pk.ADMIN)
+    [base] = statement.entries
+    assert (base.kind, base.year, base.amount, statement.account.balance) == (P.ENTRY_KIND_BASE, 2025, 50, 50)
+    # Without a household scheme there is no base to give.
+    plain = await pk.household(pk.village())
+    assert (await pk.account(pk.ref(plain))).balance == 0
+
+
+async def test_named_members_fit_the_count_and_the_head_leaves_only_after_a_new_head(pk: Any) -> None:
+    home = await pk.household(pk.village())  # 3 members counted, none named yet
+    head = await add_member(pk, home, "王建国", relation="户主", moved_in=False)
+    wife = await add_member(pk, home, "李桂兰", relation="配偶", moved_in=False)
+    await add_member(pk, home, "王小明", moved_in=False)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await add_member(pk, home, "王小华", moved_in=False)
+    assert err.value.code() == REFUSED
+    assert [f for f, _ in rpc_error_details(err.value)] == ["moved_in"]
+    await pk.stub.ChangeHouseholdHead(change_request(pk, home, member_id=head.id, head_name="王建国"),
+                                      metadata=pk.ADMIN)
+
+    def leave(member: P.HouseholdMember) -> P.RecordMemberLeftRequest:
+        return P.RecordMemberLeftRequest(request_id=pk.rid(), member_id=member.id,
+                                         left_on=pk.TODAY.isoformat(), reason="去世")
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.RecordMemberLeft(leave(head), metadata=pk.ADMIN)
+    assert err.value.code() == REFUSED
+    assert [f for f, _ in rpc_error_details(err.value)] == ["member_id"]
+    left = (await pk.stub.RecordMemberLeft(leave(wife), metadata=pk.ADMIN)).household
+    assert left.member_count == 2
+
+
+async def test_a_move_out_is_not_dated_before_what_the_roster_records(pk: Any) -> None:
+    home = await pk.household(pk.village())
+    await add_member(pk, home, "王小明", joined_on=(pk.TODAY - timedelta(days=10)).isoformat(), moved_in=True)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.MoveHouseholdOut(P.MoveHouseholdOutRequest(
+            request_id=pk.rid(), household_id=home.id, reason="整户迁出",
+            moved_out_on=(pk.TODAY - timedelta(days=20)).isoformat()), metadata=pk.ADMIN)
+    assert err.value.code() == REFUSED
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "moved_out_on" and (pk.TODAY - timedelta(days=10)).isoformat() in description

@@ -269,10 +269,12 @@ class Cycles:
                 cleared = -model.reset(year, today).amount
             for lot_id in plan.closes:
                 model.lots[lot_id].closed = True
+        # The next year's base: its adopted scheme's, or, while it has none, this year's.
         following = self.rules.get(year + 1)
-        if (rules.base_score > 0 and year + 1 in self.schemes and following is not None
-                and following.base_score > 0 and year + 1 not in self.based):
-            model.credit(following.base_score, date(year + 1, 1, 1))
+        base = (following.base_score if year + 1 in self.schemes and following is not None
+                else rules.base_score)
+        if rules.base_score > 0 and base > 0 and year + 1 not in self.based:
+            model.credit(base, date(year + 1, 1, 1))
             self.based.add(year + 1)
             opened = 1
         close = reply.close
@@ -372,6 +374,10 @@ async def run_cycles(run: Cycles, ops: list[tuple[str, int]]) -> None:
     run.goods = await pk.goods(run.village, price=1, stock=1_000_000)
     home = await pk.household(run.village)
     run.account_id, run.subject = home.account_id, pk.ref(home)
+    # A household on the roster from the first year starts it at the scheme's base score.
+    if run.rules[YEARS[0]].base_score > 0:
+        model.credit(run.rules[YEARS[0]].base_score, pk.clock.today())
+        run.based.add(YEARS[0])
     for name, n in ops:
         today = pk.clock.today()
         if name in ("credit", "deduct"):

@@ -201,6 +201,22 @@ class PointsRepository:
         await self.session.execute(update(household_members)
                                    .where(household_members.c.id == member_id).values(**values))
 
+    async def current_member_count(self, household_id: str) -> int:
+        m = household_members
+        return int(await self.session.scalar(select(func.count()).select_from(m).where(
+            m.c.household_id == household_id, m.c.left_on.is_(None))) or 0)
+
+    async def last_roster_day(self, household_id: str) -> date | None:
+        """The latest day the roster records of the household: a member joining or leaving,
+        or a change of head."""
+        m, c = household_members, household_head_changes
+        days = []
+        for table, column in ((m, m.c.joined_on), (m, m.c.left_on), (c, c.c.changed_on)):
+            days.append(await self.session.scalar(
+                select(func.max(column)).where(table.c.household_id == household_id)))
+        known = [d for d in days if d is not None]
+        return max(known) if known else None
+
     async def head_changes_of(self, household_ids: Sequence[str]) -> dict[str, list[Row[Any]]]:
         """Each household's head changes (户主变更记录), oldest first."""
         out: dict[str, list[Row[Any]]] = defaultdict(list)

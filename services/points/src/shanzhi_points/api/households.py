@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points import domain
+from shanzhi_points.accounts import credit_base, open_account
 from shanzhi_points.api.base import ApiBase
 from shanzhi_points.errors import refused, require_scope, unknown
 from shanzhi_points.messages import head_change_message, household_message, member_message
@@ -54,7 +55,7 @@ class HouseholdsApi(ApiBase):
             repo = PointsRepository(session)
             if await repo.household_number_taken(new.region_code, new.household_number):
                 raise _number_taken(new)
-            household_id, account_id, now = new_id(), new_id(), self._clock.now()
+            household_id, now = new_id(), self._clock.now()
             row = dict(
                 id=household_id, region_code=new.region_code,
                 household_number=new.household_number, head_name=new.head_name,
@@ -68,27 +69,26 @@ class HouseholdsApi(ApiBase):
             except IntegrityError:
                 # A concurrent creation with the same number committed first.
                 raise _number_taken(new) from None
-            await repo.add_account(
-                id=account_id, region_code=new.region_code,
-                subject_kind=points_pb2.SUBJECT_KIND_HOUSEHOLD, subject_id=household_id,
-                display_name=household_display_name(new.household_number, new.head_name),
-                balance=0, closed_on=None, created_at=now, created_by=caller.subject)
-            events = self._events()
-            events.add(
+            writer = self._ledger(session, caller)
+            writer.events.add(
                 events_pb2.HouseholdCreatedEvent(
                     household_id=household_id, region_code=new.region_code,
                     household_number=new.household_number,
                 ),
                 subject=household_id, region_code=new.region_code,
             )
-            events.add(
-                events_pb2.AccountOpenedEvent(
-                    account_id=account_id, subject_kind=points_pb2.SUBJECT_KIND_HOUSEHOLD,
-                    subject_id=household_id, region_code=new.region_code),
-                subject=account_id, region_code=new.region_code)
-            await events.flush(session)
+            state = await open_account(
+                session, writer.events, kind=points_pb2.SUBJECT_KIND_HOUSEHOLD, subject_id=household_id,
+                region_code=new.region_code,
+                display_name=household_display_name(new.household_number, new.head_name),
+                now=now, actor=caller.subject)
+            # The year's base score (年度基础分), if the village's household scheme sets one, as
+            # every household already on the roster got it when the year opened.
+            state.lots = {}
+            await credit_base(writer, state, writer.today.year, writer.today, source_id=None)
+            await writer.flush()
             return points_pb2.CreateHouseholdResponse(
-                household=household_message(SimpleNamespace(**row), account_id=account_id))
+                household=household_message(SimpleNamespace(**row), account_id=state.id))
 
         return await self._write("CreateHousehold", request, points_pb2.CreateHouseholdResponse, work)
 
@@ -165,6 +165,10 @@ class HouseholdsApi(ApiBase):
             row = await self._locked_household(repo, new.household_id, "household_id")
             if new.moved_in and row.member_count >= domain.MAX_MEMBERS:
                 raise refused("moved_in", f"a household has at most {domain.MAX_MEMBERS} members")
+            named = await repo.current_member_count(row.id)
+            if not new.moved_in and named >= row.member_count:
+                raise refused("moved_in", f"the household counts {row.member_count} members and all are "
+                              "named: a member not counted yet joins with moved_in")
             member_id, now = new_id(), self._clock.now()
             member = dict(id=member_id, household_id=row.id, name=new.name, relation=new.relation,
                           talent_person_id=new.talent_person_id or None, joined_on=new.joined_on,
@@ -203,6 +207,8 @@ class HouseholdsApi(ApiBase):
                 raise refused("member_id", f"the member already left on {format_date(member.left_on)}")
             if member.joined_on is not None and leaving.on < member.joined_on:
                 raise refused("left_on", "is before the day the member joined")
+            if member.id == row.head_member_id:
+                raise refused("member_id", "is the head of household: record the new head first (户主变更)")
             if row.member_count <= domain.MIN_MEMBERS:
                 raise refused("member_id", "is the last member: record the household moving out")
             now = self._clock.now()
@@ -229,6 +235,11 @@ class HouseholdsApi(ApiBase):
             row = await self._locked_household(repo, leaving.id, "household_id")
             # The account earns nothing after the day it moved out: points already scored for
             # a later day are reversed first (冲正), or the move-out dated after them.
+            last_recorded = await repo.last_roster_day(row.id)
+            if last_recorded is not None and leaving.on < last_recorded:
+                raise refused("moved_out_on", f"is before {format_date(last_recorded)}, when the roster "
+                              "records the household in the village (a member joining or leaving, "
+                              "a new head)")
             later = await repo.last_scored_after(points_pb2.SUBJECT_KIND_HOUSEHOLD, row.id, leaving.on,
                                                  lock=True)
             if later is not None:
