@@ -381,3 +381,17 @@ async def test_a_weekly_limit_counts_the_whole_week_across_new_year(pk: Any) -> 
     # The next week is a new one.
     pk.clock.set(datetime.combine(date(2026, 1, 5), time(10), CHINA))
     assert (await pk.award(pk.ref(home), new_year.id, "WS-01", occurred_on=date(2026, 1, 5))).amount == 2
+
+
+async def test_reversing_a_credit_whose_lot_is_just_past_its_day_takes_nothing_more(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, points_valid_months=1)
+    home = await pk.household(village)
+    old = await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=date(2025, 5, 20))
+    await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2)
+    pk.clock.advance(timedelta(days=2))
+    # At once, before the expiry job has had a turn: the reversal expires the lot itself.
+    undone = (await pk.stub.ReverseEntry(P.ReverseEntryRequest(
+        request_id=pk.rid(), entry_id=old.id, reason="评议有误，予以冲正"), metadata=pk.ADMIN)).entry
+    assert (undone.amount, undone.score, undone.balance_after) == (0, -5, 10)
+    await invariants_hold(pk)

@@ -461,7 +461,10 @@ class LedgerApi(ApiBase):
             done = await repo.reversal_of(entry.id)
             if done is not None:
                 raise refused("entry_id", f"was already reversed by entry {done.id}")
-            await writer.expire_due([state])
+            if await writer.expire_due([state]):
+                # Written now, so that what the credit's lot lost to expiry is counted below
+                # whether this reversal or the expiry job expired it.
+                await writer.flush()
             assert state.lots is not None
             if entry.score >= 0:
                 lot = await repo.lot_made_by(entry.id)
