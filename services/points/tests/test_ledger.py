@@ -349,8 +349,11 @@ async def test_reversing_a_partly_spent_then_expired_credit_takes_back_only_what
     wrong = await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2, occurred_on=date(2025, 5, 20))
     await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2)  # 10 points, not expiring soon
     soap = await pk.goods(village, price=4, stock=1)
-    await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
-        request_id=pk.rid(), subject=pk.ref(home), goods_id=soap.id, quantity=1), metadata=pk.ADMIN)
+    reserved = (await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+        request_id=pk.rid(), subject=pk.ref(home), goods_id=soap.id, quantity=1),
+        metadata=pk.ADMIN)).redemption
+    await pk.stub.PickUpRedemption(P.PickUpRedemptionRequest(
+        request_id=pk.rid(), redemption_id=reserved.id), metadata=pk.ADMIN)
     pk.clock.advance(timedelta(days=2))  # the May lot (10, 4 of them spent) expires with 6 left
     for _ in range(50):
         if (await pk.account(pk.ref(home))).balance == 10:
@@ -394,4 +397,52 @@ async def test_reversing_a_credit_whose_lot_is_just_past_its_day_takes_nothing_m
     undone = (await pk.stub.ReverseEntry(P.ReverseEntryRequest(
         request_id=pk.rid(), entry_id=old.id, reason="评议有误，予以冲正"), metadata=pk.ADMIN)).entry
     assert (undone.amount, undone.score, undone.balance_after) == (0, -5, 10)
+    await invariants_hold(pk)
+
+
+async def test_a_credit_spent_on_a_reservation_is_reversed_once_the_reservation_is_settled(
+        pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    wrong = await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2)  # 10 points, all spent below
+    soap = await pk.goods(village, price=10, stock=5)
+    reserved = (await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+        request_id=pk.rid(), subject=pk.ref(home), goods_id=soap.id, quantity=1),
+        metadata=pk.ADMIN)).redemption
+
+    async def reverse() -> Any:
+        return (await pk.stub.ReverseEntry(P.ReverseEntryRequest(
+            request_id=pk.rid(), entry_id=wrong.id, reason="评议有误，予以冲正"), metadata=pk.ADMIN)).entry
+
+    # Cancelling would put the 10 points back into the credit's lot: settle it first.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await reverse()
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "entry_id" and reserved.id in description
+    await pk.stub.CancelRedemption(P.CancelRedemptionRequest(
+        request_id=pk.rid(), redemption_id=reserved.id, reason="村民不需要了"), metadata=pk.ADMIN)
+    undone = await reverse()
+    assert (undone.amount, undone.balance_after) == (-10, 0)
+    await invariants_hold(pk)
+
+
+async def test_a_deduction_reversed_after_the_credit_it_spent_gives_nothing_back(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    wrong = await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=2)  # 10 points
+    fine = await pk.award(pk.ref(home), scheme.id, "YF-01")  # −10, from the credit's lot
+    assert fine.balance_after == 0
+
+    async def reverse(entry_id: str) -> Any:
+        return (await pk.stub.ReverseEntry(P.ReverseEntryRequest(
+            request_id=pk.rid(), entry_id=entry_id, reason="冲正"), metadata=pk.ADMIN)).entry
+
+    # The credit is reversed with nothing left to take; its lot closes, so undoing the fine
+    # later cannot refill it with points that were never earned.
+    assert (await reverse(wrong.id)).amount == 0
+    undone_fine = await reverse(fine.id)
+    assert (undone_fine.amount, undone_fine.score, undone_fine.balance_after) == (0, 10, 0)
     await invariants_hold(pk)

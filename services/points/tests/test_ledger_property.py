@@ -27,7 +27,14 @@ from shanzhi_kit.events import Outbox
 from shanzhi_kit.pytest_plugin import rpc_error_details
 from shanzhi_points import SERVICE, TOPIC
 from shanzhi_points.clock import CHINA
-from shanzhi_points.ledger import InsufficientPoints, MemoryEntry, MemoryLedger, expiry_date, plan_reset
+from shanzhi_points.ledger import (
+    InsufficientPoints,
+    MemoryEntry,
+    MemoryLedger,
+    ReservedSpend,
+    expiry_date,
+    plan_reset,
+)
 from shanzhi_points.publicity import Finaliser
 from shanzhi_points.tables import accounts, entries, lots, messaging
 from sqlalchemy import func, select
@@ -51,6 +58,15 @@ def ledger_ops(*, deduct: int, spend: int, wait: int) -> list[st.SearchStrategy[
 
 
 op = st.one_of(*ledger_ops(deduct=30, spend=40, wait=20))
+
+
+async def reversal_refused_for_a_reservation(pk: Any, request: P.ReverseEntryRequest) -> None:
+    """The service refuses a reversal the reference refuses: a reservation took from the lot."""
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ReverseEntry(request, metadata=pk.ADMIN)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    field, description = rpc_error_details(err.value)[0]
+    assert field == "entry_id" and "still reserved" in description
 
 
 class Ground:
@@ -146,10 +162,14 @@ async def run_sequence(pk: Any, g: Ground, ops: list[tuple[str, int]]) -> None:
             entry_id, original = scored[n % len(scored)]
             if entry_id in reversed_:
                 continue
+            request = P.ReverseEntryRequest(request_id=pk.rid(), entry_id=entry_id, reason="冲正")
+            try:
+                expected = model.reverse(original, today)
+            except ReservedSpend:
+                await reversal_refused_for_a_reservation(pk, request)
+                continue
             reversed_.add(entry_id)
-            expected = model.reverse(original, today)
-            reply = await pk.stub.ReverseEntry(P.ReverseEntryRequest(
-                request_id=pk.rid(), entry_id=entry_id, reason="冲正"), metadata=pk.ADMIN)
+            reply = await pk.stub.ReverseEntry(request, metadata=pk.ADMIN)
             assert (reply.entry.amount, reply.entry.score) == (expected.amount, expected.score)
         elif name == "wait":
             if today + timedelta(days=n) > date(today.year, 12, 31):
@@ -431,8 +451,12 @@ async def run_cycles(run: Cycles, ops: list[tuple[str, int]]) -> None:
                 assert rpc_error_details(err.value)[0] == (
                     "entry_id", "the entry's scheme year is closed (年度已结算)")
                 continue
+            try:
+                expected = model.reverse(original, today)
+            except ReservedSpend:
+                await reversal_refused_for_a_reservation(pk, request)
+                continue
             run.reversed_.add(entry_id)
-            expected = model.reverse(original, today)
             reply = await pk.stub.ReverseEntry(request, metadata=pk.ADMIN)
             assert (reply.entry.amount, reply.entry.score) == (expected.amount, expected.score)
         elif name == "wait":

@@ -151,11 +151,18 @@ def plan_take_back(lots: Sequence[LotView], credited: int, expired: int, today: 
     Points the credit's lot already lost when it expired (``expired``) left the balance once
     then and are not taken again: the balance ends as if the credit had never been made. The
     score drops by the whole credit.
+
+    When the balance cannot give back all of it (the points were spent or deducted), the
+    credit's lot closes: a later restore (the reversal of a deduction that took from it)
+    must not fill it again with points that were never earned.
     """
     wanted = credited - expired
     if wanted <= 0:
         return Plan(amount=0, score=score)
-    return plan_deduct(lots, wanted, today, first=lot, score=score)
+    plan = plan_deduct(lots, wanted, today, first=lot, score=score)
+    if -plan.amount < wanted and lot is not None:
+        plan.closes.append(lot)
+    return plan
 
 
 def plan_restore(lots: Sequence[LotView], taken: Iterable[tuple[int, int]], today: date, *,
@@ -197,6 +204,10 @@ def plan_reset(lots: Sequence[LotView], year: int, today: date) -> Plan:
 
 
 # -- the reference model -----------------------------------------------------------------
+
+
+class ReservedSpend(ValueError):
+    """A credit is not reversed while a spend that took from its lot is still open."""
 
 
 @dataclass
@@ -270,8 +281,17 @@ class MemoryLedger:
         return self._apply("cancel", plan_restore(self.lot_list(), entry.moves, today),
                            reverses=entry.id)
 
+    def reserved_from(self, lot_id: int | None) -> MemoryEntry | None:
+        """A spend still open (not cancelled) that took from the lot, if any."""
+        cancelled = {e.reverses for e in self.entries if e.kind == "cancel"}
+        return next((e for e in self.entries if e.kind == "spend" and e.id not in cancelled
+                     and any(lot == lot_id and delta < 0 for lot, delta in e.moves)), None)
+
     def reverse(self, entry: MemoryEntry, today: date) -> MemoryEntry:
-        """Reverse a credit or a deduction."""
+        """Reverse a credit or a deduction; a credit whose lot an open spend took from is
+        refused (:class:`ReservedSpend`), as its cancellation would fill the lot again."""
+        if entry.kind == "credit" and self.reserved_from(entry.lot_id) is not None:
+            raise ReservedSpend(entry.id)
         self.expire(today)
         if entry.kind == "credit":
             expired = sum(-delta for e in self.entries if e.kind == "expiry"

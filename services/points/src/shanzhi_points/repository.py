@@ -410,6 +410,14 @@ class PointsRepository:
         row = await self._first(select(lots.c.id).where(lots.c.entry_id == entry_id))
         return None if row is None else int(row.id)
 
+    async def reserved_from(self, account_id: str, lot_id: int) -> str | None:
+        """A redemption of the account still reserved that took points from the lot, if any."""
+        r, m = redemptions, lot_moves
+        return await self.session.scalar(
+            select(r.c.id).join(m, and_(m.c.entry_id == r.c.entry_id, m.c.lot_id == lot_id))
+            .where(r.c.account_id == account_id,
+                   r.c.status == points_pb2.REDEMPTION_STATUS_RESERVED).limit(1))
+
     async def expired_from(self, account_id: str, lot_id: int) -> int:
         """Points a lot of this account lost when it expired (积分过期)."""
         taken = (await self.session.execute(

@@ -468,6 +468,11 @@ class LedgerApi(ApiBase):
             assert state.lots is not None
             if entry.score >= 0:
                 lot = await repo.lot_made_by(entry.id)
+                reserved = None if lot is None else await repo.reserved_from(entry.account_id, lot)
+                if reserved is not None:
+                    # Its cancellation would put the points back in the credit's lot.
+                    raise refused("entry_id", f"redemption {reserved} took points from this credit and "
+                                  "is still reserved: pick it up or cancel it first (兑换未完成)")
                 expired = 0 if lot is None else await repo.expired_from(entry.account_id, lot)
                 plan = plan_take_back(list(state.lots.values()), entry.amount, expired, writer.today,
                                       lot=lot, score=-entry.score)

@@ -582,7 +582,10 @@ class PointsServiceServicer:
     def ReverseEntry(self, request, context):
         """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason.
         Reversing a claim's entry marks the claim CLAIM_STATUS_REVERSED (已冲正) in the
-        same transaction.
+        same transaction. A credit's reversal takes back what the balance can give, from the
+        credit's own lot first, never what its lot already lost to expiry; it is refused
+        (FAILED_PRECONDITION, entry_id) while a reserved redemption holds points of the
+        credit (pick it up or cancel it first), and for an entry of a closed year.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

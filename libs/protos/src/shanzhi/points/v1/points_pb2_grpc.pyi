@@ -130,7 +130,10 @@ class PointsServiceStub:
     ReverseEntry: _grpc.UnaryUnaryMultiCallable[_points_pb2.ReverseEntryRequest, _points_pb2.ReverseEntryResponse]
     """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason.
     Reversing a claim's entry marks the claim CLAIM_STATUS_REVERSED (已冲正) in the
-    same transaction.
+    same transaction. A credit's reversal takes back what the balance can give, from the
+    credit's own lot first, never what its lot already lost to expiry; it is refused
+    (FAILED_PRECONDITION, entry_id) while a reserved redemption holds points of the
+    credit (pick it up or cancel it first), and for an entry of a closed year.
     """
     GetStatement: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetStatementRequest, _points_pb2.GetStatementResponse]
     """GetStatement pages through an account's entries, each with its source (积分明细)."""
@@ -316,7 +319,10 @@ class PointsServiceAsyncStub(PointsServiceStub):
     ReverseEntry: _aio.UnaryUnaryMultiCallable[_points_pb2.ReverseEntryRequest, _points_pb2.ReverseEntryResponse]  # type: ignore[assignment]
     """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason.
     Reversing a claim's entry marks the claim CLAIM_STATUS_REVERSED (已冲正) in the
-    same transaction.
+    same transaction. A credit's reversal takes back what the balance can give, from the
+    credit's own lot first, never what its lot already lost to expiry; it is refused
+    (FAILED_PRECONDITION, entry_id) while a reserved redemption holds points of the
+    credit (pick it up or cancel it first), and for an entry of a closed year.
     """
     GetStatement: _aio.UnaryUnaryMultiCallable[_points_pb2.GetStatementRequest, _points_pb2.GetStatementResponse]  # type: ignore[assignment]
     """GetStatement pages through an account's entries, each with its source (积分明细)."""
@@ -685,7 +691,10 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_points_pb2.ReverseEntryResponse, _abc.Awaitable[_points_pb2.ReverseEntryResponse]]:
         """ReverseEntry corrects a ledger entry with a reversing entry (冲正) and a reason.
         Reversing a claim's entry marks the claim CLAIM_STATUS_REVERSED (已冲正) in the
-        same transaction.
+        same transaction. A credit's reversal takes back what the balance can give, from the
+        credit's own lot first, never what its lot already lost to expiry; it is refused
+        (FAILED_PRECONDITION, entry_id) while a reserved redemption holds points of the
+        credit (pick it up or cancel it first), and for an entry of a closed year.
         """
 
     @_abc_1.abstractmethod
