@@ -446,3 +446,19 @@ async def test_a_deduction_reversed_after_the_credit_it_spent_gives_nothing_back
     undone_fine = await reverse(fine.id)
     assert (undone_fine.amount, undone_fine.score, undone_fine.balance_after) == (0, 10, 0)
     await invariants_hold(pk)
+
+
+async def test_the_shelf_lists_only_goods_that_can_be_redeemed_now(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village)
+    await pk.award(pk.ref(home), scheme.id, "HJ-01", quantity=4)
+    last = await pk.goods(village, price=5, stock=1)
+    soap = await pk.goods(village, price=2, stock=3)
+    await pk.stub.ReserveRedemption(P.ReserveRedemptionRequest(
+        request_id=pk.rid(), subject=pk.ref(home), goods_id=last.id, quantity=1), metadata=pk.ADMIN)
+    shelf = await pk.stub.ListGoods(P.ListGoodsRequest(region_code_prefix=village, active_only=True),
+                                    metadata=pk.ADMIN)
+    assert [g.id for g in shelf.goods] == [soap.id]
+    every = await pk.stub.ListGoods(P.ListGoodsRequest(region_code_prefix=village), metadata=pk.ADMIN)
+    assert {g.id for g in every.goods} == {last.id, soap.id}

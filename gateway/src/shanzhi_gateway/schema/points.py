@@ -1710,7 +1710,8 @@ class PointsQuery:
         info: Info,
         region_code_prefix: RegionCodePrefixArg = "",
         active_only: Annotated[
-            bool, strawberry.argument(description="Only goods on the shelf (上架).")
+            bool, strawberry.argument(description="Only goods that can be redeemed now: on the shelf "
+                                      "(上架) and in stock.")
         ] = False,
         first: FirstArg = None,
         after: AfterArg = None,

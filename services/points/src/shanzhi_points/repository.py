@@ -636,8 +636,8 @@ class PointsRepository:
 
     async def list_goods(self, prefix: str, active_only: bool, page: Page) -> list[Row[Any]]:
         query = select(goods).where(goods.c.region_code.startswith(prefix))
-        if active_only:
-            query = query.where(goods.c.active.is_(True))
+        if active_only:  # on the shelf and in stock: what can be redeemed now
+            query = query.where(goods.c.active.is_(True), goods.c.stock > 0)
         after = page.condition(goods.c.id)
         if after is not None:
             query = query.where(after)

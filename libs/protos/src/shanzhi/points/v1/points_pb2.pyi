@@ -4408,7 +4408,7 @@ class ListGoodsRequest(_message.Message):
     region_code_prefix: _builtins.str
     """Only goods whose village code starts with this prefix; empty means the whole scope."""
     active_only: _builtins.bool
-    """Only goods that can be redeemed now."""
+    """Only goods that can be redeemed now: on the shelf (上架) and in stock."""
     @_builtins.property
     def page(self) -> _paging_pb2.PageRequest:
         """Paging."""
