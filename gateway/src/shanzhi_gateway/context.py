@@ -242,28 +242,25 @@ class Loaders:
 
     async def _posts_of_people(self, person_ids: list[str]) -> list[list[talent_pb2.Post] | BaseException]:
         talent = self._ctx.clients.talent
-        limit = asyncio.Semaphore(WALK_CONCURRENCY)
 
         async def walk(person_id: str) -> list[talent_pb2.Post]:
             posts: list[talent_pb2.Post] = []
             token = ""
-            async with limit:
-                for _ in range(WALK_MAX_PAGES):
-                    answer = await self._ctx.call(
-                        talent.ListPosts,
-                        talent_pb2.ListPostsRequest(
-                            person_id=person_id,
-                            page=paging_pb2.PageRequest(page_size=WALK_PAGE_SIZE, page_token=token),
-                        ),
-                    )
-                    posts.extend(answer.posts)
-                    token = answer.page_info.next_page_token
-                    if not token:
-                        break
+            for _ in range(WALK_MAX_PAGES):
+                answer = await self._ctx.call(
+                    talent.ListPosts,
+                    talent_pb2.ListPostsRequest(
+                        person_id=person_id,
+                        page=paging_pb2.PageRequest(page_size=WALK_PAGE_SIZE, page_token=token),
+                    ),
+                )
+                posts.extend(answer.posts)
+                token = answer.page_info.next_page_token
+                if not token:
+                    break
             return posts
 
-        results = await asyncio.gather(*(walk(p) for p in person_ids), return_exceptions=True)
-        return list(results)
+        return await _each(person_ids, walk)
 
     async def _households(self, ids: list[str]) -> list[points_pb2.Household | None]:
         points = self._ctx.clients.points

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shanzhi_kit import metrics
 from shanzhi_kit.settings import ServiceSettings
+from shanzhi_kit.values import aware
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +230,8 @@ class OutboxRelay:
             pending = (await session.execute(select(func.count()).select_from(o).where(waiting))).scalar()
             oldest = (await session.execute(
                 select(o.c.created_at).where(waiting).order_by(o.c.seq).limit(1))).scalar()
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)
+        if oldest is not None:
+            oldest = aware(oldest)
         self.stats.pending = int(pending or 0)
         self.stats.oldest_age_seconds = (
             max(0.0, ((now or datetime.now(UTC)) - oldest).total_seconds()) if oldest is not None else 0.0)

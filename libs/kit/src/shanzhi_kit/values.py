@@ -48,8 +48,7 @@ def to_timestamp(value: datetime) -> timestamp_pb2.Timestamp:
     The same as ``Timestamp.FromDatetime``, in a fraction of its time: every entry,
     event and answer carries one.
     """
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+    value = aware(value)
     return timestamp_pb2.Timestamp(seconds=(value - _EPOCH) // _SECOND,
                                    nanos=value.microsecond * 1000)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Protocol
 
+from shanzhi_kit.values import aware
+
 #: China Standard Time (北京时间).
 CHINA = timezone(timedelta(hours=8), "CST")
 
@@ -60,6 +62,4 @@ class ManualClock:
 
 def china_date(instant: datetime) -> date:
     """The calendar day in China of an instant (naive instants are taken as UTC)."""
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(CHINA).date()
+    return aware(instant).astimezone(CHINA).date()
