@@ -140,7 +140,8 @@ class CpuMeter:
 def pgbench_tps(database: str, seconds: int = 10, clients: int = 4) -> float:
     """Transactions per second of ``pgbench -N`` (simple updates) against ``database``."""
     url = make_url(postgres_admin_url())
-    base = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
+    host = url.host or str(url.query.get("host") or "127.0.0.1")
+    base = ["-h", host, "-p", str(url.port or 5432), "-U", url.username or "postgres"]
     pgbench = shutil.which("pgbench")
     if pgbench is None:
         raise RuntimeError("pgbench is not installed (Debian package postgresql-contrib / postgresql-client)")
