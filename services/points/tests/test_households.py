@@ -355,3 +355,49 @@ async def test_a_move_out_is_not_dated_before_what_the_roster_records(pk: Any) -
     assert err.value.code() == REFUSED
     [(field, description)] = rpc_error_details(err.value)
     assert field == "moved_out_on" and (pk.TODAY - timedelta(days=10)).isoformat() in description
+
+
+async def test_a_person_is_a_current_member_of_one_household_at_most(pk: Any) -> None:
+    village = pk.village()
+    first, second = await pk.household(village), await pk.household(village, head="李国强")
+    person = str(uuid.uuid4())
+    member = await add_member(pk, first, "王小明", talent_person_id=person, moved_in=True)
+    before = await snapshot(pk, second)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await add_member(pk, second, "王小明", talent_person_id=person, moved_in=True)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "talent_person_id" and first.household_number in description
+    assert await snapshot(pk, second) == before
+
+    # Once recorded leaving the first household, the person joins the second.
+    await pk.stub.RecordMemberLeft(P.RecordMemberLeftRequest(
+        request_id=pk.rid(), member_id=member.id, left_on=pk.TODAY.isoformat(), reason="分户"),
+        metadata=pk.ADMIN)
+    await add_member(pk, second, "王小明", talent_person_id=person, moved_in=True)
+
+    # A household that moves out takes its members with it, free to join elsewhere.
+    moved = (await pk.stub.MoveHouseholdOut(P.MoveHouseholdOutRequest(
+        request_id=pk.rid(), household_id=second.id, moved_out_on=pk.TODAY.isoformat(), reason="整户迁出"),
+        metadata=pk.ADMIN)).household
+    assert [m.left_on for m in moved.members] == [pk.TODAY.isoformat()]
+    assert moved.members[0].left_reason == "household moved out (整户迁出)"
+    await add_member(pk, first, "王小明", talent_person_id=person, moved_in=True)
+
+
+async def test_one_person_added_to_two_households_at_once_joins_one(pk: Any) -> None:
+    village = pk.village()
+    homes = [await pk.household(village), await pk.household(village, head="李国强")]
+    person = str(uuid.uuid4())
+    results = await asyncio.gather(
+        *[add_member(pk, home, "赵敏", talent_person_id=person, moved_in=True) for home in homes],
+        return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 1
+    assert isinstance(failures[0], grpc.aio.AioRpcError)
+    assert failures[0].code() == grpc.StatusCode.ALREADY_EXISTS
+    assert [f for f, _ in rpc_error_details(failures[0])] == ["talent_person_id"]
+    got = await pk.stub.BatchGetHouseholds(P.BatchGetHouseholdsRequest(ids=[h.id for h in homes]),
+                                           metadata=pk.ADMIN)
+    assert sorted(len(h.members) for h in got.households) == [0, 1]
+    assert sorted(h.member_count for h in got.households) == [3, 4]

@@ -1,5 +1,6 @@
 """The migrations build exactly the tables the code uses, on PostgreSQL and on SQLite, and
-bring the data they find along (claims reversed before 0008)."""
+bring the data they find along (claims reversed before 0008, members of households that
+moved out before 0011)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from shanzhi_points.tables import (
     claim_reviews,
     claims,
     entries,
+    household_members,
+    households,
     metadata,
     scheme_versions,
     schemes,
@@ -122,5 +125,63 @@ async def claims_reversed_before_0008_are_reversed(url: str) -> None:
         await engine.dispose()
         await upgrade_async(MIGRATIONS, url)
         assert await state() == expected
+    finally:
+        await engine.dispose()
+
+
+async def test_members_leave_with_households_moved_out_before_0011_on_sqlite(tmp_path: Path) -> None:
+    await members_leave_with_households_moved_out_before_0011(
+        f"sqlite+aiosqlite:///{tmp_path / 'points.db'}")
+
+
+@pytest.mark.postgres
+async def test_members_leave_with_households_moved_out_before_0011_on_postgres(postgres: None) -> None:
+    await members_leave_with_households_moved_out_before_0011(await run_database("points_one_household"))
+
+
+async def members_leave_with_households_moved_out_before_0011(url: str) -> None:
+    """0011 records the members of households that moved out as leaving with them, and
+    stops, naming the person, while someone is a current member of two households."""
+    await upgrade_async(MIGRATIONS, url, "0010")
+    at = datetime(2025, 3, 1, 9, tzinfo=UTC)
+
+    def household(household_id: str, moved_out_on: date | None) -> dict[str, Any]:
+        return {"id": household_id, "region_code": "130123101100", "household_number": household_id,
+                "head_name": "王建国", "member_count": 2, "villager_group": "",
+                "status": P.HOUSEHOLD_STATUS_MOVED_OUT if moved_out_on else P.HOUSEHOLD_STATUS_ACTIVE,
+                "moved_out_on": moved_out_on, "move_out_reason": "", "created_at": at,
+                "created_by": "clerk-9"}
+
+    def member(member_id: str, household_id: str, person: str | None,
+               left_on: date | None = None) -> dict[str, Any]:
+        return {"id": member_id, "household_id": household_id, "name": "王小明", "relation": "子女",
+                "talent_person_id": person, "joined_on": None, "left_on": left_on,
+                "left_reason": "去世" if left_on else "", "created_at": at, "created_by": "clerk-9"}
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(households.insert(), [
+                household("h-gone", date(2025, 5, 1)), household("h-here", None),
+                household("h-other", None)])
+            await conn.execute(household_members.insert(), [
+                member("m1", "h-gone", "p1"), member("m2", "h-gone", None, left_on=date(2025, 4, 1)),
+                member("m3", "h-here", "p1"), member("m4", "h-here", "p2"),
+                member("m5", "h-other", "p2")])
+        with pytest.raises(RuntimeError, match=r"p2 \(2 households\)") as err:
+            await upgrade_async(MIGRATIONS, url)
+        assert "p1" not in str(err.value)
+
+        async with engine.begin() as conn:
+            await conn.execute(household_members.update().where(household_members.c.id == "m5")
+                               .values(left_on=date(2025, 6, 1), left_reason="分户"))
+        await upgrade_async(MIGRATIONS, url)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(
+                household_members.c.id, household_members.c.left_on, household_members.c.left_reason)
+                .order_by(household_members.c.id))).all()
+        assert [tuple(r) for r in rows] == [
+            ("m1", date(2025, 5, 1), "household moved out (整户迁出)"), ("m2", date(2025, 4, 1), "去世"),
+            ("m3", None, ""), ("m4", None, ""), ("m5", date(2025, 6, 1), "分户")]
     finally:
         await engine.dispose()

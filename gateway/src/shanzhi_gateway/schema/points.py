@@ -1919,7 +1919,9 @@ class PointsMutation:
 
     @strawberry.mutation(
         description="Record a member of a household (家庭成员登记); the household's last member is "
-        "the new one (its id is what changeHouseholdHead takes as memberId)."
+        "the new one (its id is what changeHouseholdHead takes as memberId). A person known to "
+        "talent is on one household at most: ALREADY_EXISTS on talentPersonId names the household "
+        "they are on until they leave it (成员迁出)."
     )
     async def add_household_member(
         self,
@@ -1960,7 +1962,8 @@ class PointsMutation:
         )
         return Household.from_pb(answer.household)
 
-    @strawberry.mutation(description="Record that a household moved out (整户迁出); its history stays.")
+    @strawberry.mutation(description="Record that a household moved out (整户迁出); its history stays, and "
+                       "its members still on the roster leave with it that day.")
     async def move_household_out(
         self,
         info: Info,

@@ -47,6 +47,8 @@ OPEN_VERSION = (points_pb2.SCHEME_VERSION_STATUS_DRAFT, points_pb2.SCHEME_VERSIO
 #: claim counts through its entry while that is not reversed, so a reversed claim (已冲正)
 #: counts no more, like any reversed entry.
 PENDING_CLAIM = (points_pb2.CLAIM_STATUS_PENDING_REVIEW, points_pb2.CLAIM_STATUS_IN_PUBLICITY)
+#: Why members of a household that moved out left (整户迁出).
+MOVED_OUT_WITH_HOUSEHOLD = "household moved out (整户迁出)"
 SCORED_KINDS = (points_pb2.ENTRY_KIND_CLAIM, points_pb2.ENTRY_KIND_AWARD, points_pb2.ENTRY_KIND_BATCH)
 
 
@@ -200,6 +202,20 @@ class PointsRepository:
     async def update_member(self, member_id: str, **values: Any) -> None:
         await self.session.execute(update(household_members)
                                    .where(household_members.c.id == member_id).values(**values))
+
+    async def current_household_of(self, talent_person_id: str) -> Row[Any] | None:
+        """The household a person known to talent is a current member (在册成员) of, if any."""
+        m, h = household_members, households
+        return await self._first(
+            select(h.c.id, h.c.region_code, h.c.household_number)
+            .join(m, m.c.household_id == h.c.id)
+            .where(m.c.talent_person_id == talent_person_id, m.c.left_on.is_(None)))
+
+    async def members_leave_with_household(self, household_id: str, on: date) -> None:
+        """Members still on a household that moves out (整户迁出) leave with it, that day."""
+        m = household_members
+        await self.session.execute(update(m).where(m.c.household_id == household_id, m.c.left_on.is_(None))
+                                   .values(left_on=on, left_reason=MOVED_OUT_WITH_HOUSEHOLD))
 
     async def current_member_count(self, household_id: str) -> int:
         m = household_members

@@ -68,6 +68,8 @@ households = Table(
     UniqueConstraint("region_code", "household_number"),
 )
 
+CURRENT_PERSON = text("talent_person_id IS NOT NULL AND left_on IS NULL")
+
 #: Named members of households (家庭成员); those who left keep their row.
 household_members = Table(
     "household_members",
@@ -83,6 +85,10 @@ household_members = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", Actor, nullable=False),
     Column("left_recorded_by", Actor, nullable=True),
+    # A person known to talent is a current member (在册成员) of one household at most;
+    # members of a household that moves out leave with it.
+    Index("uq_household_members_current_person", "talent_person_id", unique=True,
+          postgresql_where=CURRENT_PERSON, sqlite_where=CURRENT_PERSON),
 )
 
 #: Changes of head of household (户主变更记录); never updated or deleted.

@@ -30,6 +30,15 @@ def _number_taken(new: domain.NewHousehold) -> AlreadyExists:
         "household_number", f"{new.household_number!r} already exists in village {new.region_code}")
 
 
+async def _not_in_another_household(repo: PointsRepository, talent_person_id: str) -> None:
+    """A person is a current member (在册成员) of one household at most."""
+    home = await repo.current_household_of(talent_person_id)
+    if home is not None:
+        raise AlreadyExists.about(
+            "talent_person_id", f"the person is a current member of household {home.household_number} "
+            f"in village {home.region_code}: record them leaving it first (成员迁出)")
+
+
 def household_display_name(number: str, head: str) -> str:
     return f"{number} {head}"[:100]
 
@@ -169,12 +178,20 @@ class HouseholdsApi(ApiBase):
             if not new.moved_in and named >= row.member_count:
                 raise refused("moved_in", f"the household counts {row.member_count} members and all are "
                               "named: a member not counted yet joins with moved_in")
+            if new.talent_person_id:
+                await _not_in_another_household(repo, new.talent_person_id)
             member_id, now = new_id(), self._clock.now()
             member = dict(id=member_id, household_id=row.id, name=new.name, relation=new.relation,
                           talent_person_id=new.talent_person_id or None, joined_on=new.joined_on,
                           left_on=None, left_reason="", created_at=now, created_by=caller.subject,
                           left_recorded_by=None)
-            await repo.add_member(**member)
+            try:
+                async with session.begin_nested():
+                    await repo.add_member(**member)
+            except IntegrityError:
+                # The same person joined another household in a call that committed first.
+                await _not_in_another_household(repo, new.talent_person_id)
+                raise
             if new.moved_in:
                 await repo.update_household(row.id, member_count=row.member_count + 1,
                                             updated_at=now, updated_by=caller.subject)
@@ -249,6 +266,7 @@ class HouseholdsApi(ApiBase):
             await repo.update_household(row.id, status=MOVED_OUT, moved_out_on=leaving.on,
                                         move_out_reason=leaving.reason, updated_at=now,
                                         updated_by=caller.subject)
+            await repo.members_leave_with_household(row.id, leaving.on)
             await repo.close_account(points_pb2.SUBJECT_KIND_HOUSEHOLD, row.id, leaving.on)
             await self._outbox.add(session, events_pb2.HouseholdMovedOutEvent(
                 household_id=row.id, region_code=row.region_code,

@@ -383,7 +383,9 @@ class PointsServiceServicer:
 
     def AddHouseholdMember(self, request, context):
         """AddHouseholdMember records a member of a household (家庭成员): moved in, born, or
-        a member already counted whose details are now entered.
+        a member already counted whose details are now entered. A person known to talent
+        is a current member (在册成员) of one household at most: ALREADY_EXISTS
+        (talent_person_id) names the household they are on until they leave it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -398,7 +400,8 @@ class PointsServiceServicer:
 
     def MoveHouseholdOut(self, request, context):
         """MoveHouseholdOut records that the whole household left the village (整户迁出).
-        Its account and history stay; it earns no more points. Refused (FAILED_PRECONDITION,
+        Its account and history stay; it earns no more points; its members still on the
+        roster leave with it that day, free to join a household elsewhere. Refused (FAILED_PRECONDITION,
         moved_out_on) while points are scored on the account for a later day: reverse them
         first (冲正), or give that day or a later one.
         """

@@ -50,13 +50,16 @@ class PointsServiceStub:
     """ListHouseholds pages through the households of a region."""
     AddHouseholdMember: _grpc.UnaryUnaryMultiCallable[_points_pb2.AddHouseholdMemberRequest, _points_pb2.AddHouseholdMemberResponse]
     """AddHouseholdMember records a member of a household (家庭成员): moved in, born, or
-    a member already counted whose details are now entered.
+    a member already counted whose details are now entered. A person known to talent
+    is a current member (在册成员) of one household at most: ALREADY_EXISTS
+    (talent_person_id) names the household they are on until they leave it.
     """
     RecordMemberLeft: _grpc.UnaryUnaryMultiCallable[_points_pb2.RecordMemberLeftRequest, _points_pb2.RecordMemberLeftResponse]
     """RecordMemberLeft records that a member left the household (迁出、去世等)."""
     MoveHouseholdOut: _grpc.UnaryUnaryMultiCallable[_points_pb2.MoveHouseholdOutRequest, _points_pb2.MoveHouseholdOutResponse]
     """MoveHouseholdOut records that the whole household left the village (整户迁出).
-    Its account and history stay; it earns no more points. Refused (FAILED_PRECONDITION,
+    Its account and history stay; it earns no more points; its members still on the
+    roster leave with it that day, free to join a household elsewhere. Refused (FAILED_PRECONDITION,
     moved_out_on) while points are scored on the account for a later day: reverse them
     first (冲正), or give that day or a later one.
     """
@@ -239,13 +242,16 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """ListHouseholds pages through the households of a region."""
     AddHouseholdMember: _aio.UnaryUnaryMultiCallable[_points_pb2.AddHouseholdMemberRequest, _points_pb2.AddHouseholdMemberResponse]  # type: ignore[assignment]
     """AddHouseholdMember records a member of a household (家庭成员): moved in, born, or
-    a member already counted whose details are now entered.
+    a member already counted whose details are now entered. A person known to talent
+    is a current member (在册成员) of one household at most: ALREADY_EXISTS
+    (talent_person_id) names the household they are on until they leave it.
     """
     RecordMemberLeft: _aio.UnaryUnaryMultiCallable[_points_pb2.RecordMemberLeftRequest, _points_pb2.RecordMemberLeftResponse]  # type: ignore[assignment]
     """RecordMemberLeft records that a member left the household (迁出、去世等)."""
     MoveHouseholdOut: _aio.UnaryUnaryMultiCallable[_points_pb2.MoveHouseholdOutRequest, _points_pb2.MoveHouseholdOutResponse]  # type: ignore[assignment]
     """MoveHouseholdOut records that the whole household left the village (整户迁出).
-    Its account and history stay; it earns no more points. Refused (FAILED_PRECONDITION,
+    Its account and history stay; it earns no more points; its members still on the
+    roster leave with it that day, free to join a household elsewhere. Refused (FAILED_PRECONDITION,
     moved_out_on) while points are scored on the account for a later day: reverse them
     first (冲正), or give that day or a later one.
     """
@@ -455,7 +461,9 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.AddHouseholdMemberResponse, _abc.Awaitable[_points_pb2.AddHouseholdMemberResponse]]:
         """AddHouseholdMember records a member of a household (家庭成员): moved in, born, or
-        a member already counted whose details are now entered.
+        a member already counted whose details are now entered. A person known to talent
+        is a current member (在册成员) of one household at most: ALREADY_EXISTS
+        (talent_person_id) names the household they are on until they leave it.
         """
 
     @_abc_1.abstractmethod
@@ -473,7 +481,8 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.MoveHouseholdOutResponse, _abc.Awaitable[_points_pb2.MoveHouseholdOutResponse]]:
         """MoveHouseholdOut records that the whole household left the village (整户迁出).
-        Its account and history stay; it earns no more points. Refused (FAILED_PRECONDITION,
+        Its account and history stay; it earns no more points; its members still on the
+        roster leave with it that day, free to join a household elsewhere. Refused (FAILED_PRECONDITION,
         moved_out_on) while points are scored on the account for a later day: reverse them
         first (冲正), or give that day or a later one.
         """
