@@ -208,3 +208,21 @@ async def test_query_errors_stay_visible(
     result = await schema.execute("{ people { nope } }", context_value=context_for(None))
     assert result.errors is not None
     assert "Cannot query field 'nope'" in result.errors[0].message
+
+
+async def test_bad_variables_are_named_not_masked(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    """A value in the variables that does not fit its type says so, as it does inline."""
+    for variables, expected in (
+        ({"input": {**REGISTER_INPUT, "birthDate": "1985-02-30"}}, "birthDate"),
+        ({"input": {**REGISTER_INPUT, "gender": "TALL"}}, "gender"),
+        ({}, "$input"),
+    ):
+        result = await schema.execute(REGISTER, variable_values=variables,
+                                      context_value=context_for(f"Bearer {token}"))
+        assert result.errors is not None
+        [error] = result.errors
+        assert error.message != "Unexpected error."
+        assert expected in error.message
+    assert fakes.all_calls() == []

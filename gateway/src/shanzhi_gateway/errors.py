@@ -150,9 +150,11 @@ def should_mask_error(error: GraphQLError) -> bool:
     """Mask every error raised while resolving, except the gateway's own client errors.
 
     Errors without an underlying exception come from parsing and validating the
-    query (syntax, unknown fields, limits): they are about the query and stay visible.
+    query (syntax, unknown fields, limits), and errors without a path from reading the
+    variables (a date that does not exist, an enum value that is not one): they are
+    about the request and stay visible, naming the variable and where in it.
     """
     original = error.original_error
-    if original is None:
+    if original is None or error.path is None:
         return False
     return not isinstance(original, GatewayError)
