@@ -601,7 +601,7 @@ async def test_a_scheme_version_from_draft_through_publicity_to_adoption(fakes: 
     assert call.request == P.DraftSchemeVersionRequest(request_id="r-draft", scheme_id=scheme,
                                                        change_note="增加垃圾分类事项")
 
-    # 修改草案 without settings or a note: settings go empty (the kind's defaults), the note stays empty.
+    # 修改草案 without settings or a note: no settings are sent (the draft keeps its own), nor a note.
     fakes.points.answer("UpdateSchemeDraft", lambda r: P.UpdateSchemeDraftResponse(draft=version_of(
         P.SCHEME_VERSION_STATUS_DRAFT, items=[P.CatalogItem(id=new_id(), **{
             f.name: getattr(i, f.name) for f in P.CatalogItem.DESCRIPTOR.fields if f.name != "id"})
@@ -621,8 +621,9 @@ async def test_a_scheme_version_from_draft_through_publicity_to_adoption(fakes: 
                    "evidenceRequired": "照片", "limits": {"perDay": 0, "perWeek": 1}, "effectiveFrom": None,
                    "effectiveTo": "2026-12-31"}]}
     call = fakes.points.UpdateSchemeDraft.calls[0]
+    assert not call.request.HasField("settings")
     assert call.request == P.UpdateSchemeDraftRequest(
-        request_id="r-update", version_id=version, settings=P.SchemeSettings(), change_note="",
+        request_id="r-update", version_id=version, change_note="",
         items=[P.CatalogItem(code="LJ-01", name="垃圾分类", category=P.ITEM_CATEGORY_BEAUTIFUL_VILLAGE,
                              sign=P.ITEM_SIGN_POSITIVE, points=2, evidence_required="照片",
                              limits=P.ItemLimits(per_week=1), effective_to="2026-12-31")])
@@ -715,7 +716,8 @@ async def test_rules_on_a_day_and_template_departures_of_listed_schemes(fakes: F
     fakes.points.answer("BatchCompareSchemesWithTemplate", lambda r: (
         P.BatchCompareSchemesWithTemplateResponse(comparisons=[
             P.SchemeTemplateComparison(scheme_id=copied.id, template_scheme_id=template, departures=[
-                P.TemplateDeparture(code="WM-01", kind=P.DEPARTURE_KIND_CHANGED, fields=["points"],
+                P.TemplateDeparture(code="WM-01", kind=P.DEPARTURE_KIND_CHANGED,
+                                    fields=["points", "evidence_required", "limits.per_month"],
                                     template_item=item("WM-01", 3), village_item=item("WM-01", 5)),
                 P.TemplateDeparture(code="WM-09", kind=P.DEPARTURE_KIND_ADDED, village_item=item("WM-09", 1)),
                 P.TemplateDeparture(code="WM-02", kind=P.DEPARTURE_KIND_REMOVED,
@@ -732,7 +734,8 @@ async def test_rules_on_a_day_and_template_departures_of_listed_schemes(fakes: F
     assert data["pointsSchemes"]["items"] == [
         {"title": "东村家庭积分", "templateSchemeId": template, "rulesOn": first_rules,
          "templateDepartures": [
-            {"code": "WM-01", "kind": "CHANGED", "fields": ["points"], "templateItem": {"points": 3},
+            {"code": "WM-01", "kind": "CHANGED", "fields": ["points", "evidenceRequired", "limits.perMonth"],
+             "templateItem": {"points": 3},
              "villageItem": {"points": 5}},
             {"code": "WM-09", "kind": "ADDED", "fields": [], "templateItem": None,
              "villageItem": {"points": 1}},

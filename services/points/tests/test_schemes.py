@@ -588,3 +588,24 @@ async def test_an_award_read_before_a_same_day_adoption_and_written_after_it_is_
         effective_from="2025-05-10"), metadata=pk.ADMIN)
     release.set()
     assert (await awarding).amount == 3
+
+
+async def test_a_draft_edited_without_settings_keeps_its_settings(pk: Any) -> None:
+    village, md = pk.village(), pk.ADMIN
+    made = await pk.stub.CreateScheme(P.CreateSchemeRequest(
+        request_id=pk.rid(), region_code=village, year=pk.TODAY.year, subject_kind=P.SUBJECT_KIND_HOUSEHOLD,
+        title="东关村家庭积分方案", items=list(pk.DEFAULT_ITEMS), settings=P.SchemeSettings(
+            comment_days=9, claim_publicity_days=5, base_score=60, cycle_policy=P.CYCLE_POLICY_CARRY_OVER,
+            star_thresholds=[80, 120])), metadata=md)
+    kept = made.draft.settings
+    edited = await pk.stub.UpdateSchemeDraft(P.UpdateSchemeDraftRequest(
+        request_id=pk.rid(), version_id=made.draft.id, items=[*pk.DEFAULT_ITEMS, pk.item("XL-01", 8)],
+        change_note="增加事项"), metadata=md)
+    assert edited.draft.settings == kept
+    assert [i.code for i in edited.draft.items] == ["HJ-01", "ZY-01", "YF-01", "XL-01"]
+    # Settings given replace them all: what is left out takes the kind's default.
+    edited = await pk.stub.UpdateSchemeDraft(P.UpdateSchemeDraftRequest(
+        request_id=pk.rid(), version_id=made.draft.id, items=list(pk.DEFAULT_ITEMS),
+        settings=P.SchemeSettings(comment_days=9)), metadata=md)
+    assert edited.draft.settings.comment_days == 9
+    assert edited.draft.settings.base_score != 60 and list(edited.draft.settings.star_thresholds) != [80, 120]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from shanzhi.points.v1 import points_pb2
 
-from shanzhi_gateway.errors import GatewayError
+from shanzhi_gateway.errors import GatewayError, camel_case_path
 from shanzhi_gateway.schema.common import (
     CREATE_TIME,
     CREATED_BY,
@@ -889,7 +889,8 @@ class TemplateDeparture:
     code: str = strawberry.field(description="Item code (事项编码).")
     kind: DepartureKind = strawberry.field(description="Changed, added or removed (差异类型).")
     fields: list[str] = strawberry.field(
-        description="Fields that differ (差异字段), e.g. points, limits.per_month."
+        description="Fields that differ (差异字段), named as CatalogItem names them: points, "
+        "evidenceRequired, limits.perMonth."
     )
     template_item: CatalogItem | None = strawberry.field(description="The template's item (模板事项).")
     village_item: CatalogItem | None = strawberry.field(description="The village's item (本村事项).")
@@ -899,7 +900,7 @@ class TemplateDeparture:
         return cls(
             code=d.code,
             kind=require_enum(DepartureKind, P.DepartureKind, d.kind),
-            fields=list(d.fields),
+            fields=[camel_case_path(f) for f in d.fields],
             template_item=CatalogItem.from_pb(d.template_item) if d.HasField("template_item") else None,
             village_item=CatalogItem.from_pb(d.village_item) if d.HasField("village_item") else None,
         )
@@ -2074,7 +2075,7 @@ class PointsMutation:
         items: Annotated[list[CatalogItemInput], _arg("All the items (正负积分清单).")],
         settings: Annotated[
             SchemeSettingsInput | None,
-            _arg("The settings (方案设置); omitted, the subject kind's defaults replace the draft's."),
+            _arg("The settings (方案设置), all of them; omitted, the draft keeps its settings."),
         ] = None,
         change_note: Annotated[str, _arg("What changed and why (修订说明).")] = "",
     ) -> SchemeVersion:
@@ -2084,7 +2085,7 @@ class PointsMutation:
             P.UpdateSchemeDraftRequest(
                 request_id=request_id,
                 version_id=str(version_id),
-                settings=settings_pb(settings),
+                settings=settings_pb(settings) if settings is not None else None,
                 items=items_pb(items),
                 change_note=change_note,
             ),

@@ -443,7 +443,9 @@ class SchemesApi(ApiBase):
             repo = PointsRepository(session)
             scheme, row = await self._writable_version(repo, version_id, caller, DRAFT)
             v = Validator()
-            settings = rules.check_settings(v, "settings", request.settings, scheme.subject_kind)
+            # Without settings the draft keeps its own: an editor of items alone leaves them be.
+            settings = (rules.check_settings(v, "settings", request.settings, scheme.subject_kind)
+                        if request.HasField("settings") else None)
             items = rules.check_items(v, "items", request.items, scheme.year)
             note = domain.reason_text(v, "change_note", request.change_note, required=False)
             v.raise_if_any()
@@ -452,7 +454,7 @@ class SchemesApi(ApiBase):
             await repo.add_items(item_values(row.id, items, [
                 old[i.code].template_item_id if i.code in old else None for i in items]))
             await repo.update_version(row.id, change_note=note or row.change_note,
-                                      **settings_values(settings))
+                                      **(settings_values(settings) if settings is not None else {}))
             draft = await repo.version(row.id)
             return points_pb2.UpdateSchemeDraftResponse(draft=await self._version_message(repo, draft))
 

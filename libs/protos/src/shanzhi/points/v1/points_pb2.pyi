@@ -2145,7 +2145,7 @@ class UpdateSchemeDraftRequest(_message.Message):
     """What changed and why."""
     @_builtins.property
     def settings(self) -> Global___SchemeSettings:
-        """The new settings."""
+        """The new settings (方案设置), all of them; when absent, the draft keeps its settings."""
 
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___CatalogItem]:
