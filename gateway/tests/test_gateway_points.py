@@ -1049,3 +1049,41 @@ async def test_a_new_scheme_shows_the_draft_to_edit_next(
     assert result.errors is None, result.errors
     assert result.data == {"createPointsScheme": {
         "currentVersion": None, "openVersion": {"id": draft.id, "version": 1, "status": "DRAFT"}}}
+
+
+async def test_statements_go_through_a_loader_and_an_entry_is_read_by_id(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    accounts = [P.Account(id=new_id(), subject=household_ref(new_id()), region_code=VILLAGE, balance=5,
+                          create_time=STAMP, created_by="clerk-1") for _ in range(3)]
+    entry = P.Entry(id=new_id(), account_id=accounts[0].id, subject=accounts[0].subject, region_code=VILLAGE,
+                    kind=P.ENTRY_KIND_AWARD, amount=5, score=5, balance_after=5, entry_date="2026-03-01",
+                    year=2026, create_time=STAMP, created_by="clerk-1")
+    fakes.points.answer("BatchGetAccounts", lambda r: P.BatchGetAccountsResponse(
+        accounts=[a for a in accounts if a.id in r.ids]))
+    fakes.points.answer("GetStatement", lambda r: P.GetStatementResponse(
+        entries=[entry] if r.account_id == entry.account_id else []))
+    fakes.points.answer("BatchGetEntries", lambda r: P.BatchGetEntriesResponse(
+        entries=[entry] if entry.id in r.ids else []))
+    result = await schema.execute(
+        """query($a: ID!, $b: ID!, $c: ID!, $e: ID!) {
+             a: pointsAccount(id: $a) { entries(first: 3) { items { id amount } } }
+             again: pointsAccount(id: $a) { entries(first: 3) { items { id } } }
+             b: pointsAccount(id: $b) { entries(first: 3, fromDate: "2026-01-01") { items { id } } }
+             c: pointsAccount(id: $c) { entries { items { id } } }
+             pointsEntry(id: $e) { amount kind }
+             missing: pointsEntry(id: $a) { id } }""",
+        variable_values={"a": accounts[0].id, "b": accounts[1].id, "c": accounts[2].id, "e": entry.id},
+        context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None, result.errors
+    assert result.data == {
+        "a": {"entries": {"items": [{"id": entry.id, "amount": 5}]}},
+        "again": {"entries": {"items": [{"id": entry.id}]}},
+        "b": {"entries": {"items": []}}, "c": {"entries": {"items": []}},
+        "pointsEntry": {"amount": 5, "kind": "AWARD"}, "missing": None}
+    # One call per distinct account and page asked: the repeated one is answered from the loader.
+    calls = sorted((c.request.account_id, c.request.from_date, c.request.page.page_size)
+                   for c in fakes.points.GetStatement.calls)
+    assert calls == sorted([(accounts[0].id, "", 3), (accounts[1].id, "2026-01-01", 3),
+                            (accounts[2].id, "", 0)])
+    assert len(fakes.points.BatchGetEntries.calls) == 1

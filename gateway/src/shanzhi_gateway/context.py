@@ -38,6 +38,8 @@ Resp = TypeVar("Resp")
 K = TypeVar("K")
 V = TypeVar("V")
 Keyed = TypeVar("Keyed", bound="_HasId")
+#: A statement page asked of an account: (account id, from date, to date, page size, token).
+StatementKey = tuple[str, str, str, int, str]
 
 
 class _HasId(Protocol):
@@ -173,6 +175,11 @@ class Loaders:
         #: one call per account, a few at a time).
         self.points_lots: DataLoader[tuple[str, bool], list[points_pb2.Lot]] = DataLoader(
             load_fn=self._points_lots, max_batch_size=MAX_BATCH
+        )
+        #: A page of an account's statement by (account id, from, to, page size, page token)
+        #: (PointsService.GetStatement, one call per distinct key, a few at a time).
+        self.points_statements: DataLoader[StatementKey, points_pb2.GetStatementResponse] = DataLoader(
+            load_fn=self._points_statements, max_batch_size=MAX_BATCH
         )
         #: A scheme's versions by scheme id (PointsService.ListSchemeVersions, one call per
         #: scheme, a few at a time).
@@ -332,6 +339,20 @@ class Loaders:
             return list(answer.lots)
 
         return await _each(keys, lots)
+
+    async def _points_statements(
+        self, keys: list[StatementKey]
+    ) -> list[points_pb2.GetStatementResponse | BaseException]:
+        points = self._ctx.clients.points
+
+        async def statement(key: StatementKey) -> points_pb2.GetStatementResponse:
+            account_id, from_date, to_date, size, token = key
+            return await self._ctx.call(points.GetStatement, points_pb2.GetStatementRequest(
+                account_id=account_id, from_date=from_date, to_date=to_date,
+                page=paging_pb2.PageRequest(page_size=size, page_token=token),
+            ))
+
+        return await _each(keys, statement)
 
     async def _points_scheme_versions(
         self, scheme_ids: list[str]

@@ -539,7 +539,7 @@ class Account:
 
     @strawberry.field(
         description="The statement (积分明细): entries with their sources, oldest first. One call "
-        "to the points service per account: ask it of one account, not of a list of them."
+        "to the points service per account and page asked, a few at a time."
     )
     async def entries(
         self,
@@ -551,15 +551,9 @@ class Account:
         first: FirstArg = None,
         after: AfterArg = None,
     ) -> EntryPage:
-        ctx = info.context
-        answer = await ctx.call(
-            ctx.clients.points.GetStatement,
-            P.GetStatementRequest(
-                account_id=str(self.id),
-                from_date=_date(from_date),
-                to_date=_date(to_date_),
-                page=page_request(first, after),
-            ),
+        page = page_request(first, after)
+        answer = await info.context.loaders.points_statements.load(
+            (str(self.id), _date(from_date), _date(to_date_), page.page_size, page.page_token)
         )
         return EntryPage(
             items=[Entry.from_pb(e) for e in answer.entries], next_page_token=next_token(answer.page_info)
@@ -1623,6 +1617,13 @@ class PointsQuery:
         return SchemePage(
             items=[Scheme.from_pb(s) for s in answer.schemes], next_page_token=next_token(answer.page_info)
         )
+
+    @strawberry.field(
+        description="One ledger entry (积分明细条目); null when unknown or outside your scope."
+    )
+    async def points_entry(self, info: Info, id: Annotated[strawberry.ID, id_arg("entry")]) -> Entry | None:
+        found = await info.context.loaders.points_entries.load(require_id(id))
+        return Entry.from_pb(found) if found is not None else None
 
     @strawberry.field(description="One claim (积分申报); null when unknown or outside your scope.")
     async def points_claim(self, info: Info, id: Annotated[strawberry.ID, id_arg("claim")]) -> Claim | None:
