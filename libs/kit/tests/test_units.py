@@ -185,10 +185,14 @@ def test_tokens_are_verified() -> None:
     forged = issue_token("another-secret-of-thirty-two-bytes!", "u1", ["admin"], "")
     expired = jwt.encode({"sub": "u", "exp": int(time.time()) - 10}, SECRET)
     bad_region = issue_token(SECRET, "u1", [], "13a")
+    part_of_a_division = issue_token(SECRET, "u1", [], "13012")
     for header in [None, "Basic x", f"Bearer {forged}", f"Bearer {expired}",
-                   f"Bearer {bad_region}"]:
+                   f"Bearer {bad_region}", f"Bearer {part_of_a_division}"]:
         with pytest.raises(Unauthenticated):
             verifier.from_authorization(header)
+
+    for division in ("13", "1301", "130123", "130123101", "130123101201"):
+        assert verifier.verify(issue_token(SECRET, "u1", [], division)).scope.prefix == division
 
     # The subject is recorded with every write: too long or with control characters, the
     # token is refused rather than every write failing in the database.

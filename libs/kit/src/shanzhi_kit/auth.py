@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 
 from shanzhi_kit.errors import PermissionDenied, Unauthenticated
-from shanzhi_kit.regions import RegionScope
+from shanzhi_kit.regions import SCOPE_LENGTHS, RegionScope
 from shanzhi_kit.settings import AuthSettings
 
 #: Roles known across the suite.
@@ -130,6 +130,10 @@ class TokenVerifier:
             scope = RegionScope(region)
         except ValueError:
             raise Unauthenticated("invalid bearer token: region is not a division code") from None
+        if region and len(region) not in SCOPE_LENGTHS:
+            # "13012" would cover ten counties; a scope is one whole division.
+            raise Unauthenticated("invalid bearer token: region must be a whole division: "
+                                  f"{', '.join(map(str, SCOPE_LENGTHS))} digits")
         caller = Caller(
             subject=subject,
             roles=frozenset(roles),
