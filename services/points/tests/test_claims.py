@@ -452,3 +452,126 @@ async def test_a_claim_is_judged_on_the_day_its_window_closed_however_late_it_is
 
 async def _settled(pk: Any, claim: P.Claim) -> bool:
     return (await get(pk, claim)).status != P.CLAIM_STATUS_IN_PUBLICITY
+
+
+async def test_a_villager_may_declare_a_reward_but_not_a_deduction(pk: Any) -> None:
+    """以奖为主、以罚为戒: deductions are recorded by grid workers and clerks, never declared
+    by one villager against another."""
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home, neighbour = await pk.household(village), await pk.household(village, "李四")
+    villager = auth_metadata(village, roles=("viewer",), subject="villager")
+    events_before = await pk.count(messaging.outbox)
+    for source in (P.CLAIM_SOURCE_DECLARED, P.CLAIM_SOURCE_RECORDED):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await submit(pk, neighbour, scheme, "YF-01", source=source, metadata=villager)
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        if source == P.CLAIM_SOURCE_DECLARED:
+            [(field, description)] = rpc_error_details(err.value)
+            assert field == "source" and "YF-01" in description and "grid_worker" in description
+    # Nothing was written: no claim, no event.
+    assert await pk.count(claims, claims.c.region_code == village) == 0
+    assert await pk.count(messaging.outbox) == events_before
+    # A reward stays open to villagers (本人申报) ...
+    declared = await submit(pk, home, scheme, "HJ-01", source=P.CLAIM_SOURCE_DECLARED,
+                            metadata=villager)
+    assert (declared.source, declared.points, declared.created_by) == (
+        P.CLAIM_SOURCE_DECLARED, 5, "villager")
+    # ... and a grid worker may put a deduction in either way.
+    grid = auth_metadata(village, roles=("grid_worker",), subject="grid-3")
+    deduction = await submit(pk, neighbour, scheme, "YF-01", source=P.CLAIM_SOURCE_DECLARED,
+                             metadata=grid)
+    assert (deduction.points, deduction.status) == (-10, P.CLAIM_STATUS_PENDING_REVIEW)
+    assert await pk.count(claims, claims.c.region_code == village) == 2
+
+
+async def object_to(pk: Any, claim: P.Claim, metadata: Any, reason: str = "院子并未打扫") -> P.Claim:
+    return (await pk.stub.ObjectToClaim(P.ObjectToClaimRequest(
+        request_id=pk.rid(), claim_id=claim.id, reason=reason), metadata=metadata)).claim
+
+
+async def test_one_open_objection_per_person_per_claim(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=3)
+    home = await pk.household(village)
+    claim = await review(pk, await submit(pk, home, scheme), P.REVIEW_DECISION_APPROVE)
+    neighbour = auth_metadata(village, roles=("viewer",), subject="neighbour")
+    # The same person objecting twice at once: one objection is raised, the other refused.
+    results = await asyncio.gather(*(object_to(pk, claim, neighbour, f"第{i}次异议") for i in range(2)),
+                                   return_exceptions=True)
+    errors = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(errors) == 1 and errors[0].code() == grpc.StatusCode.FAILED_PRECONDITION
+    objected = await get(pk, claim)
+    assert [(o.raised_by, o.status) for o in objected.objections] == [
+        ("neighbour", P.OBJECTION_STATUS_OPEN)]
+    # Again, later, with a fresh request id: refused, naming the open objection, and nothing changes.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await object_to(pk, claim, neighbour, "再次异议")
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "claim_id" and "neighbour" in description and "still open" in description
+    assert await get(pk, claim) == objected
+    assert [kind for kind, _ in await events_about(pk, claim.id)].count(
+        "shanzhi.points.v1.ClaimObjectedEvent") == 1
+    # Once the review group has settled it, the claim's new window is open to objections again.
+    again = await review(pk, claim, P.REVIEW_DECISION_APPROVE, "异议不成立")
+    assert again.objections[0].status == P.OBJECTION_STATUS_DISMISSED
+    assert (await object_to(pk, claim, neighbour, "照片非本户")).status == P.CLAIM_STATUS_PENDING_REVIEW
+
+
+async def test_whoever_objected_may_not_decide_the_claim(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=3)
+    home = await pk.household(village)
+    claim = await review(pk, await submit(pk, home, scheme), P.REVIEW_DECISION_APPROVE)
+    clerk = auth_metadata(village, roles=("village_clerk",), subject="clerk-5")
+    objected = await object_to(pk, claim, clerk, "照片非本户")
+    for decision in (P.REVIEW_DECISION_APPROVE, P.REVIEW_DECISION_REJECT):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await review(pk, claim, decision, "异议成立", metadata=clerk)
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        [(field, description)] = rpc_error_details(err.value)
+        assert field == "claim_id" and "clerk-5" in description and "回避" in description
+    # Nothing was written: the objection is open, the claim awaits another reviewer.
+    assert await get(pk, claim) == objected
+    assert objected.objections[0].status == P.OBJECTION_STATUS_OPEN
+    assert await pk.count(claim_reviews, claim_reviews.c.claim_id == claim.id) == 1
+    # Another member of the review group settles it.
+    upheld = await review(pk, claim, P.REVIEW_DECISION_REJECT, "异议成立", metadata=reviewer(pk, "r-2"))
+    assert (upheld.status, upheld.objections[0].status) == (
+        P.CLAIM_STATUS_REJECTED, P.OBJECTION_STATUS_UPHELD)
+
+
+async def test_withdrawing_someone_elses_claim_says_why_and_closes_its_objections(pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village, claim_publicity_days=3)
+    home = await pk.household(village)
+    grid = auth_metadata(village, roles=("grid_worker",), subject="grid-8")
+    clerk = auth_metadata(village, roles=("village_clerk",), subject="clerk-8")
+    claim = await review(pk, await submit(pk, home, scheme, metadata=grid), P.REVIEW_DECISION_APPROVE)
+    objected = await object_to(pk, claim, auth_metadata(village, roles=("viewer",), subject="neighbour"))
+    # A manager withdrawing another's claim says why, as a reviewer would (评议意见).
+    for reason in ("", "   "):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await pk.stub.WithdrawClaim(P.WithdrawClaimRequest(
+                request_id=pk.rid(), claim_id=claim.id, reason=reason), metadata=clerk)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        [(field, description)] = rpc_error_details(err.value)
+        assert field == "reason" and "grid-8" in description
+    assert await get(pk, claim) == objected
+    withdrawn = (await pk.stub.WithdrawClaim(P.WithdrawClaimRequest(
+        request_id=pk.rid(), claim_id=claim.id, reason="重复申报"), metadata=clerk)).claim
+    assert withdrawn.status == P.CLAIM_STATUS_WITHDRAWN
+    assert (withdrawn.reviews[-1].reviewer, withdrawn.reviews[-1].reason) == (
+        "clerk-8", "撤回 (withdrawn): 重复申报")
+    # The objection is closed with the claim: it will never post.
+    [objection] = withdrawn.objections
+    assert objection.status == P.OBJECTION_STATUS_UPHELD and objection.HasField("resolve_time")
+    board = await pk.stub.GetPublicityBoard(P.GetPublicityBoardRequest(region_code=village),
+                                            metadata=pk.ADMIN)
+    assert not board.objected and not board.in_publicity
+    # Whoever put a claim in may still withdraw it without a reason.
+    own = await submit(pk, home, scheme, metadata=grid)
+    mine = (await pk.stub.WithdrawClaim(P.WithdrawClaimRequest(
+        request_id=pk.rid(), claim_id=own.id), metadata=grid)).claim
+    assert (mine.status, mine.reviews[-1].reason) == (P.CLAIM_STATUS_WITHDRAWN, "撤回 (withdrawn)")

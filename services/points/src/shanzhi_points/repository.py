@@ -528,6 +528,14 @@ class PointsRepository:
             claim_objections.c.status == points_pb2.OBJECTION_STATUS_OPEN))
         return int(row[0]) if row else 0
 
+    async def open_objection_by(self, claim_id: str, raised_by: str) -> Row[Any] | None:
+        """``raised_by``'s open objection (异议) on the claim, if any (the oldest)."""
+        o = claim_objections
+        return await self._first(
+            select(o).where(o.c.claim_id == claim_id, o.c.raised_by == raised_by,
+                            o.c.status == points_pb2.OBJECTION_STATUS_OPEN)
+            .order_by(o.c.raised_at, o.c.id).limit(1))
+
     async def reviews_and_objections(self, claim_ids: Sequence[str]
                                      ) -> tuple[dict[str, list[Row[Any]]], dict[str, list[Row[Any]]]]:
         reviews: dict[str, list[Row[Any]]] = defaultdict(list)

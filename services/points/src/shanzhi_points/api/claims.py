@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.auth import Caller
-from shanzhi_kit.errors import NotFound, Validator
+from shanzhi_kit.errors import InvalidArgument, NotFound, PermissionDenied, Validator
 from shanzhi_kit.paging import page_of
 from shanzhi_kit.values import aware, batch_ids, format_date, new_id, require_id
 from sqlalchemy import Row
@@ -40,6 +40,8 @@ REVERSED = points_pb2.CLAIM_STATUS_REVERSED
 APPROVE = points_pb2.REVIEW_DECISION_APPROVE
 REJECT = points_pb2.REVIEW_DECISION_REJECT
 STATUS = points_pb2.ClaimStatus
+DECLARED = points_pb2.CLAIM_SOURCE_DECLARED
+NEGATIVE = points_pb2.ITEM_SIGN_NEGATIVE
 
 
 
@@ -88,15 +90,22 @@ class ClaimsApi(ApiBase):
         return (await self._claim_messages(repo, [row]))[0]
 
     async def _locked_claim(self, repo: PointsRepository, claim_id: str, caller: Caller,
-                            status: int) -> Row[Any]:
+                            status: int | None) -> Row[Any]:
+        """The claim, locked and in the caller's scope; in ``status`` unless that is None
+        (the caller then checks it with ``_require_status``)."""
         row = (await repo.claims_by_ids([claim_id], lock=True)).get(claim_id)
         if row is None:
             raise NotFound("claim", claim_id, "claim_id")
         require_scope(caller.scope, row.region_code, "claim_id")
+        if status is not None:
+            self._require_status(row, status)
+        return row
+
+    @staticmethod
+    def _require_status(row: Row[Any], status: int) -> None:
         if row.status != status:
             raise refused("claim_id", f"the claim is {name_of(STATUS, row.status)}, "
                           f"not {name_of(STATUS, status)}")
-        return row
 
     # -- writing ------------------------------------------------------------------------
 
@@ -118,6 +127,16 @@ class ClaimsApi(ApiBase):
             item = check_item(rule.version, rule.item, scoring.item_code, scoring.occurred_on,
                               code_field="item_code", day_field="occurred_on")
             state = check_subject_fits(account, scoring.subject.kind, scheme, scoring.occurred_on, caller)
+            if (new.source == DECLARED and item.sign == NEGATIVE
+                    and not caller.has_any_role(domain.RECORDER_ROLES)):
+                # Reward more than punish (以奖为主、以罚为戒): deductions are recorded by grid
+                # workers and clerks, not declared by one villager against another. The error
+                # names `source`, not `item_code`: the item is valid and the same deduction is
+                # accepted when a recorder puts it in; what is refused is declaring it.
+                raise PermissionDenied.about(
+                    "source", f"item {item.code!r} deducts points: a deduction is recorded "
+                    f"(CLAIM_SOURCE_RECORDED) by one of the roles {', '.join(domain.RECORDER_ROLES)}, "
+                    "not declared (本人申报)")
             if item.evidence_required and not (new.evidence or new.urls):
                 raise refused("evidence", f"item {item.code!r} needs evidence: {item.evidence_required}")
             if item.limits.any:
@@ -165,6 +184,11 @@ class ClaimsApi(ApiBase):
                 # not decide it; another member of the review group does.
                 raise refused("claim_id", f"the claim was put in by {caller.subject}, who may not "
                               "also review it (回避): another member of the review group must")
+            if await repo.open_objection_by(claim_id, caller.subject) is not None:
+                # Likewise whoever objected does not decide their own objection.
+                raise refused("claim_id", f"{caller.subject} has an open objection (异议) to the "
+                              "claim and may not also review it (回避): another member of the "
+                              "review group must")
             objected = await repo.open_objection_count(claim_id)
             now = self._clock.now()
             if request.decision == APPROVE:
@@ -208,7 +232,18 @@ class ClaimsApi(ApiBase):
 
         async def work(session: AsyncSession) -> points_pb2.ObjectToClaimResponse:
             repo = PointsRepository(session)
-            row = await self._locked_claim(repo, claim_id, caller, IN_PUBLICITY)
+            # The claim's row lock orders objections to it: a second one by the same caller
+            # waits here, then finds the first.
+            row = await self._locked_claim(repo, claim_id, caller, None)
+            mine = await repo.open_objection_by(claim_id, caller.subject)
+            if mine is not None:
+                # One open objection per person per claim: repeating it would send the claim
+                # back to review again and again. (An open objection keeps the claim in review,
+                # so the status check below would refuse it too, less plainly.)
+                raise refused("claim_id", f"{caller.subject}'s objection (异议) raised at "
+                              f"{aware(mine.raised_at).isoformat()} is still open: the review group "
+                              "settles it before its author may object again")
+            self._require_status(row, IN_PUBLICITY)
             now = self._clock.now()
             if aware(row.publicity_ends_at) <= now:
                 raise refused("claim_id", "the publicity window has closed (公示期已满)")
@@ -238,8 +273,19 @@ class ClaimsApi(ApiBase):
             row = await self._locked_claim(repo, claim_id, caller, PENDING)
             if row.created_by != caller.subject:
                 caller.require_role(*domain.MANAGER_ROLES)
+                # Withdrawing another's claim ends it as a rejection would: say why, as the
+                # review group must (评议意见). Its author may withdraw it without a reason.
+                if not reason:
+                    raise InvalidArgument.field(
+                        "reason", f"is required to withdraw a claim put in by {row.created_by} "
+                        "(撤回理由): say why")
             now = self._clock.now()
             await repo.update_claim(claim_id, status=WITHDRAWN, updated_at=now)
+            # Its open objections close with it. No ObjectionStatus means "closed by a
+            # withdrawal"; UPHELD (异议成立) is the nearer: the claim will never post, as the
+            # objection asked. DISMISSED (异议不成立) would tell the objector they were wrong.
+            await repo.resolve_objections(claim_id, points_pb2.OBJECTION_STATUS_UPHELD, now,
+                                          caller.subject)
             # The trace of who withdrew it and why (留痕), beside the review group's decisions.
             await repo.add_review(id=new_id(), claim_id=claim_id, decision=REJECT,
                                   reason=f"撤回 (withdrawn){': ' + reason if reason else ''}",

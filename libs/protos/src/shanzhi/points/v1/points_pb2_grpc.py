@@ -610,7 +610,10 @@ class PointsServiceServicer:
 
     def SubmitClaim(self, request, context):
         """SubmitClaim declares (申报) or records (记录) a scheme item for a subject; it
-        waits for the review group (评议小组).
+        waits for the review group (评议小组). Recording needs a recorder's role (grid
+        worker, clerk or officer); declaring (本人申报) needs none for a reward, but an item
+        that deducts points (ITEM_SIGN_NEGATIVE) is only put in by a recorder, as reward
+        comes before punishment (以奖为主、以罚为戒): PERMISSION_DENIED, source, otherwise.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -618,8 +621,9 @@ class PointsServiceServicer:
 
     def ReviewClaim(self, request, context):
         """ReviewClaim approves or rejects a claim awaiting review, with a reason (评议意见);
-        approval opens its publicity window (公示). Whoever recorded the claim may not
-        review it (回避).
+        approval opens its publicity window (公示). Whoever recorded or declared the claim,
+        and whoever has an open objection (异议) to it, may not review it (回避):
+        FAILED_PRECONDITION, claim_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -627,14 +631,18 @@ class PointsServiceServicer:
 
     def ObjectToClaim(self, request, context):
         """ObjectToClaim raises an objection (异议) during the publicity window; the claim
-        goes back to review.
+        goes back to review. Each person has at most one open objection to a claim: another
+        before the review group settles theirs is FAILED_PRECONDITION, claim_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WithdrawClaim(self, request, context):
-        """WithdrawClaim withdraws a claim awaiting review (撤回).
+        """WithdrawClaim withdraws a claim awaiting review (撤回). Its author may withdraw it
+        without a reason; a manager withdrawing another's claim must give one
+        (INVALID_ARGUMENT, reason). The claim's open objections close with it, as
+        OBJECTION_STATUS_UPHELD (the claim will not post), resolved by the withdrawer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

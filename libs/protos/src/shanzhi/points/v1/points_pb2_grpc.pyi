@@ -144,19 +144,28 @@ class PointsServiceStub:
     """BatchGetEntries reads many ledger entries at once, in the order asked."""
     SubmitClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.SubmitClaimRequest, _points_pb2.SubmitClaimResponse]
     """SubmitClaim declares (申报) or records (记录) a scheme item for a subject; it
-    waits for the review group (评议小组).
+    waits for the review group (评议小组). Recording needs a recorder's role (grid
+    worker, clerk or officer); declaring (本人申报) needs none for a reward, but an item
+    that deducts points (ITEM_SIGN_NEGATIVE) is only put in by a recorder, as reward
+    comes before punishment (以奖为主、以罚为戒): PERMISSION_DENIED, source, otherwise.
     """
     ReviewClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.ReviewClaimRequest, _points_pb2.ReviewClaimResponse]
     """ReviewClaim approves or rejects a claim awaiting review, with a reason (评议意见);
-    approval opens its publicity window (公示). Whoever recorded the claim may not
-    review it (回避).
+    approval opens its publicity window (公示). Whoever recorded or declared the claim,
+    and whoever has an open objection (异议) to it, may not review it (回避):
+    FAILED_PRECONDITION, claim_id.
     """
     ObjectToClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.ObjectToClaimRequest, _points_pb2.ObjectToClaimResponse]
     """ObjectToClaim raises an objection (异议) during the publicity window; the claim
-    goes back to review.
+    goes back to review. Each person has at most one open objection to a claim: another
+    before the review group settles theirs is FAILED_PRECONDITION, claim_id.
     """
     WithdrawClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.WithdrawClaimRequest, _points_pb2.WithdrawClaimResponse]
-    """WithdrawClaim withdraws a claim awaiting review (撤回)."""
+    """WithdrawClaim withdraws a claim awaiting review (撤回). Its author may withdraw it
+    without a reason; a manager withdrawing another's claim must give one
+    (INVALID_ARGUMENT, reason). The claim's open objections close with it, as
+    OBJECTION_STATUS_UPHELD (the claim will not post), resolved by the withdrawer.
+    """
     GetClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.GetClaimRequest, _points_pb2.GetClaimResponse]
     """GetClaim reads one claim with its reviews and objections."""
     BatchGetClaims: _grpc.UnaryUnaryMultiCallable[_points_pb2.BatchGetClaimsRequest, _points_pb2.BatchGetClaimsResponse]
@@ -336,19 +345,28 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """BatchGetEntries reads many ledger entries at once, in the order asked."""
     SubmitClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.SubmitClaimRequest, _points_pb2.SubmitClaimResponse]  # type: ignore[assignment]
     """SubmitClaim declares (申报) or records (记录) a scheme item for a subject; it
-    waits for the review group (评议小组).
+    waits for the review group (评议小组). Recording needs a recorder's role (grid
+    worker, clerk or officer); declaring (本人申报) needs none for a reward, but an item
+    that deducts points (ITEM_SIGN_NEGATIVE) is only put in by a recorder, as reward
+    comes before punishment (以奖为主、以罚为戒): PERMISSION_DENIED, source, otherwise.
     """
     ReviewClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.ReviewClaimRequest, _points_pb2.ReviewClaimResponse]  # type: ignore[assignment]
     """ReviewClaim approves or rejects a claim awaiting review, with a reason (评议意见);
-    approval opens its publicity window (公示). Whoever recorded the claim may not
-    review it (回避).
+    approval opens its publicity window (公示). Whoever recorded or declared the claim,
+    and whoever has an open objection (异议) to it, may not review it (回避):
+    FAILED_PRECONDITION, claim_id.
     """
     ObjectToClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.ObjectToClaimRequest, _points_pb2.ObjectToClaimResponse]  # type: ignore[assignment]
     """ObjectToClaim raises an objection (异议) during the publicity window; the claim
-    goes back to review.
+    goes back to review. Each person has at most one open objection to a claim: another
+    before the review group settles theirs is FAILED_PRECONDITION, claim_id.
     """
     WithdrawClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.WithdrawClaimRequest, _points_pb2.WithdrawClaimResponse]  # type: ignore[assignment]
-    """WithdrawClaim withdraws a claim awaiting review (撤回)."""
+    """WithdrawClaim withdraws a claim awaiting review (撤回). Its author may withdraw it
+    without a reason; a manager withdrawing another's claim must give one
+    (INVALID_ARGUMENT, reason). The claim's open objections close with it, as
+    OBJECTION_STATUS_UPHELD (the claim will not post), resolved by the withdrawer.
+    """
     GetClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.GetClaimRequest, _points_pb2.GetClaimResponse]  # type: ignore[assignment]
     """GetClaim reads one claim with its reviews and objections."""
     BatchGetClaims: _aio.UnaryUnaryMultiCallable[_points_pb2.BatchGetClaimsRequest, _points_pb2.BatchGetClaimsResponse]  # type: ignore[assignment]
@@ -729,7 +747,10 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.SubmitClaimResponse, _abc.Awaitable[_points_pb2.SubmitClaimResponse]]:
         """SubmitClaim declares (申报) or records (记录) a scheme item for a subject; it
-        waits for the review group (评议小组).
+        waits for the review group (评议小组). Recording needs a recorder's role (grid
+        worker, clerk or officer); declaring (本人申报) needs none for a reward, but an item
+        that deducts points (ITEM_SIGN_NEGATIVE) is only put in by a recorder, as reward
+        comes before punishment (以奖为主、以罚为戒): PERMISSION_DENIED, source, otherwise.
         """
 
     @_abc_1.abstractmethod
@@ -739,8 +760,9 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.ReviewClaimResponse, _abc.Awaitable[_points_pb2.ReviewClaimResponse]]:
         """ReviewClaim approves or rejects a claim awaiting review, with a reason (评议意见);
-        approval opens its publicity window (公示). Whoever recorded the claim may not
-        review it (回避).
+        approval opens its publicity window (公示). Whoever recorded or declared the claim,
+        and whoever has an open objection (异议) to it, may not review it (回避):
+        FAILED_PRECONDITION, claim_id.
         """
 
     @_abc_1.abstractmethod
@@ -750,7 +772,8 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.ObjectToClaimResponse, _abc.Awaitable[_points_pb2.ObjectToClaimResponse]]:
         """ObjectToClaim raises an objection (异议) during the publicity window; the claim
-        goes back to review.
+        goes back to review. Each person has at most one open objection to a claim: another
+        before the review group settles theirs is FAILED_PRECONDITION, claim_id.
         """
 
     @_abc_1.abstractmethod
@@ -759,7 +782,11 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _points_pb2.WithdrawClaimRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.WithdrawClaimResponse, _abc.Awaitable[_points_pb2.WithdrawClaimResponse]]:
-        """WithdrawClaim withdraws a claim awaiting review (撤回)."""
+        """WithdrawClaim withdraws a claim awaiting review (撤回). Its author may withdraw it
+        without a reason; a manager withdrawing another's claim must give one
+        (INVALID_ARGUMENT, reason). The claim's open objections close with it, as
+        OBJECTION_STATUS_UPHELD (the claim will not post), resolved by the withdrawer.
+        """
 
     @_abc_1.abstractmethod
     def GetClaim(
