@@ -2242,7 +2242,8 @@ class PointsMutation:
         return Entry.from_pb(answer.entry)
 
     @strawberry.mutation(
-        description="Declare or record an item for a subject (积分申报); it waits for review."
+        description="Declare or record an item for a subject (积分申报); it waits for review. A "
+        "deduction is recorded by a grid worker or clerk, not declared (本人申报)."
     )
     async def submit_claim(
         self,
@@ -2316,7 +2317,9 @@ class PointsMutation:
         info: Info,
         request_id: RequestIdArg,
         claim_id: Annotated[strawberry.ID, _arg("The claim (申报编号).")],
-        reason: Annotated[str, _arg("Why (撤回原因).")] = "",
+        reason: Annotated[
+            str, _arg("Why (撤回原因); required when withdrawing a claim someone else put in.")
+        ] = "",
     ) -> Claim:
         ctx = info.context
         answer = await ctx.call(
