@@ -179,6 +179,16 @@ async def test_villages_copy_a_county_template_and_the_county_sees_their_departu
     clerk = auth_metadata(village, roles=("village_clerk",), subject="clerk")
     seen = await pk.stub.GetScheme(P.GetSchemeRequest(id=template.scheme.id), metadata=clerk)
     assert seen.scheme.is_template
+    # A village of another county may not copy it, nor learn where it comes from.
+    elsewhere = "139999101201"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.CreateScheme(P.CreateSchemeRequest(
+            request_id=pk.rid(), region_code=elsewhere, year=2025, subject_kind=P.SUBJECT_KIND_PARTY_MEMBER,
+            title="外县党员积分方案", template_scheme_id=template.scheme.id),
+            metadata=auth_metadata(elsewhere, roles=("village_clerk",), subject="clerk-2"))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert [f for f, _ in rpc_error_details(err.value)] == ["template_scheme_id"]
+    assert pk.COUNTY not in (err.value.details() or "")
     copy = await pk.stub.CreateScheme(P.CreateSchemeRequest(
         request_id=pk.rid(), region_code=village, year=2025, subject_kind=P.SUBJECT_KIND_PARTY_MEMBER,
         title="本村党员积分方案", template_scheme_id=template.scheme.id), metadata=clerk)

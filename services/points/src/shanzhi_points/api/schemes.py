@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.auth import Caller
-from shanzhi_kit.errors import AlreadyExists, InvalidArgument, NotFound, Validator
+from shanzhi_kit.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Validator
 from shanzhi_kit.paging import page_of
 from shanzhi_kit.regions import code_problem, is_village_code, scope_prefix
 from shanzhi_kit.values import MAX_BATCH, batch_ids, format_date, new_id, parse_date, require_id
@@ -344,8 +344,11 @@ class SchemesApi(ApiBase):
                 template = await repo.scheme(template_id)
                 if template is None or not template.is_template:
                     raise unknown("template_scheme_id", "no template has this id")
-                if not visible(caller, template.region_code, True) or not code.startswith(
-                        scope_prefix(template.region_code)):
+                if not visible(caller, template.region_code, True):
+                    # Another county's template: the caller may not see it, nor learn its region.
+                    raise PermissionDenied.about("template_scheme_id", "the template is outside the "
+                                                 "caller's scope")
+                if not code.startswith(scope_prefix(template.region_code)):
                     raise refused("template_scheme_id",
                                   f"the template of {template.region_code} does not cover village {code}")
                 if template.subject_kind != request.subject_kind:
