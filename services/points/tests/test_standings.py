@@ -255,7 +255,9 @@ async def test_a_representative_appointment_opens_an_account_at_100_exactly_once
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=no_post.person_id))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
-    assert len(opened) == 1 and event_pb2.EventEnvelope.FromString(opened[0].payload).actor == "system"
+    # The event names who the account and its entry name: the clerk, not the service.
+    assert len(opened) == 1
+    assert event_pb2.EventEnvelope.FromString(opened[0].payload).actor == "talent-clerk-7"
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await pk.account(P.SubjectRef(kind=P.SUBJECT_KIND_REPRESENTATIVE, id=other_role.person_id))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND

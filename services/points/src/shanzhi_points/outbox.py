@@ -6,6 +6,11 @@ writes them with the transaction's other rows (see :mod:`shanzhi_points.posting`
 with the kit's row shape and envelope. Events of one transaction share their
 time, actor and trace context, so the first envelope is built by the kit and the
 others reuse those fields, serialized once per event type.
+
+The envelopes' actor is who the transaction's rows name as having caused them: given
+by writers that act for someone other than the current caller (the talent clerk whose
+change a consumed event reports); else the kit's default, the current caller or
+"system".
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ _TYPE_URL_PREFIX = "type.googleapis.com/"
 class EventBuffer:
     """Collects events and writes them to the outbox inside the caller's transaction."""
 
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, *, actor: str | None = None) -> None:
         self._outbox = outbox
+        #: Who the envelopes name (``EventEnvelope.actor``); None for the kit's default.
+        self._actor = actor
         self._rows: list[dict[str, Any]] = []
         self._first: EventEnvelope | None = None
         self._created_at: datetime | None = None
@@ -42,7 +49,7 @@ class EventBuffer:
     def add(self, data: Message, *, subject: str, region_code: str) -> None:
         if self._first is None:
             env = self._first = envelope(data, source=self._outbox.source, subject=subject,
-                                         region_code=region_code)
+                                         region_code=region_code, actor=self._actor)
             self._created_at = env.time.ToDatetime(tzinfo=UTC)
             event_id, kind, payload = env.id, env.type, env.SerializeToString()
         else:

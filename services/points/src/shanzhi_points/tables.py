@@ -461,4 +461,24 @@ representative_honours = Table(
     UniqueConstraint("region_code", "year", "certificate_number"),
 )
 
+#: Villagers' representatives' posts (村民代表任职) as talent's events tell them: one row per
+#: talent post (``post_id``), written by its appointment (任职) or its end (离任), whichever
+#: arrives first, and kept whether or not the person has an account. A representative's
+#: account (村民代表积分) is open while one of the person's posts here is open; an
+#: appointment of a post already ended opens nothing.
+representative_posts = Table(
+    "representative_posts",
+    metadata,
+    # Talent's post id (``GetPost``).
+    Column("post_id", Id, primary_key=True),
+    # Talent's person id: the representative account's subject.
+    Column("person_id", Id, nullable=False),
+    # 12-digit village code of the post.
+    Column("region_code", String(12), nullable=False),
+    # First and last day of the term; no last day while it is open.
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=True),
+    Index("ix_representative_posts_person", "person_id"),
+)
+
 messaging = MessagingTables(metadata)
