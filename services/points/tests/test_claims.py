@@ -220,6 +220,12 @@ async def test_a_negative_claim_deducts_when_it_posts(pk: Any) -> None:
     # Reading the account closes the window first, even before the background task runs.
     assert (await pk.account(pk.ref(home))).balance == 5
     assert (await get(pk, claim)).status == P.CLAIM_STATUS_POSTED
+    # The window closed by itself: the claim's posting names the system, not the reader.
+    async with pk.host.engine.connect() as conn:
+        rows = (await conn.execute(select(messaging.outbox.c.payload).where(
+            messaging.outbox.c.key == claim.id,
+            messaging.outbox.c.event_type.endswith("ClaimPostedEvent")))).all()
+    assert [event_pb2.EventEnvelope.FromString(r.payload).actor for r in rows] == ["system"]
 
 
 async def events_about(pk: Any, key: str) -> list[tuple[str, Any]]:

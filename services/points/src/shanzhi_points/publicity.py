@@ -79,8 +79,10 @@ class Finaliser:
         self.expired = 0
 
     def _writer(self, session: AsyncSession) -> LedgerWriter:
-        return LedgerWriter(session, EventBuffer(self._outbox), SYSTEM_ACTOR, self._clock.now(),
-                            self._clock.today())
+        # A window closes by itself: its entries and their events name the system, not
+        # whoever's read happened to find the window closed.
+        return LedgerWriter(session, EventBuffer(self._outbox, actor=SYSTEM_ACTOR), SYSTEM_ACTOR,
+                            self._clock.now(), self._clock.today())
 
     async def finalise_due(self, *, region_prefix: str | None = None,
                            account_id: str | None = None, wait: bool = True) -> int:
