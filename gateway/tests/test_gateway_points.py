@@ -360,15 +360,30 @@ async def test_an_honour_without_a_majority_names_the_field_in_camel_case(
          "description": "not more than half of those present voted for: the representative is not honoured"}]}
 
 
-async def test_an_unknown_honour_is_null(
+async def test_honours_are_read_by_id_in_one_batch_call_and_an_unknown_one_is_null(
     fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
 ) -> None:
-    fakes.points.answer("GetRepresentativeHonour", lambda r: RefusedCall(
-        grpc.StatusCode.NOT_FOUND, "id", "no such honour"))
+    representative = fakes.world.add_person("李秀英")
+    honours = {h.id: h for h in (
+        honour_of(P.HonourRepresentativeRequest(account_id=new_id(), year=year, certificate_number=number,
+                                                resolution=P.Resolution(meeting_date="2025-12-20")),
+                  representative.id)
+        for year, number in ((2024, "2024-003"), (2025, "2025-001")))}
+    fakes.points.answer("BatchGetRepresentativeHonours", lambda r: P.BatchGetRepresentativeHonoursResponse(
+        honours=[honours[i] for i in r.ids if i in honours]))
+    first, second = honours
+    unknown = new_id()
     result = await schema.execute(
-        "query($id: ID!) { representativeHonour(id: $id) { id } }",
-        variable_values={"id": new_id()}, context_value=context_for(f"Bearer {token}"))
-    assert result.errors is None and result.data == {"representativeHonour": None}
+        """query($a: ID!, $b: ID!, $u: ID!) { a: representativeHonour(id: $a) { year certificateNumber }
+             b: representativeHonour(id: $b) { year } unknown: representativeHonour(id: $u) { id } }""",
+        variable_values={"a": first, "b": second.upper(), "u": unknown},
+        context_value=context_for(f"Bearer {token}"))
+    assert result.errors is None, result.errors
+    assert result.data == {"a": {"year": 2024, "certificateNumber": "2024-003"}, "b": {"year": 2025},
+                           "unknown": None}
+    (call,) = fakes.points.BatchGetRepresentativeHonours.calls
+    assert list(call.request.ids) == [first, second, unknown]
+    assert fakes.points.GetRepresentativeHonour.calls == []
 
 
 # -- mutations and fields without a test above ------------------------------------------------
@@ -1087,3 +1102,242 @@ async def test_statements_go_through_a_loader_and_an_entry_is_read_by_id(
     assert calls == sorted([(accounts[0].id, "", 3), (accounts[1].id, "2026-01-01", 3),
                             (accounts[2].id, "", 0)])
     assert len(fakes.points.BatchGetEntries.calls) == 1
+
+
+# -- links between records, through the request's loaders ------------------------------------
+
+
+def an_entry(account: P.Account, kind: P.EntryKind.ValueType, source_id: str = "", **fields: Any) -> P.Entry:
+    return P.Entry(id=new_id(), account_id=account.id, subject=account.subject, region_code=VILLAGE,
+                   kind=kind, amount=5, score=5, balance_after=5, entry_date="2026-03-02", year=2026,
+                   source_id=source_id, create_time=STAMP, created_by="system", **fields)
+
+
+async def test_entries_link_to_their_claim_redemption_and_batch_in_one_call_each(
+    fakes: Fakes, run: Run
+) -> None:
+    household = new_id()
+    account = account_for(household, 40)
+    claims = [a_claim(household_ref(household), P.CLAIM_STATUS_POSTED, item_name=name)
+              for name in ("庭院整洁", "志愿服务")]
+    redemption = P.Redemption(id=new_id(), account_id=account.id, subject=account.subject,
+                              region_code=VILLAGE, goods_id=new_id(), goods_name="肥皂", quantity=1,
+                              points=10, status=P.REDEMPTION_STATUS_CANCELLED, reserve_time=STAMP)
+    batches = {b.id: b for b in (
+        P.Batch(id=new_id(), batch_key=key, scheme_id=new_id(), region_code=VILLAGE, title=key,
+                entry_count=80, create_time=STAMP, created_by="clerk-1")
+        for key in ("2026-02 人居环境检查", "2026-03 人居环境检查"))}
+    first_batch, second_batch = batches
+    unknown_batch = new_id()
+    entries = [
+        an_entry(account, P.ENTRY_KIND_CLAIM, claims[0].id),
+        an_entry(account, P.ENTRY_KIND_CLAIM, claims[1].id),
+        an_entry(account, P.ENTRY_KIND_REDEMPTION, redemption.id),
+        an_entry(account, P.ENTRY_KIND_REDEMPTION_CANCEL, redemption.id),
+        an_entry(account, P.ENTRY_KIND_BATCH, first_batch),
+        an_entry(account, P.ENTRY_KIND_BATCH, second_batch),
+        an_entry(account, P.ENTRY_KIND_BATCH, first_batch),
+        an_entry(account, P.ENTRY_KIND_BATCH, unknown_batch),
+        an_entry(account, P.ENTRY_KIND_AWARD),
+        # A reversal's source is its reversed entry's (here a claim): not a claim of its own kind.
+        an_entry(account, P.ENTRY_KIND_REVERSAL, claims[0].id),
+    ]
+
+    def get_batch(r: P.GetBatchRequest) -> Any:
+        if r.id not in batches:
+            return RefusedCall(grpc.StatusCode.NOT_FOUND, "id", "no batch has this id")
+        return P.GetBatchResponse(batch=batches[r.id])
+
+    fakes.points.answer("BatchGetAccounts", lambda r: P.BatchGetAccountsResponse(accounts=[account]))
+    fakes.points.answer("GetStatement", lambda r: P.GetStatementResponse(entries=entries))
+    fakes.points.answer("BatchGetClaims", lambda r: P.BatchGetClaimsResponse(
+        claims=[c for c in claims if c.id in r.ids]))
+    fakes.points.answer("BatchGetRedemptions", lambda r: P.BatchGetRedemptionsResponse(
+        redemptions=[redemption] if redemption.id in r.ids else []))
+    fakes.points.answer("GetBatch", get_batch)
+    data = await run(
+        """query($a: ID!) { pointsAccount(id: $a) { entries { items {
+             kind claim { itemName status } redemption { goodsName status } batch { batchKey } } } } }""",
+        a=account.id)
+    assert data["pointsAccount"]["entries"]["items"] == [
+        {"kind": "CLAIM", "claim": {"itemName": "庭院整洁", "status": "POSTED"}, "redemption": None,
+         "batch": None},
+        {"kind": "CLAIM", "claim": {"itemName": "志愿服务", "status": "POSTED"}, "redemption": None,
+         "batch": None},
+        {"kind": "REDEMPTION", "claim": None, "redemption": {"goodsName": "肥皂", "status": "CANCELLED"},
+         "batch": None},
+        {"kind": "REDEMPTION_CANCEL", "claim": None,
+         "redemption": {"goodsName": "肥皂", "status": "CANCELLED"}, "batch": None},
+        {"kind": "BATCH", "claim": None, "redemption": None, "batch": {"batchKey": "2026-02 人居环境检查"}},
+        {"kind": "BATCH", "claim": None, "redemption": None, "batch": {"batchKey": "2026-03 人居环境检查"}},
+        {"kind": "BATCH", "claim": None, "redemption": None, "batch": {"batchKey": "2026-02 人居环境检查"}},
+        {"kind": "BATCH", "claim": None, "redemption": None, "batch": None},
+        {"kind": "AWARD", "claim": None, "redemption": None, "batch": None},
+        {"kind": "REVERSAL", "claim": None, "redemption": None, "batch": None},
+    ]
+    (claim_call,) = fakes.points.BatchGetClaims.calls
+    assert list(claim_call.request.ids) == [claims[0].id, claims[1].id]
+    (redemption_call,) = fakes.points.BatchGetRedemptions.calls
+    assert list(redemption_call.request.ids) == [redemption.id]
+    # No batch read of batches: one GetBatch per distinct batch, however many entries ask.
+    assert sorted(c.request.id for c in fakes.points.GetBatch.calls) == sorted(
+        [first_batch, second_batch, unknown_batch])
+
+
+async def test_a_batch_by_id_shares_the_loader_and_is_null_when_unknown_or_not_yours(
+    fakes: Fakes, run: Run
+) -> None:
+    account = account_for(new_id(), 10)
+    batch = P.Batch(id=new_id(), batch_key="2026-03 人居环境检查", scheme_id=new_id(), region_code=VILLAGE,
+                    title="3月人居环境检查", entry_count=2, total_score=10, create_time=STAMP,
+                    created_by="clerk-1")
+    unknown, elsewhere = new_id(), new_id()
+
+    def get_batch(r: P.GetBatchRequest) -> Any:
+        if r.id == unknown:
+            return RefusedCall(grpc.StatusCode.NOT_FOUND, "id", "no batch has this id")
+        if r.id == elsewhere:
+            return RefusedCall(grpc.StatusCode.PERMISSION_DENIED, "id", "outside your region scope")
+        return P.GetBatchResponse(batch=batch)
+
+    entry = an_entry(account, P.ENTRY_KIND_BATCH, batch.id)
+    fakes.points.answer("GetBatch", get_batch)
+    fakes.points.answer("BatchGetEntries", lambda r: P.BatchGetEntriesResponse(entries=[entry]))
+    data = await run(
+        """query($b: ID!, $u: ID!, $x: ID!, $e: ID!) { pointsBatch(id: $b) { title totalScore }
+             unknown: pointsBatch(id: $u) { id } elsewhere: pointsBatch(id: $x) { id }
+             pointsEntry(id: $e) { batch { id } } }""",
+        b=batch.id, u=unknown, x=elsewhere, e=entry.id)
+    assert data == {"pointsBatch": {"title": "3月人居环境检查", "totalScore": 10}, "unknown": None,
+                    "elsewhere": None, "pointsEntry": {"batch": {"id": batch.id}}}
+    assert sorted(c.request.id for c in fakes.points.GetBatch.calls) == sorted([batch.id, unknown, elsewhere])
+
+
+async def test_a_batch_read_that_fails_otherwise_is_an_error_of_that_field(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    fakes.points.answer("GetBatch", lambda r: grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata()))
+    result = await schema.execute("query($b: ID!) { pointsBatch(id: $b) { id } }", variable_values={
+        "b": new_id()}, context_value=context_for(f"Bearer {token}"))
+    assert result.data == {"pointsBatch": None}
+    assert result.errors is not None and result.errors[0].extensions == {"code": "UNAVAILABLE"}
+
+
+async def test_claims_link_to_the_version_they_were_judged_under_once_per_version(
+    fakes: Fakes, run: Run
+) -> None:
+    scheme = new_id()
+    versions = {v.id: v for v in (
+        P.SchemeVersion(id=new_id(), scheme_id=scheme, version=n, status=status, create_time=STAMP,
+                        created_by="clerk-1",
+                        settings=P.SchemeSettings(claim_publicity_days=7, cycle_policy=P.CYCLE_POLICY_RESET))
+        for n, status in ((1, P.SCHEME_VERSION_STATUS_SUPERSEDED), (2, P.SCHEME_VERSION_STATUS_ADOPTED)))}
+    old, current = versions
+    unknown = new_id()
+    claims = [a_claim(household_ref(new_id()), P.CLAIM_STATUS_POSTED, scheme_id=scheme, version_id=v)
+              for v in (old, current, old, unknown)]
+
+    def get_version(r: P.GetSchemeVersionRequest) -> Any:
+        if r.id not in versions:
+            return RefusedCall(grpc.StatusCode.NOT_FOUND, "id", "no scheme version has this id")
+        return P.GetSchemeVersionResponse(version=versions[r.id])
+
+    fakes.points.answer("ListClaims", lambda r: P.ListClaimsResponse(claims=claims))
+    fakes.points.answer("GetSchemeVersion", get_version)
+    data = await run(
+        """query($v: ID!) { pointsClaims { items { version { version status settings { cyclePolicy } } } }
+             pointsSchemeVersion(id: $v) { version } }""",
+        v=current)
+    assert [c["version"] for c in data["pointsClaims"]["items"]] == [
+        {"version": 1, "status": "SUPERSEDED", "settings": {"cyclePolicy": "RESET"}},
+        {"version": 2, "status": "ADOPTED", "settings": {"cyclePolicy": "RESET"}},
+        {"version": 1, "status": "SUPERSEDED", "settings": {"cyclePolicy": "RESET"}},
+        None]
+    assert data["pointsSchemeVersion"] == {"version": 2}
+    # No batch read of versions: one GetSchemeVersion per distinct id, shared with the by-id query.
+    asked = sorted(c.request.id for c in fakes.points.GetSchemeVersion.calls)
+    assert asked == sorted([old, current, unknown])
+
+
+async def test_schemes_link_to_their_template_in_one_batch_call(fakes: Fakes, run: Run) -> None:
+    template, hidden = new_id(), new_id()
+
+    def scheme(title: str, template_id: str = "", region: str = VILLAGE) -> P.Scheme:
+        return P.Scheme(id=new_id(), region_code=region, year=2026, subject_kind=P.SUBJECT_KIND_HOUSEHOLD,
+                        title=title, template_scheme_id=template_id, create_time=STAMP, created_by="c")
+
+    county = scheme("县级家庭积分模板", region="130123000000")
+    county.id, county.is_template = template, True
+    listed = [scheme("甲村方案", template), scheme("乙村方案", template), scheme("丙村方案", hidden),
+              scheme("丁村方案")]
+    fakes.points.answer("ListSchemes", lambda r: P.ListSchemesResponse(schemes=listed))
+    fakes.points.answer("BatchGetSchemes", lambda r: P.BatchGetSchemesResponse(
+        schemes=[county] if template in r.ids else []))
+    data = await run("{ pointsSchemes { items { title template { title isTemplate } } } }")
+    assert data["pointsSchemes"]["items"] == [
+        {"title": "甲村方案", "template": {"title": "县级家庭积分模板", "isTemplate": True}},
+        {"title": "乙村方案", "template": {"title": "县级家庭积分模板", "isTemplate": True}},
+        {"title": "丙村方案", "template": None}, {"title": "丁村方案", "template": None}]
+    (call,) = fakes.points.BatchGetSchemes.calls
+    assert list(call.request.ids) == [template, hidden]
+
+
+async def test_household_members_link_to_their_talent_person_in_one_batch_call(
+    fakes: Fakes, run: Run
+) -> None:
+    wang, li = fakes.world.add_person("王建国"), fakes.world.add_person("李秀英")
+    gone = new_id()
+
+    def household(number: str, *members: tuple[str, str]) -> P.Household:
+        return P.Household(id=new_id(), region_code=VILLAGE, household_number=number, head_name="户主",
+                           member_count=len(members), create_time=STAMP, created_by="clerk-1",
+                           status=P.HOUSEHOLD_STATUS_ACTIVE, members=[
+                               P.HouseholdMember(id=new_id(), name=name, relation="家庭成员",
+                                                 talent_person_id=pid) for name, pid in members])
+
+    homes = [household("0101", ("王建国", wang.id), ("王小明", "")),
+             household("0102", ("李秀英", li.id), ("李四", gone))]
+    fakes.points.answer("ListHouseholds", lambda r: P.ListHouseholdsResponse(households=homes))
+    data = await run("{ households { items { members { name person { name } } } } }")
+    assert data["households"]["items"] == [
+        {"members": [{"name": "王建国", "person": {"name": "王建国"}}, {"name": "王小明", "person": None}]},
+        {"members": [{"name": "李秀英", "person": {"name": "李秀英"}}, {"name": "李四", "person": None}]}]
+    (call,) = fakes.talent.BatchGetPeople.calls
+    assert list(call.request.ids) == [wang.id, li.id, gone]
+
+
+async def test_ranking_rows_link_to_their_accounts_in_one_batch_call(fakes: Fakes, run: Run) -> None:
+    accounts = [account_for(new_id(), balance) for balance in (30, 12, 0)]
+    rows = [P.RankingRow(rank=n + 1, account_id=a.id, subject=a.subject, region_code=VILLAGE,
+                         display_name=a.display_name, score=30 - 10 * n) for n, a in enumerate(accounts)]
+    rows.append(P.RankingRow(rank=4, account_id=new_id(), subject=household_ref(new_id()),
+                             region_code=VILLAGE, display_name="外村户", score=-1))
+    fakes.points.answer("ListRanking", lambda r: P.ListRankingResponse(rows=rows))
+    fakes.points.answer("BatchGetAccounts", lambda r: P.BatchGetAccountsResponse(
+        accounts=[a for a in accounts if a.id in r.ids]))
+    data = await run(
+        """{ pointsRanking(subjectKind: HOUSEHOLD, fromDate: "2026-01-01", toDate: "2026-12-31")
+             { items { rank account { balance } } } }""")
+    assert data["pointsRanking"]["items"] == [
+        {"rank": 1, "account": {"balance": 30}}, {"rank": 2, "account": {"balance": 12}},
+        {"rank": 3, "account": {"balance": 0}}, {"rank": 4, "account": None}]
+    (call,) = fakes.points.BatchGetAccounts.calls
+    assert list(call.request.ids) == [r.account_id for r in rows]
+
+
+async def test_household_status_and_cycle_policy_are_non_null(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    types = {t.name: t for t in schema._schema.type_map.values() if hasattr(t, "fields")}
+    assert str(types["Household"].fields["status"].type) == "HouseholdStatus!"
+    assert str(types["SchemeSettings"].fields["cyclePolicy"].type) == "CyclePolicy!"
+    # The service sets both on every record; one sent without fails only the field asked.
+    home = P.Household(id=new_id(), region_code=VILLAGE, household_number="0101", head_name="王建国",
+                       member_count=1, create_time=STAMP, created_by="clerk-1")
+    fakes.world.households[home.id] = home
+    result = await schema.execute(
+        "query($h: ID!) { a: household(id: $h) { householdNumber } b: household(id: $h) { status } }",
+        variable_values={"h": home.id}, context_value=context_for(f"Bearer {token}"))
+    assert result.data == {"a": {"householdNumber": "0101"}, "b": None}
+    assert result.errors is not None and [e.path for e in result.errors] == [["b", "status"]]

@@ -24,7 +24,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from shanzhi_gateway.clients import ServiceClients
-from shanzhi_gateway.errors import unauthenticated
+from shanzhi_gateway.errors import GatewayError, unauthenticated
 
 #: Most ids one batch RPC accepts.
 MAX_BATCH = 1000
@@ -33,6 +33,8 @@ WALK_PAGE_SIZE = 500
 WALK_MAX_PAGES = 20
 #: Concurrent list calls one loader batch may make.
 WALK_CONCURRENCY = 8
+#: What a single-record read answers for an id that is unknown or outside the caller's scope.
+MISSING_CODES = frozenset({"NOT_FOUND", "PERMISSION_DENIED"})
 
 Resp = TypeVar("Resp")
 K = TypeVar("K")
@@ -123,6 +125,17 @@ async def _each(keys: Sequence[K], fetch: Callable[[K], Awaitable[V]]) -> list[V
     return list(await asyncio.gather(*(one(k) for k in keys), return_exceptions=True))
 
 
+async def _or_none(read: Awaitable[V]) -> V | None:
+    """``read``'s answer, or ``None`` when the service says the id is unknown or not the
+    caller's to see (as the batch reads leave such ids out)."""
+    try:
+        return await read
+    except GatewayError as exc:
+        if exc.code in MISSING_CODES:
+            return None
+        raise
+
+
 class Loaders:
     """The DataLoaders of one request (a cache that lives as long as the request)."""
 
@@ -186,6 +199,14 @@ class Loaders:
         self.points_scheme_versions: DataLoader[str, list[points_pb2.SchemeVersion]] = _loader(
             self._points_scheme_versions
         )
+        #: points.SchemeVersion by id (PointsService.GetSchemeVersion, one call per distinct
+        #: id, a few at a time: there is no batch read of versions).
+        self.points_scheme_versions_by_id: DataLoader[str, points_pb2.SchemeVersion | None] = _loader(
+            self._points_scheme_versions_by_id
+        )
+        #: points.Batch (批量评分) by id (PointsService.GetBatch, one call per distinct id, a
+        #: few at a time: there is no batch read of batches).
+        self.points_batches: DataLoader[str, points_pb2.Batch | None] = _loader(self._points_batches)
         #: points.Claim by id (PointsService.BatchGetClaims).
         self.points_claims: DataLoader[str, points_pb2.Claim | None] = _loader(self._points_claims)
         #: points.Goods by id (PointsService.BatchGetGoods).
@@ -193,6 +214,10 @@ class Loaders:
         #: points.Redemption by id (PointsService.BatchGetRedemptions).
         self.points_redemptions: DataLoader[str, points_pb2.Redemption | None] = _loader(
             self._points_redemptions
+        )
+        #: points.RepresentativeHonour by id (PointsService.BatchGetRepresentativeHonours).
+        self.representative_honours: DataLoader[str, points_pb2.RepresentativeHonour | None] = _loader(
+            self._representative_honours
         )
         #: lists.ListItem by id (ListsService.BatchGetListItems).
         self.list_items: DataLoader[str, lists_pb2.ListItem | None] = _loader(self._list_items)
@@ -367,6 +392,27 @@ class Loaders:
 
         return await _each(scheme_ids, versions)
 
+    async def _points_scheme_versions_by_id(
+        self, ids: list[str]
+    ) -> list[points_pb2.SchemeVersion | BaseException | None]:
+        points = self._ctx.clients.points
+
+        async def version(version_id: str) -> points_pb2.SchemeVersion | None:
+            answer = await _or_none(self._ctx.call(
+                points.GetSchemeVersion, points_pb2.GetSchemeVersionRequest(id=version_id)))
+            return answer.version if answer is not None else None
+
+        return await _each(ids, version)
+
+    async def _points_batches(self, ids: list[str]) -> list[points_pb2.Batch | BaseException | None]:
+        points = self._ctx.clients.points
+
+        async def batch(batch_id: str) -> points_pb2.Batch | None:
+            answer = await _or_none(self._ctx.call(points.GetBatch, points_pb2.GetBatchRequest(id=batch_id)))
+            return answer.batch if answer is not None else None
+
+        return await _each(ids, batch)
+
     async def _points_claims(self, ids: list[str]) -> list[points_pb2.Claim | None]:
         points = self._ctx.clients.points
         answer = await self._ctx.call(points.BatchGetClaims, points_pb2.BatchGetClaimsRequest(ids=ids))
@@ -383,6 +429,16 @@ class Loaders:
             points.BatchGetRedemptions, points_pb2.BatchGetRedemptionsRequest(ids=ids)
         )
         return by_id(ids, answer.redemptions)
+
+    async def _representative_honours(
+        self, ids: list[str]
+    ) -> list[points_pb2.RepresentativeHonour | None]:
+        points = self._ctx.clients.points
+        answer = await self._ctx.call(
+            points.BatchGetRepresentativeHonours,
+            points_pb2.BatchGetRepresentativeHonoursRequest(ids=ids),
+        )
+        return by_id(ids, answer.honours)
 
     async def _list_items(self, ids: list[str]) -> list[lists_pb2.ListItem | None]:
         lists = self._ctx.clients.lists

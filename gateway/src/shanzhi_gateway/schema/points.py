@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from shanzhi.points.v1 import points_pb2
 
-from shanzhi_gateway.errors import GatewayError, camel_case_path
+from shanzhi_gateway.errors import camel_case_path
 from shanzhi_gateway.schema.common import (
     CREATE_TIME,
     CREATED_BY,
@@ -25,7 +25,6 @@ from shanzhi_gateway.schema.common import (
     RegionCodePrefixArg,
     RequestIdArg,
     date_text,
-    enum_from_pb,
     enum_to_pb,
     id_arg,
     next_token,
@@ -212,6 +211,20 @@ class HouseholdMember:
             left_reason=m.left_reason or None,
         )
 
+    @strawberry.field(
+        description="The person (人员) in the talent records; null when the member is not "
+        "registered there (no talentPersonId) or the person is not yours to see."
+    )
+    async def person(
+        self, info: Info
+    ) -> Annotated[Person, strawberry.lazy("shanzhi_gateway.schema.talent")] | None:
+        from shanzhi_gateway.schema.talent import Person
+
+        if self.talent_person_id is None:
+            return None
+        found = await info.context.loaders.people.load(str(self.talent_person_id))
+        return Person.from_pb(found) if found is not None else None
+
 
 @strawberry.type(description="Change of head of household (户主变更记录), kept for good.")
 class HouseholdHeadChange:
@@ -244,6 +257,11 @@ class HouseholdHeadChange:
         )
 
 
+def _household_status(root: Household) -> HouseholdStatus:
+    # The points service sets it on every household; an unset one fails only this field.
+    return require_enum(HouseholdStatus, P.HouseholdStatus, root.status_number)
+
+
 @strawberry.type(description="Household (农户): one entry of a village's roster (一户一档).")
 class Household:
     id: strawberry.ID = strawberry.field(description="Household id (农户编号).")
@@ -258,7 +276,10 @@ class Household:
     )
     create_time: dt.datetime = strawberry.field(description=CREATE_TIME)
     created_by: str = strawberry.field(description=CREATED_BY)
-    status: HouseholdStatus | None = strawberry.field(description="On the roster or moved out (在册状态).")
+    status: HouseholdStatus = strawberry.field(
+        resolver=_household_status, description="On the roster or moved out (在册状态)."
+    )
+    status_number: strawberry.Private[int]
     moved_out_on: dt.date | None = strawberry.field(description="Day the household moved out (迁出日期).")
     move_out_reason: str | None = strawberry.field(description="Why it moved out (迁出原因).")
     members: list[HouseholdMember] = strawberry.field(
@@ -287,7 +308,7 @@ class Household:
             villager_group=household.villager_group,
             create_time=to_datetime(household.create_time),
             created_by=household.created_by,
-            status=enum_from_pb(HouseholdStatus, P.HouseholdStatus, household.status),
+            status_number=household.status,
             moved_out_on=to_date(household.moved_out_on),
             move_out_reason=household.move_out_reason or None,
             members=[HouseholdMember.from_pb(m) for m in household.members],
@@ -494,6 +515,37 @@ class Entry:
     async def scheme(self, info: Info) -> Scheme | None:
         return await _scheme(info, str(self.scheme_id)) if self.scheme_id else None
 
+    @strawberry.field(
+        description="The claim (积分申报) that made a CLAIM entry (sourceId); null for other kinds "
+        "(a reversal's claim is its reversesEntry's) or when not yours to see."
+    )
+    async def claim(self, info: Info) -> Claim | None:
+        if self.kind != EntryKind.CLAIM or self.source_id is None:
+            return None
+        found = await info.context.loaders.points_claims.load(str(self.source_id))
+        return Claim.from_pb(found) if found is not None else None
+
+    @strawberry.field(
+        description="The redemption (积分兑换) that took or gave back the points of a REDEMPTION or "
+        "REDEMPTION_CANCEL entry (sourceId); null for other kinds or when not yours to see."
+    )
+    async def redemption(self, info: Info) -> Redemption | None:
+        if self.kind not in (EntryKind.REDEMPTION, EntryKind.REDEMPTION_CANCEL) or self.source_id is None:
+            return None
+        found = await info.context.loaders.points_redemptions.load(str(self.source_id))
+        return Redemption.from_pb(found) if found is not None else None
+
+    @strawberry.field(
+        description="The batch scoring (批量评分) that wrote a BATCH entry (sourceId); null for "
+        "other kinds or when unknown or not yours to see. One call to the points service per "
+        "distinct batch, a few at a time."
+    )
+    async def batch(self, info: Info) -> Batch | None:
+        if self.kind != EntryKind.BATCH or self.source_id is None:
+            return None
+        found = await info.context.loaders.points_batches.load(str(self.source_id))
+        return Batch.from_pb(found) if found is not None else None
+
 
 async def _entry(info: Info, entry_id: str) -> Entry | None:
     found = await info.context.loaders.points_entries.load(entry_id)
@@ -503,6 +555,11 @@ async def _entry(info: Info, entry_id: str) -> Entry | None:
 async def _scheme(info: Info, scheme_id: str) -> Scheme | None:
     found = await info.context.loaders.points_schemes.load(scheme_id)
     return Scheme.from_pb(found) if found is not None else None
+
+
+async def _scheme_version(info: Info, version_id: str) -> SchemeVersion | None:
+    found = await info.context.loaders.points_scheme_versions_by_id.load(version_id)
+    return SchemeVersion.from_pb(found) if found is not None else None
 
 
 @strawberry.type(description="A page of ledger entries (积分明细), oldest first.")
@@ -635,15 +692,22 @@ class CatalogItem:
         )
 
 
+def _cycle_policy(root: SchemeSettings) -> CyclePolicy:
+    # The points service sets it on every version (the subject kind's default when not
+    # chosen); an unset one fails only this field.
+    return require_enum(CyclePolicy, P.CyclePolicy, root.cycle_policy_number)
+
+
 @strawberry.type(description="A scheme's settings (方案设置), decided by the villagers with its items.")
 class SchemeSettings:
     claim_publicity_days: int = strawberry.field(
         description="Days an approved claim stays on the board (积分公示期)."
     )
     comment_days: int = strawberry.field(description="Days a draft stays open for comment (方案公示期).")
-    cycle_policy: CyclePolicy | None = strawberry.field(
-        description="Reset or carry over at the year's close (年度结算方式)."
+    cycle_policy: CyclePolicy = strawberry.field(
+        resolver=_cycle_policy, description="Reset or carry over at the year's close (年度结算方式)."
     )
+    cycle_policy_number: strawberry.Private[int]
     base_score: int = strawberry.field(description="Score every subject starts the year with (基础分).")
     points_valid_months: int = strawberry.field(
         description="Months credited points stay usable (积分有效期); 0: always."
@@ -660,7 +724,7 @@ class SchemeSettings:
         return cls(
             claim_publicity_days=s.claim_publicity_days,
             comment_days=s.comment_days,
-            cycle_policy=enum_from_pb(CyclePolicy, P.CyclePolicy, s.cycle_policy),
+            cycle_policy_number=s.cycle_policy,
             base_score=s.base_score,
             points_valid_months=s.points_valid_months,
             red_list_size=s.red_list_size,
@@ -668,6 +732,7 @@ class SchemeSettings:
             black_list_below=s.black_list_below,
             star_thresholds=list(s.star_thresholds),
         )
+
 
 
 @strawberry.type(description="Resolution of the villagers' representative meeting (村民代表会议决议).")
@@ -789,6 +854,13 @@ class Scheme:
             create_time=to_datetime(s.create_time),
             created_by=s.created_by,
         )
+
+    @strawberry.field(
+        description="The county template (县级模板) it was copied from; null when it was not "
+        "copied from one, or the template is not yours to see."
+    )
+    async def template(self, info: Info) -> Scheme | None:
+        return await _scheme(info, str(self.template_scheme_id)) if self.template_scheme_id else None
 
     @strawberry.field(description="Every version, oldest first (历史版本).")
     async def versions(self, info: Info) -> list[SchemeVersion]:
@@ -1179,6 +1251,14 @@ class Claim:
         return await _scheme(info, str(self.scheme_id))
 
     @strawberry.field(
+        description="The scheme version (方案版本) the claim was judged under, in force the day it "
+        "happened (适用版本); null when not yours to see. One call to the points service per "
+        "distinct version, a few at a time."
+    )
+    async def version(self, info: Info) -> SchemeVersion | None:
+        return await _scheme_version(info, str(self.version_id))
+
+    @strawberry.field(
         description="The item claimed (积分事项) as the scheme has it on the day it happened: its "
         "points and the evidence it asks for (分值、佐证材料要求); null if none is in force then."
     )
@@ -1419,6 +1499,10 @@ class RankingRow:
             score=r.score,
             stars=r.stars,
         )
+
+    @strawberry.field(description="The account (积分账户) with its balance.")
+    async def account(self, info: Info) -> Account | None:
+        return await _account(info, str(self.account_id))
 
 
 @strawberry.type(description="A page of a ranking (积分排名), highest score first.")
@@ -1678,26 +1762,12 @@ class PointsQuery:
     async def points_scheme_version(
         self, info: Info, id: Annotated[strawberry.ID, id_arg("scheme version")]
     ) -> SchemeVersion | None:
-        ctx = info.context
-        try:
-            answer = await ctx.call(
-                ctx.clients.points.GetSchemeVersion, P.GetSchemeVersionRequest(id=require_id(id)))
-        except GatewayError as exc:
-            if exc.code in ("NOT_FOUND", "PERMISSION_DENIED"):
-                return None
-            raise
-        return SchemeVersion.from_pb(answer.version)
+        return await _scheme_version(info, require_id(id))
 
-    @strawberry.field(description="One batch scoring (批量评分); null when unknown.")
+    @strawberry.field(description="One batch scoring (批量评分); null when unknown or outside your scope.")
     async def points_batch(self, info: Info, id: Annotated[strawberry.ID, id_arg("batch")]) -> Batch | None:
-        ctx = info.context
-        try:
-            answer = await ctx.call(ctx.clients.points.GetBatch, P.GetBatchRequest(id=require_id(id)))
-        except GatewayError as exc:
-            if exc.code in ("NOT_FOUND", "PERMISSION_DENIED"):
-                return None
-            raise
-        return Batch.from_pb(answer.batch)
+        found = await info.context.loaders.points_batches.load(require_id(id))
+        return Batch.from_pb(found) if found is not None else None
 
     @strawberry.field(
         description="Goods (商品) of a points supermarket; null when unknown or outside your scope."
@@ -1851,17 +1921,8 @@ class PointsQuery:
     async def representative_honour(
         self, info: Info, id: Annotated[strawberry.ID, id_arg("honour")]
     ) -> RepresentativeHonour | None:
-        ctx = info.context
-        try:
-            answer = await ctx.call(
-                ctx.clients.points.GetRepresentativeHonour,
-                P.GetRepresentativeHonourRequest(id=require_id(id)),
-            )
-        except GatewayError as exc:
-            if exc.code in ("NOT_FOUND", "PERMISSION_DENIED"):
-                return None
-            raise
-        return RepresentativeHonour.from_pb(answer.honour)
+        found = await info.context.loaders.representative_honours.load(require_id(id))
+        return RepresentativeHonour.from_pb(found) if found is not None else None
 
     @strawberry.field(description="Outstanding representatives (优秀村民代表) of a region, a page at a time.")
     async def representative_honours(
