@@ -44,6 +44,10 @@ _TAKE_STOCK = DriverStatement(
     .returning(goods.c.region_code, goods.c.name, goods.c.price, goods.c.stock)
 )
 
+#: The Goods fields UpdateGoods sets, in the order of the Goods message: the names a
+#: GoodsChangedEvent lists when their value changed.
+_GOODS_SET = ("name", "price", "active")
+
 RESERVED = points_pb2.REDEMPTION_STATUS_RESERVED
 PICKED_UP = points_pb2.REDEMPTION_STATUS_PICKED_UP
 CANCELLED = points_pb2.REDEMPTION_STATUS_CANCELLED
@@ -78,6 +82,10 @@ class MarketApi(ApiBase):
                 await repo.add_stock_move(goods_id=goods_id, change=request.stock,
                                           stock_after=request.stock, reason="上架 (first stock)",
                                           redemption_id=None, created_at=now, created_by=caller.subject)
+            await self._outbox.add(session, events_pb2.GoodsAddedEvent(
+                goods_id=goods_id, region_code=request.region_code, name=name,
+                price=request.price, stock=request.stock, active=True),
+                subject=goods_id, region_code=request.region_code)
             row = (await repo.goods_by_ids([goods_id]))[goods_id]
             return points_pb2.AddGoodsResponse(goods=goods_message(row))
 
@@ -104,10 +112,16 @@ class MarketApi(ApiBase):
 
         async def work(session: AsyncSession) -> points_pb2.UpdateGoodsResponse:
             repo = PointsRepository(session)
-            await self._locked_goods(repo, goods_id, caller)
+            before = await self._locked_goods(repo, goods_id, caller)
             await repo.update_goods(goods_id, name=name, price=request.price, active=request.active,
                                     updated_at=self._clock.now(), updated_by=caller.subject)
             row = (await repo.goods_by_ids([goods_id]))[goods_id]
+            changed = [field for field in _GOODS_SET
+                       if getattr(before, field) != getattr(row, field)]
+            await self._outbox.add(session, events_pb2.GoodsChangedEvent(
+                goods_id=goods_id, region_code=row.region_code, changed_fields=changed,
+                name=row.name, price=row.price, active=row.active, stock=row.stock),
+                subject=goods_id, region_code=row.region_code)
             return points_pb2.UpdateGoodsResponse(goods=goods_message(row))
 
         return await self._write("UpdateGoods", request, points_pb2.UpdateGoodsResponse, work)
@@ -135,6 +149,9 @@ class MarketApi(ApiBase):
             await repo.add_stock_move(goods_id=goods_id, change=request.quantity, stock_after=stock,
                                       reason=note or "补货 (restock)", redemption_id=None,
                                       created_at=now, created_by=caller.subject)
+            await self._outbox.add(session, events_pb2.GoodsRestockedEvent(
+                goods_id=goods_id, region_code=row.region_code, quantity=request.quantity,
+                stock_after=stock), subject=goods_id, region_code=row.region_code)
             row = (await repo.goods_by_ids([goods_id]))[goods_id]
             return points_pb2.RestockGoodsResponse(goods=goods_message(row))
 

@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from shanzhi.points.v1 import points_pb2 as _points_pb2
 import builtins as _builtins
 import sys
@@ -550,6 +552,140 @@ class ClaimReversedEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClaimReversedEvent: _TypeAlias = ClaimReversedEvent  # noqa: Y015
+
+@_typing.final
+class GoodsAddedEvent(_message.Message):
+    """GoodsAddedEvent: goods were put on a village points supermarket's shelf (积分超市商品,
+    上架). The record key is the goods' id, so one item's events arrive in order.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOODS_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    STOCK_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    goods_id: _builtins.str
+    """The goods' id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    name: _builtins.str
+    """Name (商品名称)."""
+    price: _builtins.int
+    """Points price (兑换积分)."""
+    stock: _builtins.int
+    """Units in stock at the start (库存), 0 or more."""
+    active: _builtins.bool
+    """Whether it can be redeemed now (上架); new goods always can."""
+    def __init__(
+        self,
+        *,
+        goods_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        price: _builtins.int = ...,
+        stock: _builtins.int = ...,
+        active: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "goods_id", b"goods_id", "name", b"name", "price", b"price", "region_code", b"region_code", "stock", b"stock"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GoodsAddedEvent: _TypeAlias = GoodsAddedEvent  # noqa: Y015
+
+@_typing.final
+class GoodsChangedEvent(_message.Message):
+    """GoodsChangedEvent: goods' name, points price or availability was set (商品信息维护),
+    including taking them off the shelf (下架) or putting them back (上架). Emitted once per
+    update, with the goods' whole state after it; reservations already made keep their price.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOODS_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    STOCK_FIELD_NUMBER: _builtins.int
+    goods_id: _builtins.str
+    """The goods' id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    name: _builtins.str
+    """Name (商品名称) after the change."""
+    price: _builtins.int
+    """Points price (兑换积分) after the change."""
+    active: _builtins.bool
+    """Whether it can be redeemed after the change (上架)."""
+    stock: _builtins.int
+    """Units in stock (库存); an update does not change it."""
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The Goods fields whose value changed, as snake_case names ("name", "price",
+        "active"), in the order of the Goods message; empty when the update set every field
+        as it was.
+        """
+
+    def __init__(
+        self,
+        *,
+        goods_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+        name: _builtins.str = ...,
+        price: _builtins.int = ...,
+        active: _builtins.bool = ...,
+        stock: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "changed_fields", b"changed_fields", "goods_id", b"goods_id", "name", b"name", "price", b"price", "region_code", b"region_code", "stock", b"stock"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GoodsChangedEvent: _TypeAlias = GoodsChangedEvent  # noqa: Y015
+
+@_typing.final
+class GoodsRestockedEvent(_message.Message):
+    """GoodsRestockedEvent: stock was added to goods (补货). Stock that reservations take or
+    cancellations give back is told by the Redemption events, not by this one.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOODS_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    STOCK_AFTER_FIELD_NUMBER: _builtins.int
+    goods_id: _builtins.str
+    """The goods' id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    quantity: _builtins.int
+    """Units added, at least 1."""
+    stock_after: _builtins.int
+    """Units in stock after the restock (库存)."""
+    def __init__(
+        self,
+        *,
+        goods_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        stock_after: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goods_id", b"goods_id", "quantity", b"quantity", "region_code", b"region_code", "stock_after", b"stock_after"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GoodsRestockedEvent: _TypeAlias = GoodsRestockedEvent  # noqa: Y015
 
 @_typing.final
 class RedemptionReservedEvent(_message.Message):
