@@ -382,6 +382,16 @@ async def test_a_person_is_a_current_member_of_one_household_at_most(pk: Any) ->
         metadata=pk.ADMIN)).household
     assert [m.left_on for m in moved.members] == [pk.TODAY.isoformat()]
     assert moved.members[0].left_reason == "household moved out (整户迁出)"
+    account = await pk.account(pk.ref(second))
+    assert account.closed_on == pk.TODAY.isoformat()
+    async with pk.host.engine.connect() as conn:
+        told = (await conn.execute(select(messaging.outbox.c.payload).where(
+            messaging.outbox.c.key == account.id,
+            messaging.outbox.c.event_type == "shanzhi.points.v1.AccountClosedEvent"))).scalars().all()
+    closing = events_pb2.AccountClosedEvent()
+    assert len(told) == 1 and event_pb2.EventEnvelope.FromString(told[0]).data.Unpack(closing)
+    assert (closing.subject_kind, closing.subject_id, closing.closed_on) == (
+        P.SUBJECT_KIND_HOUSEHOLD, second.id, pk.TODAY.isoformat())
     await add_member(pk, first, "王小明", talent_person_id=person, moved_in=True)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 import pytest
 from shanzhi.common.v1 import event_pb2
+from shanzhi.points.v1 import events_pb2
 from shanzhi.points.v1 import points_pb2 as P
 from shanzhi.talent.v1 import events_pb2 as talent_events
 from shanzhi.talent.v1 import talent_pb2
@@ -207,6 +208,18 @@ async def test_leaving_the_party_closes_the_account_and_rejoining_opens_it_again
     again = await pk.account(subject)
     assert (again.id, again.closed_on) == (closed.id, "")
     assert await pk.count(accounts, accounts.c.subject_id == member.person_id) == 1
+    # Each change of the account's state is told once, keyed by the account, though the
+    # leaving and the rejoining were each delivered twice.
+    async with pk.host.engine.connect() as conn:
+        rows = (await conn.execute(select(messaging.outbox.c.event_type, messaging.outbox.c.payload)
+                                   .where(messaging.outbox.c.key == closed.id)
+                                   .order_by(messaging.outbox.c.seq))).all()
+    told = [r.event_type.rsplit(".", 1)[-1] for r in rows]
+    assert told == ["AccountOpenedEvent", "AccountClosedEvent", "AccountReopenedEvent"]
+    closing = events_pb2.AccountClosedEvent()
+    assert event_pb2.EventEnvelope.FromString(rows[1].payload).data.Unpack(closing)
+    assert (closing.subject_kind, closing.subject_id, closing.closed_on) == (
+        P.SUBJECT_KIND_PARTY_MEMBER, member.person_id, left_day)
 
 
 

@@ -143,6 +143,12 @@ async def test_a_representative_of_two_villages_keeps_the_account_until_both_ter
     assert await ledger(pk, account.id) == [(P.ENTRY_KIND_BASE, 2025, 100, 100)]
     await deliver(pk, broker, ended(there, "2025-06-12"))
     assert (await pk.account(ref(person))).closed_on == "2025-06-12"
+    # The account closed once, when the last term ended, and said so.
+    async with pk.host.engine.connect() as conn:
+        told = (await conn.execute(select(messaging.outbox.c.event_type).where(
+            messaging.outbox.c.key == account.id).order_by(messaging.outbox.c.seq))).scalars().all()
+    assert [t.rsplit(".", 1)[-1] for t in told] == ["AccountOpenedEvent", "EntryPostedEvent",
+                                                     "AccountClosedEvent"]
 
 
 async def test_events_written_from_talents_events_name_the_clerk_the_ledger_names(

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from shanzhi.points.v1 import events_pb2, points_pb2
 from shanzhi_kit.values import new_id
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points import rules
@@ -22,7 +22,7 @@ from shanzhi_points.ledger import plan_credit
 from shanzhi_points.outbox import EventBuffer
 from shanzhi_points.posting import AccountState, LedgerWriter
 from shanzhi_points.repository import PointsRepository, in_force_on
-from shanzhi_points.tables import entries, scheme_versions, schemes
+from shanzhi_points.tables import accounts, entries, scheme_versions, schemes
 
 
 async def open_account(session: AsyncSession, events: EventBuffer, *, kind: int, subject_id: str,
@@ -42,6 +42,29 @@ async def open_account(session: AsyncSession, events: EventBuffer, *, kind: int,
                subject=account_id, region_code=region_code)
     return AccountState(account_id, region_code, kind, subject_id, display_name[:100], 0, None, now,
                         actor)
+
+
+async def set_closed_on(session: AsyncSession, events: EventBuffer, state: AccountState,
+                        closed_on: date | None) -> bool:
+    """Close the account on ``closed_on`` (its last day earning), or open it again with
+    None, with its ``AccountClosedEvent`` or ``AccountReopenedEvent``; False when it already
+    was so. The caller holds the account's lock."""
+    if closed_on == state.closed_on:
+        return False
+    await session.execute(update(accounts).where(accounts.c.id == state.id).values(closed_on=closed_on))
+    if closed_on is None:
+        events.add(events_pb2.AccountReopenedEvent(
+            account_id=state.id, subject_kind=state.subject_kind,  # type: ignore[arg-type]
+            subject_id=state.subject_id, region_code=state.region_code),
+            subject=state.id, region_code=state.region_code)
+    else:
+        events.add(events_pb2.AccountClosedEvent(
+            account_id=state.id, subject_kind=state.subject_kind,  # type: ignore[arg-type]
+            subject_id=state.subject_id, region_code=state.region_code,
+            closed_on=closed_on.isoformat()),
+            subject=state.id, region_code=state.region_code)
+    state.closed_on = closed_on
+    return True
 
 
 async def base_score_for(session: AsyncSession, region_code: str, kind: int, year: int,

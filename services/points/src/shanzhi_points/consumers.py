@@ -58,7 +58,7 @@ from shanzhi_kit.values import calendar_date, valid_uuid
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shanzhi_points.accounts import credit_base, open_account
+from shanzhi_points.accounts import credit_base, open_account, set_closed_on
 from shanzhi_points.clock import Clock, china_date
 from shanzhi_points.domain import PERSON_KINDS
 from shanzhi_points.ledger import plan_take_back
@@ -126,7 +126,7 @@ async def _record_post(session: AsyncSession, *, post_id: str, person_id: str, r
     return known
 
 
-async def _settle(session: AsyncSession, state: AccountState) -> None:
+async def _settle(session: AsyncSession, events: EventBuffer, state: AccountState) -> None:
     """Open the representative's account while one of the person's posts is open; else close
     it on the latest last day of them."""
     p = representative_posts
@@ -136,11 +136,7 @@ async def _settle(session: AsyncSession, state: AccountState) -> None:
     still_open, last_day = int(row[0]), row[1]
     if not still_open and last_day is None:
         return  # no post known: nothing to go by
-    closed_on = None if still_open else last_day
-    if closed_on != state.closed_on:
-        await session.execute(update(accounts).where(accounts.c.id == state.id)
-                              .values(closed_on=closed_on))
-        state.closed_on = closed_on
+    await set_closed_on(session, events, state, None if still_open else last_day)
 
 
 async def _covered_by_another_post(session: AsyncSession, person_id: str, post_id: str,
@@ -206,9 +202,11 @@ class TalentEventHandlers:
         elif "party_member" in event.changed_fields:
             # Left the party (出党): the account earns nothing after the day the record
             # changed; its balance and history stay. Rejoining opens it again.
-            await session.execute(update(accounts).where(
-                accounts.c.subject_kind == PARTY_MEMBER, accounts.c.subject_id == event.person_id,
-                accounts.c.closed_on.is_(None)).values(closed_on=china_date(env.time.ToDatetime(UTC))))
+            writer = self._writer(session, self._actor(env))
+            member = await writer.lock_subject(PARTY_MEMBER, event.person_id)
+            if member is not None and member.closed_on is None:
+                await set_closed_on(session, writer.events, member, china_date(env.time.ToDatetime(UTC)))
+                await writer.flush()
 
     async def _open_party_member_account(
             self, session: AsyncSession,
@@ -222,8 +220,8 @@ class TalentEventHandlers:
             if existing.closed_on is None or not reopen:
                 log.info("person %s already has a party-member account", event.person_id)
                 return
-            await session.execute(update(accounts).where(accounts.c.id == existing.id)
-                                  .values(closed_on=None))
+            await set_closed_on(session, writer.events, existing, None)
+            await writer.flush()
             log.info("party-member account %s opened again", existing.id)
             return
         state = await open_account(session, writer.events, kind=PARTY_MEMBER,
@@ -268,7 +266,7 @@ class TalentEventHandlers:
                                        display_name=event.person_name or event.person_id,
                                        now=writer.now, actor=writer.actor,
                                        named_at=env.time.ToDatetime(UTC))
-        await _settle(session, state)
+        await _settle(session, writer.events, state)
         if await credit_base(writer, state, year, day, source_id=event.post_id):
             log.info("representative account %s opened %s at its base score", state.id, year)
         await writer.flush()
@@ -293,7 +291,7 @@ class TalentEventHandlers:
                                       region_code=event.region_code, start=start, end=end)
         if state is None:
             return
-        await _settle(session, state)
+        await _settle(session, writer.events, state)
         assert last_day is not None
         await self._take_back_bases_after(writer, state, event.post_id, last_day)
         await writer.flush()

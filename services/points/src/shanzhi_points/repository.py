@@ -299,11 +299,6 @@ class PointsRepository:
                    e.c.entry_date > day, e.c.kind.in_(SCORED_KINDS),
                    ~select(reversal.c.id).where(reversal.c.reverses_entry_id == e.c.id).exists()))
 
-    async def close_account(self, kind: int, subject_id: str, on: date) -> None:
-        await self.session.execute(update(accounts).where(
-            accounts.c.subject_kind == kind, accounts.c.subject_id == subject_id,
-            accounts.c.closed_on.is_(None)).values(closed_on=on))
-
     async def lots_of(self, account_id: str, include_spent: bool) -> list[Row[Any]]:
         query = select(lots).where(lots.c.account_id == account_id)
         if not include_spent:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shanzhi_points import domain
-from shanzhi_points.accounts import credit_base, open_account
+from shanzhi_points.accounts import credit_base, open_account, set_closed_on
 from shanzhi_points.api.base import ApiBase
 from shanzhi_points.errors import refused, require_scope, unknown
 from shanzhi_points.messages import head_change_message, household_message, member_message
@@ -267,7 +267,11 @@ class HouseholdsApi(ApiBase):
                                         move_out_reason=leaving.reason, updated_at=now,
                                         updated_by=caller.subject)
             await repo.members_leave_with_household(row.id, leaving.on)
-            await repo.close_account(points_pb2.SUBJECT_KIND_HOUSEHOLD, row.id, leaving.on)
+            writer = self._ledger(session, caller)
+            account = await writer.lock_subject(points_pb2.SUBJECT_KIND_HOUSEHOLD, row.id)
+            if account is not None and account.closed_on is None:
+                await set_closed_on(session, writer.events, account, leaving.on)
+                await writer.flush()
             await self._outbox.add(session, events_pb2.HouseholdMovedOutEvent(
                 household_id=row.id, region_code=row.region_code,
                 moved_out_on=leaving.on.isoformat()), subject=row.id, region_code=row.region_code)

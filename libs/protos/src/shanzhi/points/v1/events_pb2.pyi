@@ -186,6 +186,83 @@ class AccountOpenedEvent(_message.Message):
 Global___AccountOpenedEvent: _TypeAlias = AccountOpenedEvent  # noqa: Y015
 
 @_typing.final
+class AccountClosedEvent(_message.Message):
+    """AccountClosedEvent: a points account (积分账户) stopped earning: its household moved
+    out (整户迁出), its representative's terms ended (村民代表离任), its party member left
+    the party (出党). Its balance and history stay.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_KIND_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    CLOSED_ON_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account's id."""
+    subject_kind: _points_pb2.SubjectKind.ValueType
+    """The subject's kind."""
+    subject_id: _builtins.str
+    """The subject's id (household id or talent person id)."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    closed_on: _builtins.str
+    """Last day the account earns, "YYYY-MM-DD"."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        subject_kind: _points_pb2.SubjectKind.ValueType = ...,
+        subject_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        closed_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "closed_on", b"closed_on", "region_code", b"region_code", "subject_id", b"subject_id", "subject_kind", b"subject_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountClosedEvent: _TypeAlias = AccountClosedEvent  # noqa: Y015
+
+@_typing.final
+class AccountReopenedEvent(_message.Message):
+    """AccountReopenedEvent: a closed points account (积分账户) earns again: a new
+    representative term (村民代表任职), a party member rejoining (重新入党).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_KIND_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    """The account's id."""
+    subject_kind: _points_pb2.SubjectKind.ValueType
+    """The subject's kind."""
+    subject_id: _builtins.str
+    """The subject's id (talent person id)."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        subject_kind: _points_pb2.SubjectKind.ValueType = ...,
+        subject_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "region_code", b"region_code", "subject_id", b"subject_id", "subject_kind", b"subject_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountReopenedEvent: _TypeAlias = AccountReopenedEvent  # noqa: Y015
+
+@_typing.final
 class EntryPostedEvent(_message.Message):
     """EntryPostedEvent: one entry was written to the ledger (积分入账). Every entry has
     exactly one such event; the record key is the account id, so one account's
