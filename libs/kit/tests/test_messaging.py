@@ -9,11 +9,15 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from kafka import KafkaConsumer
+from kafka import errors as Errors
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.future import Future as KafkaFuture
+from kafka.protocol.producer import ProduceRequest
 from shanzhi.common.v1 import event_pb2, paging_pb2, region_pb2
 from shanzhi_kit.auth import SYSTEM, reset_current_caller, set_current_caller
 from shanzhi_kit.consumer import EventConsumer
@@ -719,3 +723,183 @@ async def test_relays_of_two_replicas_keep_each_entitys_events_in_order(
         return seen
 
     assert await asyncio.to_thread(received_by_key) == written
+
+
+# -- the relay after a failed send ---------------------------------------------------
+
+
+def _fail_requests_carrying(producer: Any, marker: bytes, error: Exception,
+                            times: int = 1) -> list[Exception]:
+    """Fault injection: the first ``times`` produce requests that carry ``marker`` fail
+    with ``error`` before they leave the producer. Returns the errors raised so far."""
+    client = producer._sender._client
+    original = client.send
+    raised: list[Exception] = []
+
+    def send(node_id: int, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(raised) < times and isinstance(request, ProduceRequest) and any(
+                marker in bytes(p.records) for t in request.topic_data for p in t.partition_data):
+            raised.append(error)
+            return KafkaFuture().failure(error)
+        return original(node_id, request, *args, **kwargs)
+
+    client.send = send
+    return raised
+
+
+async def _one_partition_topic(broker: Broker) -> str:
+    name = topic()
+    admin = KafkaAdminClient(bootstrap_servers=[broker.bootstrap])
+    try:
+        await asyncio.to_thread(admin.create_topics, [NewTopic(name, num_partitions=1, replication_factor=1)])
+    finally:
+        admin.close()
+    return name
+
+
+async def _entity_events(engine: AsyncEngine, name: str, n: int) -> list[str]:
+    """``n`` events of one entity (so one key, one partition), in the order written."""
+    outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
+    sessionmaker = make_sessionmaker(engine)
+    ids = []
+    token = set_current_caller(SYSTEM)
+    try:
+        for i in range(n):
+            async with sessionmaker() as session, session.begin():
+                env = await outbox.add(session, region_pb2.RegionScope(code_prefix=f"{i:04d}"),
+                                       subject="entity", region_code="130123101201")
+                ids.append(env.id)
+    finally:
+        reset_current_caller(token)
+    return ids
+
+
+async def _publish_what_is_left(engine: AsyncEngine, broker: Broker) -> None:
+    relay = OutboxRelay(make_sessionmaker(engine), messaging.outbox,
+                        lambda: kafka_producer(broker.bootstrap, "kit-test"))
+    while await relay.publish_pending():
+        pass
+    await relay.close()
+
+
+def _received(bootstrap: str, name: str) -> list[str]:
+    consumer = KafkaConsumer(name, bootstrap_servers=[bootstrap], group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
+    try:
+        return [event_pb2.EventEnvelope.FromString(r.value).id for r in consumer]
+    finally:
+        consumer.close()
+
+
+async def test_after_a_failed_send_no_later_event_of_the_key_reaches_the_broker_first(
+    engine: AsyncEngine, broker: Broker,
+) -> None:
+    await _publish_what_is_left(engine, broker)
+    name = await _one_partition_topic(broker)
+    written = await _entity_events(engine, name, 6)
+    made: list[Any] = []
+    raised: list[list[Exception]] = []
+
+    def producer() -> Any:
+        # One record a batch, so the third event's batch fails on its own while the
+        # later ones wait behind it (one batch in flight a partition); one retry, so it
+        # gives up soon. Not idempotent: with idempotence the broker refuses the next
+        # batch for its sequence number, and Kafka then bumps the producer's epoch and
+        # sends the batches after it, while Tansu fails the producer (the test below).
+        made.append(kafka_producer(broker.bootstrap, f"kit-test-order-{len(made)}", batch_size=1,
+                                   retries=1, enable_idempotence=False,
+                                   max_in_flight_requests_per_connection=1))
+        if len(made) == 1:
+            # The connection drops under the third event's batch, on its retry too:
+            # the producer gives up on it and would carry on with the next batches.
+            raised.append(_fail_requests_carrying(
+                made[0], written[2].encode(), Errors.KafkaConnectionError("injected"), times=2))
+        return made[-1]
+
+    relay = OutboxRelay(make_sessionmaker(engine), messaging.outbox, producer, send_timeout_seconds=10)
+    with pytest.raises(RuntimeError, match="published 2 of 6"):
+        await relay.publish_pending()
+    assert len(raised[0]) == 2
+    assert [published is not None for _, published in await topic_rows(engine, name)] == [
+        True, True, False, False, False, False]
+    assert await relay.publish_pending() == 4
+    await relay.close()
+
+    received = await asyncio.to_thread(_received, broker.bootstrap, name)
+    # Duplicates may come (a consumer drops them by id), but never a later event of the
+    # key before an earlier one: the first time each id arrives is the order written.
+    assert list(dict.fromkeys(received)) == written
+
+
+async def test_a_relay_replaces_a_producer_that_failed(engine: AsyncEngine, broker: Broker) -> None:
+    await _publish_what_is_left(engine, broker)
+    name = await _one_partition_topic(broker)
+    written = await _entity_events(engine, name, 3)
+    made: list[Any] = []
+
+    def producer() -> Any:
+        made.append(kafka_producer(broker.bootstrap, f"kit-test-fatal-{len(made)}"))
+        if len(made) == 1:
+            # An error the idempotent producer cannot recover from: it fails every send
+            # from then on.
+            _fail_requests_carrying(made[0], written[0].encode(),
+                                    Errors.ClusterAuthorizationFailedError("injected"))
+        return made[-1]
+
+    relay = OutboxRelay(make_sessionmaker(engine), messaging.outbox, producer, send_timeout_seconds=10)
+    with pytest.raises(RuntimeError, match="published 0 of 3"):
+        await relay.publish_pending()
+    assert await relay.publish_pending() == 3
+    await relay.close()
+    assert len(made) == 2
+    assert made[0]._closed and made[1]._closed
+    assert list(dict.fromkeys(await asyncio.to_thread(_received, broker.bootstrap, name))) == written
+
+
+# -- a record that keeps failing -----------------------------------------------------
+
+
+async def test_a_record_that_keeps_failing_is_recorded_as_failed_and_the_partition_moves_on(
+    engine: AsyncEngine, broker: Broker, recorded_metrics: RecordedMetrics,
+) -> None:
+    await _publish_what_is_left(engine, broker)
+    name = await _one_partition_topic(broker)
+    outbox = Outbox(messaging.outbox, source="kit-test", topic=name)
+    sessionmaker = make_sessionmaker(engine)
+    token = set_current_caller(SYSTEM)
+    try:
+        ids = []
+        # The first one's code is longer than effects.code holds: PostgreSQL refuses it
+        # every time. The second, behind it in the same partition, is fine.
+        for code in ("1301231012019999", "130123"):
+            async with sessionmaker() as session, session.begin():
+                ids.append((await outbox.add(session, region_pb2.RegionScope(code_prefix=code),
+                                             subject="entity", region_code="130123101201")).id)
+    finally:
+        reset_current_caller(token)
+    poison, fine = ids
+    await _publish_what_is_left(engine, broker)
+
+    consumer_name = f"kit-poison-{uuid.uuid4().hex[:6]}"
+    consumer = EventConsumer(
+        name=consumer_name, topics=[name], handlers={"shanzhi.common.v1.RegionScope": apply_effect},
+        sessionmaker=sessionmaker, inbox=messaging.inbox, bootstrap_servers=broker.bootstrap,
+        group_id=f"kit-test-{uuid.uuid4().hex[:8]}", loop=asyncio.get_running_loop(),
+        max_attempts=3, retry_backoff_seconds=0.05)
+    consumer.start()
+    try:
+        await wait_until(lambda: _count_is(engine, fine, 1), within=30)
+    finally:
+        consumer.stop()
+    assert consumer.failed == 1 and consumer.applied == 1
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(messaging.inbox).where(
+            messaging.inbox.c.consumer == consumer_name, messaging.inbox.c.event_id == poison))).one()
+    assert row.outcome == "failed" and row.event_type == "shanzhi.common.v1.RegionScope"
+    # What failed and where the record is, for an operator and a replay; not the value.
+    assert "SQLSTATE 22001" in row.detail and "apply_effect" in row.detail
+    assert f"{name}[0]@0 after 3 attempts" in row.detail
+    assert "1301231012019999" not in row.detail
+    assert await effect_count(engine, poison) == 0
+    outcomes = recorded_metrics.by("shanzhi.consumer.events", "outcome")
+    assert {k: p.value for k, p in outcomes.items()} == {"failed": 1, "applied": 1}

@@ -82,6 +82,13 @@ async def old_rows_go_and_recent_ones_stay(engine: AsyncEngine) -> None:
     assert await left(engine) == (["r3", "r4"], ["r1", "r2", "r3", "r4"])
     assert await retention.prune(NOW) == 0
 
+    # An event recorded as failed stays, however old, until it is applied.
+    async with engine.begin() as conn:
+        await conn.execute(messaging.inbox.update().where(messaging.inbox.c.event_id == "r1")
+                           .values(outcome="failed"))
+    assert await retention.prune(NOW + timedelta(days=200)) == 2 + 3
+    assert await left(engine) == ([], ["r1"])
+
 
 @pytest.mark.postgres
 async def test_old_rows_go_and_recent_ones_stay_on_postgres(postgres_engine: AsyncEngine) -> None:

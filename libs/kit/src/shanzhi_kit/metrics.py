@@ -15,8 +15,9 @@ What a service reports:
   broker or does not keep up.
 - ``shanzhi.outbox.published`` (events, counter): events the relay has published.
 - ``shanzhi.consumer.events`` (events, counter): events each consumer took, by
-  ``outcome``: ``applied``, ``duplicate`` (already in its inbox), ``rejected`` or
-  ``passed_over`` (a type it does not handle).
+  ``outcome``: ``applied``, ``duplicate`` (already in its inbox), ``rejected``,
+  ``failed`` (given up on after its attempts, kept in the inbox for a replay) or
+  ``passed_over`` (a type it does not handle). Any ``failed`` wants an operator.
 - ``shanzhi.consumer.lag`` (records): per consumer and partition, how far its position is
   behind the end of the partition, as of its last poll.
 - ``shanzhi.graphql.operation.duration`` (ms, histogram; the gateway): every GraphQL

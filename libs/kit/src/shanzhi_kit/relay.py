@@ -14,6 +14,16 @@ the rows unpublished, and the next pass sends them: nothing is lost. A relay tha
 dies after the publish but before the stamp sends them again; consumers drop the
 duplicate by event id.
 
+A send that fails must not let a later row of its key reach the broker first: the
+next pass sends the failed row again, and consumers would apply it after the later
+one. So the first failed send of a pass stops the producer at once (from its
+callback, before the producer moves on to the partition's next batch: the
+idempotent producer has one batch a partition in flight), the pass stamps only the
+rows before the first one not delivered, and the next pass sends the rest again
+with a fresh producer. Rows delivered after the failed one (other partitions) are
+sent again too; consumers drop them by id. A pass still waiting after
+``send_timeout_seconds`` is stopped the same way.
+
 Published rows are deleted once they are older than the service's
 ``outbox_keep_days``, a few thousand at a time, so the outbox holds days of
 events rather than every event ever written. Rows not yet published are never
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -57,14 +68,21 @@ class Producer(Protocol):
 
 
 def kafka_producer(bootstrap_servers: str, client_id: str, **overrides: Any) -> KafkaProducer:
-    """An idempotent producer that waits for every in-sync replica (``acks=all``)."""
+    """An idempotent producer that waits for every in-sync replica (``acks=all``).
+
+    Idempotence keeps retried batches free of duplicates and in order: kafka-python
+    then sends one batch a partition at a time. Retries are bounded by time, not by
+    count (``retries`` left at its default, as kafka-python advises), so a leader
+    election is ridden out; a batch still undelivered after ``delivery_timeout_ms``
+    fails, before the relay's own ``send_timeout_seconds`` runs out.
+    """
     config: dict[str, Any] = dict(
         bootstrap_servers=[s.strip() for s in bootstrap_servers.split(",")],
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
-        retries=5,
+        delivery_timeout_ms=25000,
         request_timeout_ms=15000,
         # Give up on an unreachable broker soon, so the relay backs off and a
         # shutdown is not held up by a producer still trying to connect.
@@ -73,6 +91,22 @@ def kafka_producer(bootstrap_servers: str, client_id: str, **overrides: Any) -> 
     )
     config.update(overrides)
     return KafkaProducer(**config)
+
+
+def stop_producer(producer: Producer) -> None:
+    """Stop ``producer`` at once: records it has not yet handed to a broker fail and are
+    never sent. Safe from its I/O thread, in a send's callback.
+
+    kafka-python's ``close(0)`` flushes first, and raises while records are pending, so
+    it cannot do this; forcing its sender closed does (what Java's ``close(0)`` does).
+    """
+    sender = getattr(producer, "_sender", None)
+    if isinstance(producer, KafkaProducer) and sender is not None:
+        sender.force_close()
+    else:
+        stop = getattr(producer, "stop", None)
+        if callable(stop):
+            stop()
 
 
 def headers_for(envelope: event_pb2.EventEnvelope) -> list[tuple[str, bytes]]:
@@ -161,7 +195,15 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            sent = await asyncio.to_thread(self._send_all, producer, rows)
+            try:
+                sent = await asyncio.to_thread(self._send_all, producer, rows)
+            except BaseException:
+                await self._retire(producer)
+                raise
+            if len(sent) < len(rows):
+                # A producer that failed a send is not used again: what it still
+                # buffers is never sent, and the next pass makes a fresh one.
+                await self._retire(producer)
             if sent:
                 await session.execute(
                     update(o)
@@ -173,6 +215,16 @@ class OutboxRelay:
         if len(sent) < len(rows):
             raise RuntimeError(f"published {len(sent)} of {len(rows)} outbox rows; will retry")
         return len(sent)
+
+    async def _retire(self, producer: Producer) -> None:
+        """Stop and close a producer after a failed pass; the next pass makes a new one."""
+        if self._producer is producer:
+            self._producer = None
+        stop_producer(producer)
+        try:
+            await asyncio.to_thread(producer.close, 5)
+        except Exception as exc:
+            log.warning("outbox relay: a failed producer did not close cleanly: %s", exc)
 
     async def _take_turn(self, session: AsyncSession) -> bool:
         """Whether this pass may publish: no other relay of this outbox is in a pass.
@@ -253,21 +305,53 @@ class OutboxRelay:
             log.info("outbox: deleted %d published events older than %s", count, self._keep_published)
 
     def _send_all(self, producer: Producer, rows: Sequence[Any]) -> list[int]:
+        """Send ``rows`` in order; returns the seqs of those delivered before the first
+        that was not. After a failure nothing more of the pass reaches the broker: no
+        further row is handed to the producer, and the first failed send stops the
+        producer from its callback, so no row behind it in its partition goes out."""
+        halt = threading.Event()  # hand the producer no more rows
+        stopped = threading.Event()  # the producer is stopped
+        lock = threading.Lock()
+
+        def stop(_exc: BaseException) -> None:
+            halt.set()
+            with lock:
+                if stopped.is_set():
+                    return
+                stopped.set()
+            stop_producer(producer)
+
         futures = []
         for row in rows:
-            env = event_pb2.EventEnvelope.FromString(row.payload)
-            futures.append(
-                (row.seq, producer.send(row.topic, value=row.payload, key=row.key.encode(),
-                                        headers=headers_for(env)))
-            )
-        producer.flush(timeout=self._send_timeout)
+            if halt.is_set():
+                break
+            try:
+                headers = headers_for(event_pb2.EventEnvelope.FromString(row.payload))
+                future = producer.send(row.topic, value=row.payload, key=row.key.encode(),
+                                       headers=headers)
+            except Exception as exc:
+                # Not handed over: the rows before it still go, the rest wait.
+                log.warning("outbox publish failed at seq %s: %s", row.seq, exc)
+                halt.set()
+                break
+            add_errback = getattr(future, "add_errback", None)
+            if add_errback is not None:
+                add_errback(stop)
+            futures.append((row.seq, future))
+        deadline = time.monotonic() + self._send_timeout
+        if not stopped.is_set():
+            try:
+                producer.flush(timeout=self._send_timeout)
+            except Exception as exc:  # the futures below tell which rows went
+                log.warning("outbox flush did not complete: %s", exc)
         sent: list[int] = []
         for seq, future in futures:
             try:
-                future.get(timeout=self._send_timeout)
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
             except Exception as exc:
                 # Keep order: stop at the first failure; the rest are sent again.
                 log.warning("outbox publish failed at seq %s: %s", seq, exc)
+                stop(exc)
                 break
             sent.append(seq)
         return sent
@@ -297,4 +381,8 @@ class OutboxRelay:
     async def close(self) -> None:
         if self._producer is not None:
             producer, self._producer = self._producer, None
-            await asyncio.to_thread(producer.close, 5)
+            try:
+                await asyncio.to_thread(producer.close, 5)
+            except Exception as exc:  # kafka-python raises if records are still pending
+                log.warning("outbox relay: producer did not close cleanly: %s", exc)
+                stop_producer(producer)

@@ -10,7 +10,8 @@ once a minute, deletes the rows older than each table's keep period:
 - ``inbox`` after ``SHANZHI_INBOX_KEEP_DAYS`` (0 by default: kept forever). An
   inbox row may go only once its event can no longer be delivered again, so the
   period must exceed the retention of the topics consumed and the broker's
-  retention of committed offsets.
+  retention of committed offsets. Events recorded as ``failed`` stay however old,
+  until they are delivered again and applied: they are an operator's to-do list.
 
 Rows are found by their time (a BRIN index on PostgreSQL, a plain index on SQLite)
 and deleted a batch at a time, one transaction each, by ``ctid`` (PostgreSQL) or
@@ -26,7 +27,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, Table, delete, literal_column, select
+from sqlalchemy import Column, ColumnElement, Table, delete, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Select
 
@@ -43,6 +44,8 @@ class Kept:
     table: Table
     column: Column[datetime]
     keep: timedelta
+    #: Rows kept whatever their age, if any (a condition on the table).
+    exempt: ColumnElement[bool] | None = None
 
 
 def _keep(days: float) -> timedelta | None:
@@ -76,13 +79,16 @@ class Retention:
             kept.append(Kept(t, t.c.created_at, keys))
         if (inbox := _keep(settings.inbox_keep_days)) is not None:
             t = messaging.inbox
-            kept.append(Kept(t, t.c.received_at, inbox))
+            kept.append(Kept(t, t.c.received_at, inbox, exempt=t.c.outcome == "failed"))
         return cls(sessionmaker, kept)
 
     def expired(self, kept: Kept, cutoff: datetime, *, row_id: str = "ctid") -> Select[tuple[object]]:
         """The ids of one batch of rows older than ``cutoff``."""
-        return (select(literal_column(row_id)).select_from(kept.table)
-                .where(kept.column < cutoff).limit(self._batch_size))
+        query: Select[tuple[object]] = (select(literal_column(row_id)).select_from(kept.table)
+                                        .where(kept.column < cutoff))
+        if kept.exempt is not None:
+            query = query.where(~kept.exempt)
+        return query.limit(self._batch_size)
 
     async def prune(self, now: datetime | None = None, stop: asyncio.Event | None = None) -> int:
         """Delete every expired row, a batch per transaction; returns how many went."""

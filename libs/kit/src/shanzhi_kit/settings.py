@@ -73,6 +73,10 @@ class ServiceSettings(BaseSettings):
     inbox_keep_days: float = Field(default=0.0, ge=0)
     #: Kafka consumer group prefix; the consumer name is appended.
     consumer_group_prefix: str = "shanzhi"
+    #: Attempts, with backoff, at a consumed event that keeps failing (a bug, a value the
+    #: database cannot store) before it is recorded in the inbox as ``failed`` and the
+    #: consumer moves on. Errors of the moment (database or broker away) never count.
+    consumer_max_attempts: int = Field(default=5, ge=1, le=1000)
     #: Log level name.
     log_level: str = "INFO"
     #: Whether to run the outbox relay and consumers in this process.
