@@ -1,5 +1,5 @@
-"""Household roster resolvers (一户一档): the change of head of household (户主变更) and the
-head history (户主变更记录) the household shows."""
+"""Household roster resolvers (一户一档): the change of head of household (户主变更), the
+head history (户主变更记录) the household shows, and a household moving back (回迁)."""
 
 from __future__ import annotations
 
@@ -89,3 +89,47 @@ async def test_a_refused_change_of_head_names_the_field_in_camel_case(
         {"field": "householdId", "description": "the household moved out on 2025-12-01"}]}
     (call,) = fakes.points.ChangeHouseholdHead.calls
     assert (call.request.head_name, call.request.member_id) == ("", "")
+
+
+RETURN = """mutation($h: ID!) {
+  returnHousehold(requestId: "r-2", householdId: $h, returnedOn: "2026-01-05", reason: "回迁") {
+    id status movedOutOn moveOutReason members { name leftOn }
+  }
+}"""
+
+
+async def test_return_household_sends_the_return_and_shows_the_household_on_the_roster(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    household = new_id()
+
+    def back(r: P.ReturnHouseholdRequest) -> P.ReturnHouseholdResponse:
+        return P.ReturnHouseholdResponse(household=P.Household(
+            id=r.household_id, region_code=VILLAGE, household_number="0101", head_name="王建国",
+            member_count=3, create_time=STAMP, created_by="clerk-1", status=P.HOUSEHOLD_STATUS_ACTIVE,
+            members=[P.HouseholdMember(id=new_id(), household_id=r.household_id, name="王小明",
+                                       relation="子女", create_time=STAMP, created_by="clerk-1")]))
+
+    fakes.points.answer("ReturnHousehold", back)
+    result = await schema.execute(RETURN, variable_values={"h": household},
+                                  context_value=context_for(f"Bearer {token}"))
+
+    assert result.errors is None and result.data is not None
+    assert result.data["returnHousehold"] == {
+        "id": household, "status": "ACTIVE", "movedOutOn": None, "moveOutReason": None,
+        "members": [{"name": "王小明", "leftOn": None}]}
+    (call,) = fakes.points.ReturnHousehold.calls
+    assert call.request == P.ReturnHouseholdRequest(
+        request_id="r-2", household_id=household, returned_on="2026-01-05", reason="回迁")
+
+
+async def test_a_refused_return_names_the_field_in_camel_case(
+    fakes: Fakes, context_for: Callable[[str | None], GatewayContext], token: str
+) -> None:
+    fakes.points.answer("ReturnHousehold", lambda r: refused(
+        "returned_on", "is before 2025-12-01, the day the household moved out"))
+    result = await schema.execute(RETURN, variable_values={"h": new_id()},
+                                  context_value=context_for(f"Bearer {token}"))
+    assert result.errors is not None
+    assert result.errors[0].extensions == {"code": "FAILED_PRECONDITION", "fieldViolations": [
+        {"field": "returnedOn", "description": "is before 2025-12-01, the day the household moved out"}]}

@@ -1,12 +1,12 @@
-"""Changes of head of household (户主变更): the household, its account's display name,
-the head history (户主变更记录) and the event change together, once; bad input is refused
-with the field named and nothing written."""
+"""Changes of head of household (户主变更) and returns of households that moved out (回迁):
+the household, its members, its account and the events change together, once; bad input is
+refused with the field named and nothing written."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import grpc
@@ -15,6 +15,7 @@ from shanzhi.common.v1 import event_pb2
 from shanzhi.points.v1 import events_pb2
 from shanzhi.points.v1 import points_pb2 as P
 from shanzhi_kit.pytest_plugin import auth_metadata, rpc_error_details
+from shanzhi_points.clock import CHINA
 from shanzhi_points.tables import household_head_changes, messaging
 from sqlalchemy import select
 
@@ -411,3 +412,280 @@ async def test_one_person_added_to_two_households_at_once_joins_one(pk: Any) -> 
                                            metadata=pk.ADMIN)
     assert sorted(len(h.members) for h in got.households) == [0, 1]
     assert sorted(h.member_count for h in got.households) == [3, 4]
+
+
+# -- households moving back (回迁/撤销迁出) ----------------------------------------------
+
+EXISTS = grpc.StatusCode.ALREADY_EXISTS
+
+
+async def move_out(pk: Any, home: P.Household, on: date, reason: str = "整户迁往县城") -> P.Household:
+    reply = await pk.stub.MoveHouseholdOut(P.MoveHouseholdOutRequest(
+        request_id=pk.rid(), household_id=home.id, moved_out_on=on.isoformat(), reason=reason),
+        metadata=pk.ADMIN)
+    household: P.Household = reply.household
+    return household
+
+
+def return_request(pk: Any, home: P.Household, **kw: Any) -> P.ReturnHouseholdRequest:
+    fields: dict[str, Any] = dict(request_id=pk.rid(), household_id=home.id,
+                                  returned_on=(pk.TODAY - timedelta(days=1)).isoformat(), reason="回迁")
+    fields.update(kw)
+    return P.ReturnHouseholdRequest(**fields)
+
+
+async def return_home(pk: Any, home: P.Household, metadata: Any = None, **kw: Any) -> P.Household:
+    reply = await pk.stub.ReturnHousehold(return_request(pk, home, **kw), metadata=metadata or pk.ADMIN)
+    household: P.Household = reply.household
+    return household
+
+
+async def events_of(pk: Any, key: str, kind: Any) -> list[Any]:
+    """The events of a type (``kind``, the message class) written for a key, in order."""
+    outbox = messaging.outbox
+    async with pk.host.engine.connect() as conn:
+        rows = (await conn.execute(select(outbox.c.payload).where(
+            outbox.c.key == key, outbox.c.event_type == kind.DESCRIPTOR.full_name)
+            .order_by(outbox.c.seq))).scalars().all()
+    found = []
+    for payload in rows:
+        data = kind()
+        assert event_pb2.EventEnvelope.FromString(payload).data.Unpack(data)
+        found.append(data)
+    return found
+
+
+async def return_snapshot(pk: Any, home: P.Household) -> tuple[Any, ...]:
+    """What a return would touch: the household with its members, its account (balance,
+    closing day), the events of both and the kept answers of returns."""
+    account = await pk.account(pk.ref(home))
+    keys = messaging.idempotency_keys
+    return (*await snapshot(pk, home), account,
+            await pk.count(messaging.outbox, messaging.outbox.c.key == account.id),
+            await pk.count(keys, keys.c.method.contains("ReturnHousehold")))
+
+
+async def test_a_household_that_moved_back_is_on_the_roster_again_with_its_members_and_account(
+        pk: Any) -> None:
+    village = pk.village()
+    scheme = await pk.scheme(village)
+    home = await pk.household(village, head="王建国")
+    person = str(uuid.uuid4())
+    son = await add_member(pk, home, "王小明", talent_person_id=person, joined_on="2025-03-01",
+                           moved_in=True)
+    wife = await add_member(pk, home, "李桂兰", relation="配偶")
+    grandma = await add_member(pk, home, "张秀英", relation="母亲")
+    await pk.stub.RecordMemberLeft(P.RecordMemberLeftRequest(
+        request_id=pk.rid(), member_id=grandma.id, left_on="2025-06-01", reason="去世"), metadata=pk.ADMIN)
+    await pk.award(pk.ref(home), scheme.id, "HJ-01", occurred_on=pk.TODAY - timedelta(days=8))
+    moved_out_on = pk.TODAY - timedelta(days=5)
+    moved = await move_out(pk, home, moved_out_on)
+    assert {m.left_reason for m in moved.members} == {"household moved out (整户迁出)", "去世"}
+    account = await pk.account(pk.ref(home))
+    assert (account.closed_on, account.balance) == (moved_out_on.isoformat(), 5)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.award(pk.ref(home), scheme.id, "HJ-01")
+    assert err.value.code() == REFUSED
+    request = return_request(pk, home, returned_on=(pk.TODAY - timedelta(days=1)).isoformat(),
+                             reason=" 回迁 ")
+
+    first, second = await asyncio.gather(pk.stub.ReturnHousehold(request, metadata=pk.ADMIN),
+                                         pk.stub.ReturnHousehold(request, metadata=pk.ADMIN))
+
+    assert first == second
+    back = first.household
+    assert (back.status, back.moved_out_on, back.move_out_reason, back.member_count, back.head_name) == (
+        P.HOUSEHOLD_STATUS_ACTIVE, "", "", 3, "王建国")
+    assert [(m.id, m.left_on, m.left_reason) for m in back.members] == [
+        (son.id, "", ""), (wife.id, "", ""), (grandma.id, "2025-06-01", "去世")]
+    got = await pk.stub.GetHousehold(P.GetHouseholdRequest(id=home.id), metadata=pk.ADMIN)
+    assert got.household == back
+    reopened = await pk.account(pk.ref(home))
+    assert (reopened.id, reopened.closed_on, reopened.balance) == (account.id, "", 5)
+
+    assert await events_of(pk, home.id, events_pb2.HouseholdReturnedEvent) == [
+        events_pb2.HouseholdReturnedEvent(
+            household_id=home.id, region_code=village, returned_on=request.returned_on,
+            moved_out_on=moved_out_on.isoformat(), reason="回迁", move_out_reason="整户迁往县城",
+            member_ids=[son.id, wife.id])]
+    assert await events_of(pk, account.id, events_pb2.AccountReopenedEvent) == [
+        events_pb2.AccountReopenedEvent(account_id=account.id, subject_kind=P.SUBJECT_KIND_HOUSEHOLD,
+                                        subject_id=home.id, region_code=village)]
+    # The year's base score it already had is not given twice.
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=pk.ref(home)), metadata=pk.ADMIN)
+    assert [e.kind for e in statement.entries] == [P.ENTRY_KIND_AWARD]
+
+    # A replay writes nothing; the same key with another request is refused.
+    before = await return_snapshot(pk, home)
+    assert await pk.stub.ReturnHousehold(request, metadata=pk.ADMIN) == first
+    assert await return_snapshot(pk, home) == before
+    request.reason = "撤销迁出"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ReturnHousehold(request, metadata=pk.ADMIN)
+    assert (err.value.code(), rpc_error_details(err.value)[0][0]) == (INVALID, "request_id")
+    assert await return_snapshot(pk, home) == before
+
+    # On the roster again: it earns points, its members are its own again.
+    await pk.award(pk.ref(home), scheme.id, "HJ-01")
+    assert (await pk.account(pk.ref(home))).balance == 10
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await add_member(pk, await pk.household(village), "王小明", talent_person_id=person, moved_in=True)
+    assert (err.value.code(), rpc_error_details(err.value)[0][0]) == (EXISTS, "talent_person_id")
+    again = await return_snapshot(pk, home)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await return_home(pk, home)
+    assert (err.value.code(), rpc_error_details(err.value)[0][0]) == (REFUSED, "household_id")
+    assert await return_snapshot(pk, home) == again
+
+
+async def test_a_move_out_recorded_by_mistake_is_undone_the_same_day(pk: Any) -> None:
+    home = await pk.household(pk.village())
+    member = await add_member(pk, home, "王小明")
+    await move_out(pk, home, pk.TODAY)
+    back = await return_home(pk, home, returned_on=pk.TODAY.isoformat(), reason="误录迁出，撤销")
+    assert (back.status, [(m.id, m.left_on) for m in back.members]) == (
+        P.HOUSEHOLD_STATUS_ACTIVE, [(member.id, "")])
+    assert (await pk.account(pk.ref(home))).closed_on == ""
+
+
+async def test_a_household_back_in_a_later_year_starts_it_at_the_base_score(pk: Any) -> None:
+    village = pk.village()
+    await pk.scheme(village, base_score=50)
+    home = await pk.household(village)
+    await move_out(pk, home, pk.TODAY)
+    await pk.scheme(village, year=2026, effective_from=date(2026, 1, 1), base_score=80)
+    pk.clock.set(datetime.combine(date(2026, 1, 10), time(10), CHINA))
+
+    await return_home(pk, home, returned_on="2026-01-08")
+
+    statement = await pk.stub.GetStatement(P.GetStatementRequest(subject=pk.ref(home)), metadata=pk.ADMIN)
+    assert sorted((e.kind, e.year, e.amount) for e in statement.entries) == [
+        (P.ENTRY_KIND_BASE, 2025, 50), (P.ENTRY_KIND_BASE, 2026, 80)]
+    assert (statement.account.balance, statement.account.closed_on) == (130, "")
+
+
+@pytest.mark.parametrize(("fields", "code", "field"), [
+    ({"request_id": ""}, INVALID, "request_id"),
+    ({"household_id": ""}, INVALID, "household_id"),
+    ({"household_id": "nope"}, INVALID, "household_id"),
+    ({"household_id": str(uuid.uuid4())}, NOT_FOUND, "household_id"),
+    ({"returned_on": ""}, INVALID, "returned_on"),
+    ({"returned_on": "2025-02-30"}, INVALID, "returned_on"),
+    ({"returned_on": "2025-06-19"}, INVALID, "returned_on"),
+    ({"returned_on": "2025-06-09"}, REFUSED, "returned_on"),
+    ({"reason": ""}, INVALID, "reason"),
+    ({"reason": "  "}, INVALID, "reason"),
+    ({"reason": "因" * 501}, INVALID, "reason"),
+])
+async def test_a_bad_return_names_the_field_and_writes_nothing(
+        pk: Any, fields: dict[str, Any], code: grpc.StatusCode, field: str) -> None:
+    home = await pk.household(pk.village())
+    await add_member(pk, home, "王小明")
+    await move_out(pk, home, date(2025, 6, 10))
+    before = await return_snapshot(pk, home)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await return_home(pk, home, **fields)
+    assert err.value.code() == code
+    assert field in [f for f, _ in rpc_error_details(err.value)]
+    if field == "returned_on" and code == REFUSED:
+        assert "2025-06-10" in rpc_error_details(err.value)[0][1]
+    assert await return_snapshot(pk, home) == before
+    assert (await return_home(pk, home, returned_on="2025-06-10")).status == P.HOUSEHOLD_STATUS_ACTIVE
+
+
+async def test_only_a_household_that_moved_out_returns(pk: Any) -> None:
+    home = await pk.household(pk.village())
+    before = await return_snapshot(pk, home)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await return_home(pk, home)
+    assert err.value.code() == REFUSED
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "household_id" and "moved out" in description
+    assert await return_snapshot(pk, home) == before
+
+
+async def test_a_member_now_in_another_household_refuses_the_whole_return(pk: Any) -> None:
+    village = pk.village()
+    home, neighbour = await pk.household(village), await pk.household(village, head="李国强")
+    person = str(uuid.uuid4())
+    wife = await add_member(pk, home, "李桂兰", relation="配偶")
+    son = await add_member(pk, home, "王小明", talent_person_id=person, moved_in=True)
+    await move_out(pk, home, pk.TODAY - timedelta(days=5))
+    joined = await add_member(pk, neighbour, "王小明", talent_person_id=person, moved_in=True)
+    before, theirs = await return_snapshot(pk, home), await snapshot(pk, neighbour)
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await return_home(pk, home)
+
+    assert err.value.code() == EXISTS
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "household_id"
+    assert all(part in description for part in ("王小明", son.id, neighbour.household_number, neighbour.id))
+    assert await return_snapshot(pk, home) == before
+    assert await snapshot(pk, neighbour) == theirs
+    # Once recorded leaving the other household, the member comes back with this one.
+    await pk.stub.RecordMemberLeft(P.RecordMemberLeftRequest(
+        request_id=pk.rid(), member_id=joined.id, left_on=pk.TODAY.isoformat(), reason="回迁原户"),
+        metadata=pk.ADMIN)
+    back = await return_home(pk, home)
+    assert [(m.id, m.left_on) for m in back.members] == [(wife.id, ""), (son.id, "")]
+
+
+async def test_a_return_and_a_member_joining_elsewhere_at_once_one_wins(pk: Any) -> None:
+    village = pk.village()
+    home, neighbour = await pk.household(village), await pk.household(village, head="李国强")
+    person = str(uuid.uuid4())
+    await add_member(pk, home, "赵敏", talent_person_id=person, moved_in=True)
+    await move_out(pk, home, pk.TODAY - timedelta(days=5))
+
+    results = await asyncio.gather(
+        return_home(pk, home), add_member(pk, neighbour, "赵敏", talent_person_id=person, moved_in=True),
+        return_exceptions=True)
+
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 1 and isinstance(failures[0], grpc.aio.AioRpcError)
+    assert failures[0].code() == EXISTS
+    got = await pk.stub.BatchGetHouseholds(P.BatchGetHouseholdsRequest(ids=[home.id, neighbour.id]),
+                                           metadata=pk.ADMIN)
+    current = [h.id for h in got.households for m in h.members if not m.left_on]
+    assert len(current) == 1
+    returned = got.households[0].status == P.HOUSEHOLD_STATUS_ACTIVE
+    assert current == ([home.id] if returned else [neighbour.id])
+
+
+async def test_only_managers_within_scope_return_a_household(pk: Any) -> None:
+    village, elsewhere = pk.village(), pk.village()
+    home = await pk.household(village)
+    await move_out(pk, home, pk.TODAY - timedelta(days=5))
+    before = await return_snapshot(pk, home)
+    outsider = auth_metadata(elsewhere, roles=("village_clerk",), subject="clerk-elsewhere")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await return_home(pk, home, metadata=outsider)
+    assert (err.value.code(), rpc_error_details(err.value)[0][0]) == (DENIED, "household_id")
+    viewer = auth_metadata(village, roles=("viewer",), subject="viewer")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await return_home(pk, home, metadata=viewer)
+    assert err.value.code() == DENIED
+    assert await return_snapshot(pk, home) == before
+    clerk = auth_metadata(village, roles=("village_clerk",), subject="clerk")
+    assert (await return_home(pk, home, metadata=clerk)).status == P.HOUSEHOLD_STATUS_ACTIVE
+
+
+async def test_returns_run_on_sqlite_too(lite: Any) -> None:
+    village = lite.village()
+    home, neighbour = await lite.household(village), await lite.household(village, head="李国强")
+    person = str(uuid.uuid4())
+    member = await add_member(lite, home, "王小明", talent_person_id=person, moved_in=True)
+    await move_out(lite, home, lite.TODAY - timedelta(days=5))
+    joined = await add_member(lite, neighbour, "王小明", talent_person_id=person, moved_in=True)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await return_home(lite, home)
+    assert (err.value.code(), rpc_error_details(err.value)[0][0]) == (EXISTS, "household_id")
+    await lite.stub.RecordMemberLeft(P.RecordMemberLeftRequest(
+        request_id=lite.rid(), member_id=joined.id, left_on=lite.TODAY.isoformat(), reason="回迁原户"),
+        metadata=lite.ADMIN)
+    back = await return_home(lite, home)
+    assert (back.status, [(m.id, m.left_on) for m in back.members]) == (
+        P.HOUSEHOLD_STATUS_ACTIVE, [(member.id, "")])
+    assert (await lite.account(lite.ref(home))).closed_on == ""
+

@@ -2048,6 +2048,35 @@ class PointsMutation:
         return Household.from_pb(answer.household)
 
     @strawberry.mutation(
+        description="Put a household that moved out (整户迁出) back on the roster (回迁, or 撤销迁出 "
+        "when the move-out was recorded by mistake): it is on the roster (在册) again, the members "
+        "(家庭成员) who left with it are members again and its points account (积分账户) earns "
+        "again. Refused when a member who left with it is now a member of another household."
+    )
+    async def return_household(
+        self,
+        info: Info,
+        request_id: RequestIdArg,
+        household_id: Annotated[strawberry.ID, _arg("The household (农户编号); it moved out.")],
+        returned_on: Annotated[
+            dt.date,
+            _arg("Day it is on the roster again (回迁日期); not before it moved out, not in the future."),
+        ],
+        reason: Annotated[str, _arg("Why (原因), e.g. 回迁, 误录迁出撤销.")],
+    ) -> Household:
+        ctx = info.context
+        answer = await ctx.call(
+            ctx.clients.points.ReturnHousehold,
+            P.ReturnHouseholdRequest(
+                request_id=request_id,
+                household_id=str(household_id),
+                returned_on=returned_on.isoformat(),
+                reason=reason,
+            ),
+        )
+        return Household.from_pb(answer.household)
+
+    @strawberry.mutation(
         description="Record a new head of household (户主变更): the head's name and the points "
         "account's display name change together, and the change is kept (户主变更记录). Name the "
         "new head, or choose a current member (家庭成员) as head, or both; a household that "

@@ -220,6 +220,27 @@ def check_move_out(req: points_pb2.MoveHouseholdOutRequest, today: date) -> Leav
 
 
 @dataclass(frozen=True)
+class Returning:
+    """A validated return of a household that moved out (回迁/撤销迁出)."""
+
+    household_id: str
+    on: date
+    reason: str
+
+
+def check_return(req: points_pb2.ReturnHouseholdRequest, today: date) -> Returning:
+    """Validate a return (回迁): a household, a day not in the future, a reason. Whether the
+    household moved out, and not after that day, is for the roster to say."""
+    v = Validator()
+    household_id = check_uuid(v, "household_id", req.household_id)
+    on = check_occurred_on(v, "returned_on", req.returned_on, today)
+    reason = reason_text(v, "reason", req.reason)
+    v.raise_if_any()
+    assert on is not None
+    return Returning(household_id, on, reason)
+
+
+@dataclass(frozen=True)
 class HeadChange:
     """A validated change of head of household (户主变更)."""
 

@@ -217,6 +217,34 @@ class PointsRepository:
         await self.session.execute(update(m).where(m.c.household_id == household_id, m.c.left_on.is_(None))
                                    .values(left_on=on, left_reason=MOVED_OUT_WITH_HOUSEHOLD))
 
+    async def members_moved_out_with(self, household_id: str, on: date) -> list[Row[Any]]:
+        """The members who left with the household when it moved out (整户迁出) on ``on``,
+        in the order they were recorded; members who left before, for their own reasons,
+        are not among them."""
+        m = household_members
+        return await self._all(select(m).where(
+            m.c.household_id == household_id, m.c.left_on == on,
+            m.c.left_reason == MOVED_OUT_WITH_HOUSEHOLD).order_by(m.c.created_at, m.c.id))
+
+    async def members_return_with_household(self, member_ids: Sequence[str]) -> None:
+        """Members who left with their household are members again when it returns (回迁)."""
+        if member_ids:
+            m = household_members
+            await self.session.execute(update(m).where(m.c.id.in_(member_ids))
+                                       .values(left_on=None, left_reason=""))
+
+    async def current_households_of(self, talent_person_ids: Sequence[str]) -> dict[str, Row[Any]]:
+        """The household each of these persons known to talent is a current member
+        (在册成员) of, for those who are one."""
+        if not talent_person_ids:
+            return {}
+        m, h = household_members, households
+        rows = await self._all(
+            select(m.c.talent_person_id, h.c.id, h.c.region_code, h.c.household_number)
+            .join(m, m.c.household_id == h.c.id)
+            .where(m.c.talent_person_id.in_(talent_person_ids), m.c.left_on.is_(None)))
+        return {r.talent_person_id: r for r in rows}
+
     async def current_member_count(self, household_id: str) -> int:
         m = household_members
         return int(await self.session.scalar(select(func.count()).select_from(m).where(

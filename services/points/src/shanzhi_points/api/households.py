@@ -1,5 +1,5 @@
-"""Households (农户) of the village rosters (一户一档): members, moves, changes of head
-(户主变更), and their accounts."""
+"""Households (农户) of the village rosters (一户一档): members, moves out and back
+(整户迁出, 回迁), changes of head (户主变更), and their accounts."""
 
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ async def _not_in_another_household(repo: PointsRepository, talent_person_id: st
         raise AlreadyExists.about(
             "talent_person_id", f"the person is a current member of household {home.household_number} "
             f"in village {home.region_code}: record them leaving it first (成员迁出)")
+
+
+async def _members_not_elsewhere(repo: PointsRepository, members: list[Any]) -> None:
+    """Members coming back with their household (回迁) are not current members of another
+    household meanwhile: the first who is one refuses the whole return."""
+    homes = await repo.current_households_of([m.talent_person_id for m in members if m.talent_person_id])
+    for member in members:
+        home = homes.get(member.talent_person_id) if member.talent_person_id else None
+        if home is not None:
+            raise AlreadyExists.about(
+                "household_id", f"member {member.name} ({member.id}) is now a current member of "
+                f"household {home.household_number} ({home.id}) in village {home.region_code}: "
+                "record them leaving it first (成员迁出)")
 
 
 def household_display_name(number: str, head: str) -> str:
@@ -152,13 +165,19 @@ class HouseholdsApi(ApiBase):
             page_info=page.info(rows, lambda r: [r.id]),
         )
 
-    async def _locked_household(self, repo: PointsRepository, household_id: str, field: str) -> Any:
+    async def _locked_household(self, repo: PointsRepository, household_id: str, field: str, *,
+                                moved_out: bool = False) -> Any:
+        """The household, locked: on the roster (在册), or moved out when ``moved_out``."""
         row = (await repo.households_by_ids([household_id], lock=True)).get(household_id)
         if row is None:
             raise NotFound.about(field, f"household {household_id!r} not found")
         caller = self._caller()
         require_scope(caller.scope, row.region_code, field)
-        if row.status != ACTIVE:
+        if moved_out:
+            if row.status != MOVED_OUT:
+                raise refused(field, "the household is on the roster (在册): only a household that "
+                                     "moved out (整户迁出) returns")
+        elif row.status != ACTIVE:
             raise refused(field, f"the household moved out on {format_date(row.moved_out_on)}")
         return row
 
@@ -278,6 +297,55 @@ class HouseholdsApi(ApiBase):
             return points_pb2.MoveHouseholdOutResponse(household=await self._household(repo, row.id))
 
         return await self._write("MoveHouseholdOut", request, points_pb2.MoveHouseholdOutResponse, work)
+
+    async def ReturnHousehold(
+        self, request: points_pb2.ReturnHouseholdRequest, context: grpc.aio.ServicerContext
+    ) -> points_pb2.ReturnHouseholdResponse:
+        """Put a household that moved out back on the roster (回迁, or 撤销迁出 for a move-out
+        recorded by mistake): the household, the members who left with it, its account and a
+        HouseholdReturnedEvent change together, in one transaction under its lock."""
+        caller = self._caller()
+        caller.require_role(*domain.MANAGER_ROLES)
+        returning = domain.check_return(request, self._clock.today())
+
+        async def work(session: AsyncSession) -> points_pb2.ReturnHouseholdResponse:
+            repo = PointsRepository(session)
+            row = await self._locked_household(repo, returning.household_id, "household_id",
+                                               moved_out=True)
+            moved_out_on = row.moved_out_on
+            if returning.on < moved_out_on:
+                raise refused("returned_on", f"is before {format_date(moved_out_on)}, the day the "
+                              "household moved out")
+            # Its household number (户号) is still its own: numbers are unique within the
+            # village over every household, moved out or not, so none took it meanwhile.
+            members = await repo.members_moved_out_with(row.id, moved_out_on)
+            await _members_not_elsewhere(repo, members)
+            now = self._clock.now()
+            await repo.update_household(row.id, status=ACTIVE, moved_out_on=None, move_out_reason="",
+                                        updated_at=now, updated_by=caller.subject)
+            try:
+                async with session.begin_nested():
+                    await repo.members_return_with_household([m.id for m in members])
+            except IntegrityError:
+                # A member joined another household in a call that committed first.
+                await _members_not_elsewhere(repo, members)
+                raise
+            writer = self._ledger(session, caller)
+            account = await writer.lock_subject(points_pb2.SUBJECT_KIND_HOUSEHOLD, row.id)
+            if account is not None:
+                await set_closed_on(session, writer.events, account, None)
+                # Back on the roster, it has the year's base score (年度基础分) as every
+                # household on it: a year's cycle close passed it by while it was away.
+                await credit_base(writer, account, writer.today.year, writer.today, source_id=None)
+                await writer.flush()
+            await self._outbox.add(session, events_pb2.HouseholdReturnedEvent(
+                household_id=row.id, region_code=row.region_code, returned_on=returning.on.isoformat(),
+                moved_out_on=moved_out_on.isoformat(), reason=returning.reason,
+                move_out_reason=row.move_out_reason, member_ids=[m.id for m in members]),
+                subject=row.id, region_code=row.region_code)
+            return points_pb2.ReturnHouseholdResponse(household=await self._household(repo, row.id))
+
+        return await self._write("ReturnHousehold", request, points_pb2.ReturnHouseholdResponse, work)
 
     async def ChangeHouseholdHead(
         self, request: points_pb2.ChangeHouseholdHeadRequest, context: grpc.aio.ServicerContext

@@ -988,3 +988,55 @@ class HouseholdHeadChangedEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___HouseholdHeadChangedEvent: _TypeAlias = HouseholdHeadChangedEvent  # noqa: Y015
+
+@_typing.final
+class HouseholdReturnedEvent(_message.Message):
+    """HouseholdReturnedEvent: a household that moved out is on the village's roster again
+    (回迁, or 撤销迁出 when the move-out was a mistake); its account earns again. With the
+    HouseholdMovedOutEvent before it, the trace of the move-out and the return: the
+    household itself no longer shows the move-out.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    RETURNED_ON_FIELD_NUMBER: _builtins.int
+    MOVED_OUT_ON_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MOVE_OUT_REASON_FIELD_NUMBER: _builtins.int
+    MEMBER_IDS_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    """The household's id."""
+    region_code: _builtins.str
+    """12-digit village code."""
+    returned_on: _builtins.str
+    """Day it is on the roster again (回迁日期), "YYYY-MM-DD"."""
+    moved_out_on: _builtins.str
+    """Day it had moved out (整户迁出), "YYYY-MM-DD"."""
+    reason: _builtins.str
+    """Why it returned (原因)."""
+    move_out_reason: _builtins.str
+    """Why it had moved out (迁出原因), as recorded then."""
+    @_builtins.property
+    def member_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The members (家庭成员) who had left with it and are members again."""
+
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        returned_on: _builtins.str = ...,
+        moved_out_on: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        move_out_reason: _builtins.str = ...,
+        member_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "member_ids", b"member_ids", "move_out_reason", b"move_out_reason", "moved_out_on", b"moved_out_on", "reason", b"reason", "region_code", b"region_code", "returned_on", b"returned_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HouseholdReturnedEvent: _TypeAlias = HouseholdReturnedEvent  # noqa: Y015

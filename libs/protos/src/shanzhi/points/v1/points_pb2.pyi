@@ -5623,3 +5623,68 @@ class ChangeHouseholdHeadResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ChangeHouseholdHeadResponse: _TypeAlias = ChangeHouseholdHeadResponse  # noqa: Y015
+
+@_typing.final
+class ReturnHouseholdRequest(_message.Message):
+    """---------------------------------------------------------------------------------
+    Households moving back (回迁/撤销迁出)
+    ---------------------------------------------------------------------------------
+
+    ReturnHouseholdRequest puts a household that moved out back on the roster (回迁).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    RETURNED_ON_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Caller-chosen idempotency key; a retry with the same key changes nothing."""
+    household_id: _builtins.str
+    """The household's id; the household must have moved out (整户迁出)."""
+    returned_on: _builtins.str
+    """Day it is on the roster again (回迁日期), "YYYY-MM-DD", required: not in the future,
+    not before the day it moved out. The day it moved out when the move-out was a mistake.
+    """
+    reason: _builtins.str
+    """Why (原因), required, e.g. "回迁", "误录迁出，撤销"."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        returned_on: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "reason", b"reason", "request_id", b"request_id", "returned_on", b"returned_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReturnHouseholdRequest: _TypeAlias = ReturnHouseholdRequest  # noqa: Y015
+
+@_typing.final
+class ReturnHouseholdResponse(_message.Message):
+    """ReturnHouseholdResponse returns the household."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def household(self) -> Global___Household:
+        """The household after the change: active (在册), with its members back."""
+
+    def __init__(
+        self,
+        *,
+        household: Global___Household | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["household", b"household"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household", b"household"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReturnHouseholdResponse: _TypeAlias = ReturnHouseholdResponse  # noqa: Y015

@@ -81,6 +81,11 @@ class PointsServiceStub:
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadRequest.SerializeToString,
                 response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadResponse.FromString,
                 _registered_method=True)
+        self.ReturnHousehold = channel.unary_unary(
+                '/shanzhi.points.v1.PointsService/ReturnHousehold',
+                request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReturnHouseholdRequest.SerializeToString,
+                response_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReturnHouseholdResponse.FromString,
+                _registered_method=True)
         self.CreateScheme = channel.unary_unary(
                 '/shanzhi.points.v1.PointsService/CreateScheme',
                 request_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.CreateSchemeRequest.SerializeToString,
@@ -415,6 +420,21 @@ class PointsServiceServicer:
         The household's head name and its account's display name change together; the
         change is kept in the household's head history (户主变更记录). A household that
         moved out cannot change its head.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReturnHousehold(self, request, context):
+        """ReturnHousehold puts a household that moved out (整户迁出) back on the roster
+        (回迁, or 撤销迁出 when the move-out was recorded by mistake): it is active again,
+        its move-out day and reason are cleared, the members who left with it that day are
+        members again and its account (积分账户) earns again. Its household number (户号) is
+        still its own: numbers are unique within the village over every household, moved
+        out or not. Refused with FAILED_PRECONDITION (household_id) unless it moved out,
+        (returned_on) before the day it moved out; with ALREADY_EXISTS (household_id) when a
+        member who left with it is now a current member (在册成员) of another household:
+        record them leaving that one first (成员迁出). Nothing is written when refused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -861,6 +881,11 @@ def add_PointsServiceServicer_to_server(servicer, server):
                     servicer.ChangeHouseholdHead,
                     request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadRequest.FromString,
                     response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadResponse.SerializeToString,
+            ),
+            'ReturnHousehold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReturnHousehold,
+                    request_deserializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReturnHouseholdRequest.FromString,
+                    response_serializer=shanzhi_dot_points_dot_v1_dot_points__pb2.ReturnHouseholdResponse.SerializeToString,
             ),
             'CreateScheme': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateScheme,
@@ -1346,6 +1371,33 @@ class PointsService:
             '/shanzhi.points.v1.PointsService/ChangeHouseholdHead',
             shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadRequest.SerializeToString,
             shanzhi_dot_points_dot_v1_dot_points__pb2.ChangeHouseholdHeadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReturnHousehold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shanzhi.points.v1.PointsService/ReturnHousehold',
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ReturnHouseholdRequest.SerializeToString,
+            shanzhi_dot_points_dot_v1_dot_points__pb2.ReturnHouseholdResponse.FromString,
             options,
             channel_credentials,
             insecure,

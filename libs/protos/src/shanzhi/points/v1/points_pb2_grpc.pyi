@@ -70,6 +70,17 @@ class PointsServiceStub:
     change is kept in the household's head history (户主变更记录). A household that
     moved out cannot change its head.
     """
+    ReturnHousehold: _grpc.UnaryUnaryMultiCallable[_points_pb2.ReturnHouseholdRequest, _points_pb2.ReturnHouseholdResponse]
+    """ReturnHousehold puts a household that moved out (整户迁出) back on the roster
+    (回迁, or 撤销迁出 when the move-out was recorded by mistake): it is active again,
+    its move-out day and reason are cleared, the members who left with it that day are
+    members again and its account (积分账户) earns again. Its household number (户号) is
+    still its own: numbers are unique within the village over every household, moved
+    out or not. Refused with FAILED_PRECONDITION (household_id) unless it moved out,
+    (returned_on) before the day it moved out; with ALREADY_EXISTS (household_id) when a
+    member who left with it is now a current member (在册成员) of another household:
+    record them leaving that one first (成员迁出). Nothing is written when refused.
+    """
     CreateScheme: _grpc.UnaryUnaryMultiCallable[_points_pb2.CreateSchemeRequest, _points_pb2.CreateSchemeResponse]
     """CreateScheme drafts a points scheme (积分方案) for a village, year and subject
     kind, or a county/township template; version 1 starts as a draft.
@@ -270,6 +281,17 @@ class PointsServiceAsyncStub(PointsServiceStub):
     The household's head name and its account's display name change together; the
     change is kept in the household's head history (户主变更记录). A household that
     moved out cannot change its head.
+    """
+    ReturnHousehold: _aio.UnaryUnaryMultiCallable[_points_pb2.ReturnHouseholdRequest, _points_pb2.ReturnHouseholdResponse]  # type: ignore[assignment]
+    """ReturnHousehold puts a household that moved out (整户迁出) back on the roster
+    (回迁, or 撤销迁出 when the move-out was recorded by mistake): it is active again,
+    its move-out day and reason are cleared, the members who left with it that day are
+    members again and its account (积分账户) earns again. Its household number (户号) is
+    still its own: numbers are unique within the village over every household, moved
+    out or not. Refused with FAILED_PRECONDITION (household_id) unless it moved out,
+    (returned_on) before the day it moved out; with ALREADY_EXISTS (household_id) when a
+    member who left with it is now a current member (在册成员) of another household:
+    record them leaving that one first (成员迁出). Nothing is written when refused.
     """
     CreateScheme: _aio.UnaryUnaryMultiCallable[_points_pb2.CreateSchemeRequest, _points_pb2.CreateSchemeResponse]  # type: ignore[assignment]
     """CreateScheme drafts a points scheme (积分方案) for a village, year and subject
@@ -516,6 +538,23 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         The household's head name and its account's display name change together; the
         change is kept in the household's head history (户主变更记录). A household that
         moved out cannot change its head.
+        """
+
+    @_abc_1.abstractmethod
+    def ReturnHousehold(
+        self,
+        request: _points_pb2.ReturnHouseholdRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_points_pb2.ReturnHouseholdResponse, _abc.Awaitable[_points_pb2.ReturnHouseholdResponse]]:
+        """ReturnHousehold puts a household that moved out (整户迁出) back on the roster
+        (回迁, or 撤销迁出 when the move-out was recorded by mistake): it is active again,
+        its move-out day and reason are cleared, the members who left with it that day are
+        members again and its account (积分账户) earns again. Its household number (户号) is
+        still its own: numbers are unique within the village over every household, moved
+        out or not. Refused with FAILED_PRECONDITION (household_id) unless it moved out,
+        (returned_on) before the day it moved out; with ALREADY_EXISTS (household_id) when a
+        member who left with it is now a current member (在册成员) of another household:
+        record them leaving that one first (成员迁出). Nothing is written when refused.
         """
 
     @_abc_1.abstractmethod
