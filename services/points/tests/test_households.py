@@ -548,6 +548,18 @@ async def test_a_move_out_recorded_by_mistake_is_undone_the_same_day(pk: Any) ->
     assert (await pk.account(pk.ref(home))).closed_on == ""
 
 
+async def test_a_later_move_out_is_not_dated_before_the_return(pk: Any) -> None:
+    home = await pk.household(pk.village())
+    await move_out(pk, home, pk.TODAY - timedelta(days=20))
+    await return_home(pk, home, returned_on=(pk.TODAY - timedelta(days=5)).isoformat())
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await move_out(pk, home, pk.TODAY - timedelta(days=10))
+    assert err.value.code() == REFUSED
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "moved_out_on" and (pk.TODAY - timedelta(days=5)).isoformat() in description
+    assert (await move_out(pk, home, pk.TODAY)).status == P.HOUSEHOLD_STATUS_MOVED_OUT
+
+
 async def test_a_household_back_in_a_later_year_starts_it_at_the_base_score(pk: Any) -> None:
     village = pk.village()
     await pk.scheme(village, base_score=50)

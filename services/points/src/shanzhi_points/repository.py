@@ -252,9 +252,10 @@ class PointsRepository:
 
     async def last_roster_day(self, household_id: str) -> date | None:
         """The latest day the roster records of the household: a member joining or leaving,
-        or a change of head."""
+        a change of head, or its return after moving out (回迁)."""
         m, c = household_members, household_head_changes
-        days = []
+        days = [await self.session.scalar(select(households.c.returned_on)
+                                          .where(households.c.id == household_id))]
         for table, column in ((m, m.c.joined_on), (m, m.c.left_on), (c, c.c.changed_on)):
             days.append(await self.session.scalar(
                 select(func.max(column)).where(table.c.household_id == household_id)))

@@ -57,6 +57,9 @@ households = Table(
     Column("status", SmallInteger, nullable=False, server_default=text("1")),
     Column("moved_out_on", Date, nullable=True),
     Column("move_out_reason", String(500), nullable=False, server_default=""),
+    # The last day the household came back after moving out (回迁), if it ever did: a
+    # later move-out is not dated before it.
+    Column("returned_on", Date, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Column("updated_by", Actor, nullable=True),
     # The member (家庭成员) who is head (户主), when the head was chosen from the members;

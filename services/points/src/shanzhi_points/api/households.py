@@ -275,7 +275,7 @@ class HouseholdsApi(ApiBase):
             if last_recorded is not None and leaving.on < last_recorded:
                 raise refused("moved_out_on", f"is before {format_date(last_recorded)}, when the roster "
                               "records the household in the village (a member joining or leaving, "
-                              "a new head)")
+                              "a new head, its return)")
             later = await repo.last_scored_after(points_pb2.SUBJECT_KIND_HOUSEHOLD, row.id, leaving.on,
                                                  lock=True)
             if later is not None:
@@ -322,7 +322,8 @@ class HouseholdsApi(ApiBase):
             await _members_not_elsewhere(repo, members)
             now = self._clock.now()
             await repo.update_household(row.id, status=ACTIVE, moved_out_on=None, move_out_reason="",
-                                        updated_at=now, updated_by=caller.subject)
+                                        returned_on=returning.on, updated_at=now,
+                                        updated_by=caller.subject)
             try:
                 async with session.begin_nested():
                     await repo.members_return_with_household([m.id for m in members])
