@@ -119,9 +119,18 @@ async def test_an_objection_sends_a_claim_back_to_review(pk: Any) -> None:
     again = await review(pk, claim, P.REVIEW_DECISION_APPROVE, "复核属实")
     assert again.status == P.CLAIM_STATUS_IN_PUBLICITY
     assert again.objections[0].status == P.OBJECTION_STATUS_DISMISSED
-    # A second objection, upheld this time.
+    # The neighbour's objection was decided: they do not object again, however often the
+    # window opens; another villager may.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await pk.stub.ObjectToClaim(P.ObjectToClaimRequest(request_id=pk.rid(), claim_id=claim.id,
+                                                           reason="还是不同意"), metadata=neighbour)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    [(field, description)] = rpc_error_details(err.value)
+    assert field == "claim_id" and "decided" in description
+    assert (await get(pk, claim)).status == P.CLAIM_STATUS_IN_PUBLICITY
+    other = auth_metadata(village, roles=("viewer",), subject="another-neighbour")
     await pk.stub.ObjectToClaim(P.ObjectToClaimRequest(request_id=pk.rid(), claim_id=claim.id,
-                                                       reason="照片非本户"), metadata=neighbour)
+                                                       reason="照片非本户"), metadata=other)
     rejected = await review(pk, claim, P.REVIEW_DECISION_REJECT, "异议成立")
     assert rejected.status == P.CLAIM_STATUS_REJECTED
     assert [o.status for o in rejected.objections] == [P.OBJECTION_STATUS_DISMISSED,
@@ -519,10 +528,17 @@ async def test_one_open_objection_per_person_per_claim(pk: Any) -> None:
     assert await get(pk, claim) == objected
     assert [kind for kind, _ in await events_about(pk, claim.id)].count(
         "shanzhi.points.v1.ClaimObjectedEvent") == 1
-    # Once the review group has settled it, the claim's new window is open to objections again.
+    # Once the review group has settled it, the decision stands for its author; the claim's
+    # new window is open to others' objections.
     again = await review(pk, claim, P.REVIEW_DECISION_APPROVE, "异议不成立")
     assert again.objections[0].status == P.OBJECTION_STATUS_DISMISSED
-    assert (await object_to(pk, claim, neighbour, "照片非本户")).status == P.CLAIM_STATUS_PENDING_REVIEW
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await object_to(pk, claim, neighbour, "照片非本户")
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert [f for f, _ in rpc_error_details(err.value)] == ["claim_id"]
+    assert await get(pk, claim) == again
+    other = auth_metadata(village, roles=("viewer",), subject="another-neighbour")
+    assert (await object_to(pk, claim, other, "照片非本户")).status == P.CLAIM_STATUS_PENDING_REVIEW
 
 
 async def test_whoever_objected_may_not_decide_the_claim(pk: Any) -> None:

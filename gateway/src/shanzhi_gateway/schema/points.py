@@ -2385,7 +2385,8 @@ class PointsMutation:
         return Claim.from_pb(answer.claim)
 
     @strawberry.mutation(
-        description="Object to a claim on the publicity board (提出异议); it goes back to review."
+        description="Object to a claim on the publicity board (提出异议); it goes back to review. "
+        "Each person objects to a claim once; the review group's decision on it stands."
     )
     async def object_to_claim(
         self,

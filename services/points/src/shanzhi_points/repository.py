@@ -554,11 +554,17 @@ class PointsRepository:
 
     async def open_objection_by(self, claim_id: str, raised_by: str) -> Row[Any] | None:
         """``raised_by``'s open objection (异议) on the claim, if any (the oldest)."""
+        return await self.objection_by(claim_id, raised_by, open_only=True)
+
+    async def objection_by(self, claim_id: str, raised_by: str, *, open_only: bool = False
+                           ) -> Row[Any] | None:
+        """``raised_by``'s first objection (异议) on the claim, if any; only an open one
+        with ``open_only``."""
         o = claim_objections
-        return await self._first(
-            select(o).where(o.c.claim_id == claim_id, o.c.raised_by == raised_by,
-                            o.c.status == points_pb2.OBJECTION_STATUS_OPEN)
-            .order_by(o.c.raised_at, o.c.id).limit(1))
+        query = select(o).where(o.c.claim_id == claim_id, o.c.raised_by == raised_by)
+        if open_only:
+            query = query.where(o.c.status == points_pb2.OBJECTION_STATUS_OPEN)
+        return await self._first(query.order_by(o.c.raised_at, o.c.id).limit(1))
 
     async def reviews_and_objections(self, claim_ids: Sequence[str]
                                      ) -> tuple[dict[str, list[Row[Any]]], dict[str, list[Row[Any]]]]:

@@ -235,14 +235,17 @@ class ClaimsApi(ApiBase):
             # The claim's row lock orders objections to it: a second one by the same caller
             # waits here, then finds the first.
             row = await self._locked_claim(repo, claim_id, caller, None)
-            mine = await repo.open_objection_by(claim_id, caller.subject)
+            mine = await repo.objection_by(claim_id, caller.subject)
             if mine is not None:
-                # One open objection per person per claim: repeating it would send the claim
-                # back to review again and again. (An open objection keeps the claim in review,
-                # so the status check below would refuse it too, less plainly.)
-                raise refused("claim_id", f"{caller.subject}'s objection (异议) raised at "
-                              f"{aware(mine.raised_at).isoformat()} is still open: the review group "
-                              "settles it before its author may object again")
+                # One objection per person per claim, and the review group's decision on it
+                # stands: objecting again would send the claim back to review, and open a
+                # new window, as often as one person liked.
+                raised = aware(mine.raised_at).isoformat()
+                if mine.status == points_pb2.OBJECTION_STATUS_OPEN:
+                    raise refused("claim_id", f"{caller.subject}'s objection (异议) raised at {raised} "
+                                  "is still open: the review group settles it")
+                raise refused("claim_id", f"{caller.subject} objected (异议) at {raised} and the review "
+                              "group decided it: one objection per person per claim")
             self._require_status(row, IN_PUBLICITY)
             now = self._clock.now()
             if aware(row.publicity_ends_at) <= now:

@@ -651,8 +651,9 @@ class PointsServiceServicer:
 
     def ObjectToClaim(self, request, context):
         """ObjectToClaim raises an objection (异议) during the publicity window; the claim
-        goes back to review. Each person has at most one open objection to a claim: another
-        before the review group settles theirs is FAILED_PRECONDITION, claim_id.
+        goes back to review. Each person objects to a claim once, and the review group's
+        decision on it stands: another objection by the same person, while theirs is open or
+        after it was decided, is FAILED_PRECONDITION, claim_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -168,8 +168,9 @@ class PointsServiceStub:
     """
     ObjectToClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.ObjectToClaimRequest, _points_pb2.ObjectToClaimResponse]
     """ObjectToClaim raises an objection (异议) during the publicity window; the claim
-    goes back to review. Each person has at most one open objection to a claim: another
-    before the review group settles theirs is FAILED_PRECONDITION, claim_id.
+    goes back to review. Each person objects to a claim once, and the review group's
+    decision on it stands: another objection by the same person, while theirs is open or
+    after it was decided, is FAILED_PRECONDITION, claim_id.
     """
     WithdrawClaim: _grpc.UnaryUnaryMultiCallable[_points_pb2.WithdrawClaimRequest, _points_pb2.WithdrawClaimResponse]
     """WithdrawClaim withdraws a claim awaiting review (撤回). Its author may withdraw it
@@ -380,8 +381,9 @@ class PointsServiceAsyncStub(PointsServiceStub):
     """
     ObjectToClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.ObjectToClaimRequest, _points_pb2.ObjectToClaimResponse]  # type: ignore[assignment]
     """ObjectToClaim raises an objection (异议) during the publicity window; the claim
-    goes back to review. Each person has at most one open objection to a claim: another
-    before the review group settles theirs is FAILED_PRECONDITION, claim_id.
+    goes back to review. Each person objects to a claim once, and the review group's
+    decision on it stands: another objection by the same person, while theirs is open or
+    after it was decided, is FAILED_PRECONDITION, claim_id.
     """
     WithdrawClaim: _aio.UnaryUnaryMultiCallable[_points_pb2.WithdrawClaimRequest, _points_pb2.WithdrawClaimResponse]  # type: ignore[assignment]
     """WithdrawClaim withdraws a claim awaiting review (撤回). Its author may withdraw it
@@ -811,8 +813,9 @@ class PointsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_points_pb2.ObjectToClaimResponse, _abc.Awaitable[_points_pb2.ObjectToClaimResponse]]:
         """ObjectToClaim raises an objection (异议) during the publicity window; the claim
-        goes back to review. Each person has at most one open objection to a claim: another
-        before the review group settles theirs is FAILED_PRECONDITION, claim_id.
+        goes back to review. Each person objects to a claim once, and the review group's
+        decision on it stands: another objection by the same person, while theirs is open or
+        after it was decided, is FAILED_PRECONDITION, claim_id.
         """
 
     @_abc_1.abstractmethod
