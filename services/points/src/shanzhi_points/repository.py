@@ -203,14 +203,6 @@ class PointsRepository:
         await self.session.execute(update(household_members)
                                    .where(household_members.c.id == member_id).values(**values))
 
-    async def current_household_of(self, talent_person_id: str) -> Row[Any] | None:
-        """The household a person known to talent is a current member (在册成员) of, if any."""
-        m, h = household_members, households
-        return await self._first(
-            select(h.c.id, h.c.region_code, h.c.household_number)
-            .join(m, m.c.household_id == h.c.id)
-            .where(m.c.talent_person_id == talent_person_id, m.c.left_on.is_(None)))
-
     async def members_leave_with_household(self, household_id: str, on: date) -> None:
         """Members still on a household that moves out (整户迁出) leave with it, that day."""
         m = household_members

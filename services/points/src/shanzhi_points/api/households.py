@@ -32,7 +32,7 @@ def _number_taken(new: domain.NewHousehold) -> AlreadyExists:
 
 async def _not_in_another_household(repo: PointsRepository, talent_person_id: str) -> None:
     """A person is a current member (在册成员) of one household at most."""
-    home = await repo.current_household_of(talent_person_id)
+    home = (await repo.current_households_of([talent_person_id])).get(talent_person_id)
     if home is not None:
         raise AlreadyExists.about(
             "talent_person_id", f"the person is a current member of household {home.household_number} "
